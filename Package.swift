@@ -1,0 +1,78 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Layers, bottom to top (STYLE.md): TsunaguCore (pure) → TsunaguCrypto / TsunaguWebSocket →
+// TsunaguStore → TsunaguNode → executables. Only executables read flags, files and environment.
+let nio: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
+let nioPosix: Target.Dependency = .product(name: "NIOPosix", package: "swift-nio")
+let nioHTTP1: Target.Dependency = .product(name: "NIOHTTP1", package: "swift-nio")
+let nioWebSocket: Target.Dependency = .product(name: "NIOWebSocket", package: "swift-nio")
+let nioSSL: Target.Dependency = .product(name: "NIOSSL", package: "swift-nio-ssl")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+
+let package = Package(
+    name: "tsunagu",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tsunagu", targets: ["tsunagu"]),
+        .executable(name: "tsunagu-load", targets: ["tsunagu-load"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // Pure domain: ids, roles and permission rules, events, wire messages. No I/O.
+        .target(name: "TsunaguCore"),
+
+        // At-rest cryptography on the system's OpenSSL 3 libcrypto.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
+        .target(name: "TsunaguCrypto", dependencies: ["COpenSSL"]),
+
+        // WebSocket message layer over NIOWebSocket framing, with permessage-deflate on system zlib.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "TsunaguWebSocket", dependencies: ["CZlib", nio, nioHTTP1, nioWebSocket]),
+
+        // The shared store: GRDB on system SQLite, encrypted records.
+        .target(name: "TsunaguStore", dependencies: [
+            "TsunaguCore", "TsunaguCrypto", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+
+        // The realtime node: HTTP API, /v1/ws, subscription hub.
+        .target(name: "TsunaguNode", dependencies: [
+            "TsunaguCore", "TsunaguCrypto", "TsunaguStore", "TsunaguWebSocket",
+            nio, nioPosix, nioHTTP1, nioWebSocket, nioSSL,
+            .product(name: "NIOTLS", package: "swift-nio"), logging,
+        ]),
+
+        // A WebSocket + HTTP client speaking the Tsunagu protocol: used by tests and tsunagu-load.
+        .target(name: "TsunaguClient", dependencies: [
+            "TsunaguWebSocket", nio, nioPosix, nioHTTP1, nioWebSocket,
+        ]),
+
+        .executableTarget(name: "tsunagu", dependencies: [
+            "TsunaguCore", "TsunaguCrypto", "TsunaguStore", "TsunaguNode", logging,
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "tsunagu-load", dependencies: [
+            "TsunaguClient", "TsunaguCore", nio, nioPosix,
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ], path: "LoadTests/tsunagu-load"),
+
+        .testTarget(name: "TsunaguCoreTests", dependencies: ["TsunaguCore"]),
+        .testTarget(name: "TsunaguCryptoTests", dependencies: ["TsunaguCrypto"]),
+        .testTarget(name: "TsunaguWebSocketTests", dependencies: [
+            "TsunaguWebSocket", "TsunaguClient", nio, nioPosix, nioHTTP1, nioWebSocket,
+        ]),
+        .testTarget(name: "TsunaguStoreTests", dependencies: ["TsunaguStore", "TsunaguCore", "TsunaguCrypto"]),
+        .testTarget(name: "TsunaguNodeTests", dependencies: [
+            "TsunaguNode", "TsunaguClient", "TsunaguStore", "TsunaguCore", "TsunaguCrypto", nio, nioPosix,
+        ]),
+    ]
+)

@@ -1,0 +1,19 @@
+#ifndef TSUNAGU_CZLIB_SHIM_H
+#define TSUNAGU_CZLIB_SHIM_H
+
+#include <zlib.h>
+
+// deflateInit2 and inflateInit2 are function-like macros (they pass ZLIB_VERSION and
+// sizeof(z_stream) to the real entry points), which Swift cannot import. These wrappers
+// give Swift callable functions with the same meaning.
+
+static inline int czlib_deflateInit2(z_streamp strm, int level, int method, int windowBits,
+                                     int memLevel, int strategy) {
+    return deflateInit2(strm, level, method, windowBits, memLevel, strategy);
+}
+
+static inline int czlib_inflateInit2(z_streamp strm, int windowBits) {
+    return inflateInit2(strm, windowBits);
+}
+
+#endif

@@ -1,0 +1,38 @@
+/// The error codes of PROTOCOL.md §4. The one mapping from domain errors to these codes lives in the
+/// node (`HubError+Wire.swift`); the core only names them.
+public enum WireErrorCode: String, Sendable, Codable, CaseIterable {
+    case badRequest = "bad_request"
+    case unauthenticated
+    case forbidden
+    case notFound = "not_found"
+    case tooLarge = "too_large"
+    case rateLimited = "rate_limited"
+    case conflict
+    case unavailable
+    case `internal`
+
+    /// The HTTP status the JSON API answers with for this code.
+    public var httpStatus: Int {
+        switch self {
+        case .badRequest: 400
+        case .unauthenticated: 401
+        case .forbidden: 403
+        case .notFound: 404
+        case .tooLarge: 413
+        case .rateLimited: 429
+        case .conflict: 409
+        case .unavailable: 503
+        case .internal: 500
+        }
+    }
+}
+
+/// WebSocket close codes Tsunagu sends beyond RFC 6455's own (PROTOCOL.md §1, docs/protocol.md).
+public enum TsunaguCloseCode {
+    /// No valid `auth` within the auth timeout.
+    public static let authTimeout: UInt16 = 4001
+    /// The session was revoked (logout) or the account disabled.
+    public static let sessionEnded: UInt16 = 4003
+    /// The outbound queue overflowed: the client reads too slowly. Reconnect and resume with `since`.
+    public static let slowConsumer: UInt16 = 4008
+}

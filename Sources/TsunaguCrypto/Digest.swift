@@ -1,0 +1,23 @@
+internal import COpenSSL
+
+/// One-shot message digests.
+public enum Digest {
+    /// The SHA-256 output length in bytes.
+    public static let sha256ByteCount = 32
+
+    /// SHA-256 (FIPS 180-4) of `data`.
+    public static func sha256(_ data: [UInt8]) -> [UInt8] {
+        ByteBuffers.make(sha256ByteCount) { out in
+            var length: UInt32 = 0
+            let ok = ByteBuffers.with(data) { input, count in
+                EVP_Digest(input, count, out, &length, EVP_sha256(), nil)
+            }
+            precondition(ok == 1 && length == UInt32(sha256ByteCount), "EVP_Digest failed")
+        }
+    }
+
+    /// SHA-256 of the UTF-8 encoding of `string`.
+    public static func sha256(_ string: String) -> [UInt8] {
+        sha256(Array(string.utf8))
+    }
+}

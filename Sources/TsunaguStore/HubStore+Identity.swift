@@ -1,0 +1,175 @@
+import Foundation
+import GRDB
+import TsunaguCore
+import TsunaguCrypto
+
+extension HubStore {
+    // MARK: organizations
+
+    /// Creates an organization; `conflict` when the name is taken (names are unique per store).
+    public func createOrganization(name: String) throws -> OrganizationRecord {
+        let id = OrganizationID.random()
+        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty, trimmed.count <= 200 else {
+            throw StoreError.invalid("organization name: 1 to 200 characters")
+        }
+        let sealed = seal(trimmed, table: "organizations", column: "name", row: id.rawValue)
+        let nameIndex = index(organizationName: trimmed)
+        try writeImmediateSync { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM organizations WHERE name_index = ?",
+                                 arguments: [nameIndex]) == true {
+                throw StoreError.conflict("an organization with that name exists")
+            }
+            try db.execute(sql: "INSERT INTO organizations (id, name, name_index, created_at) VALUES (?, ?, ?, ?)",
+                           arguments: [id.rawValue, sealed, nameIndex, Self.nowMillis()])
+        }
+        return OrganizationRecord(id: id, name: trimmed)
+    }
+
+    public func organization(named name: String) throws -> OrganizationRecord? {
+        let nameIndex = index(organizationName: name.trimmingCharacters(in: .whitespacesAndNewlines))
+        return try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT id, name FROM organizations WHERE name_index = ?",
+                             arguments: [nameIndex])
+        }.map { try organizationRecord($0) }
+    }
+
+    public func organization(id: OrganizationID) throws -> OrganizationRecord? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT id, name FROM organizations WHERE id = ?", arguments: [id.rawValue])
+        }.map { try organizationRecord($0) }
+    }
+
+    /// The oldest organization: `admin add-user` without `--org` puts users there.
+    public func firstOrganization() throws -> OrganizationRecord? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT id, name FROM organizations ORDER BY created_at, rowid LIMIT 1")
+        }.map { try organizationRecord($0) }
+    }
+
+    public func organizationCount() throws -> Int {
+        try pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM organizations") ?? 0 }
+    }
+
+    private func organizationRecord(_ row: Row) throws -> OrganizationRecord {
+        let id = OrganizationID(unchecked: row["id"])
+        return OrganizationRecord(id: id, name: try open(row["name"], table: "organizations", column: "name",
+                                                         row: id.rawValue))
+    }
+
+    // MARK: users
+
+    /// Creates an active user. `conflict` when the e-mail address is taken.
+    public func createUser(organization: OrganizationID, email: String, name: String, passwordHash: String?,
+                           role: OrganizationRole) throws -> UserRecord {
+        let id = UserID.random()
+        let email = BlindIndex.normalize(email: email)
+        let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard email.contains("@"), email.utf8.count <= 254 else { throw StoreError.invalid("email: not an address") }
+        guard (1...200).contains(name.count) else { throw StoreError.invalid("name: 1 to 200 characters") }
+        let emailIndex = index(email: email)
+        let sealedEmail = seal(email, table: "users", column: "email", row: id.rawValue)
+        let sealedName = seal(name, table: "users", column: "name", row: id.rawValue)
+        try writeImmediateSync { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE email_index = ?", arguments: [emailIndex]) == true {
+                throw StoreError.conflict("a user with that e-mail address exists")
+            }
+            try db.execute(sql: """
+                INSERT INTO users (id, org_id, email, email_index, name, password_hash, org_role, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [id.rawValue, organization.rawValue, sealedEmail, emailIndex, sealedName,
+                                 passwordHash, role.rawValue, Self.nowMillis()])
+        }
+        names.set(id, name)
+        return UserRecord(id: id, organization: organization, email: email, name: name, role: role, disabled: false)
+    }
+
+    /// The user and their password hash, for login.
+    public func userForLogin(email: String) async throws -> (user: UserRecord, passwordHash: String?)? {
+        let emailIndex = index(email: email)
+        return try await pool.read { [self] db -> (user: UserRecord, passwordHash: String?)? in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM users WHERE email_index = ?",
+                                             arguments: [emailIndex]) else { return nil }
+            return (try userRecord(row), row["password_hash"])
+        }
+    }
+
+    public func user(email: String) async throws -> UserRecord? {
+        try await userForLogin(email: email)?.user
+    }
+
+    public func user(id: UserID) async throws -> UserRecord? {
+        try await pool.read { [self] db in
+            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id.rawValue])
+                .map { try userRecord($0) }
+        }
+    }
+
+    func userRecord(_ row: Row) throws -> UserRecord {
+        let id = UserID(unchecked: row["id"])
+        let name = try open(row["name"], table: "users", column: "name", row: id.rawValue)
+        names.set(id, name)
+        return UserRecord(
+            id: id, organization: OrganizationID(unchecked: row["org_id"]),
+            email: try open(row["email"], table: "users", column: "email", row: id.rawValue),
+            name: name, role: OrganizationRole(rawValue: row["org_role"]) ?? .member,
+            disabled: row["disabled"])
+    }
+
+    /// Display names for ids, from memory where known.
+    func people(_ ids: Set<UserID>, _ db: Database) throws -> [UserID: Person] {
+        var result: [UserID: Person] = [:]
+        var missing: [String] = []
+        for id in ids {
+            if let name = names.get(id) { result[id] = Person(id: id, name: name) } else { missing.append(id.rawValue) }
+        }
+        if !missing.isEmpty {
+            let marks = Array(repeating: "?", count: missing.count).joined(separator: ",")
+            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM users WHERE id IN (\(marks))",
+                                        arguments: StatementArguments(missing)) {
+                let id = UserID(unchecked: row["id"])
+                let name = try open(row["name"], table: "users", column: "name", row: id.rawValue)
+                names.set(id, name)
+                result[id] = Person(id: id, name: name)
+            }
+        }
+        return result
+    }
+
+    // MARK: sessions
+
+    /// Starts a session; the token is returned once and only its hash is stored.
+    public func createSession(user: UserRecord, lifetimeSeconds: Int64) async throws -> (token: String, session: SessionRecord) {
+        let (token, hash) = OpaqueToken.generate()
+        let id = SessionID.random()
+        let now = Self.nowMillis()
+        let expires = now + lifetimeSeconds * 1000
+        try await writeImmediate { db in
+            try db.execute(sql: """
+                INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
+                """, arguments: [id.rawValue, user.id.rawValue, Data(hash), now, expires])
+        }
+        return (token, SessionRecord(id: id, user: user, expiresAtMillis: expires))
+    }
+
+    /// The live session a bearer token names: not expired, not revoked, its user not disabled.
+    public func session(token: String) async throws -> SessionRecord? {
+        let hash = Data(OpaqueToken.hash(token))
+        let now = Self.nowMillis()
+        return try await pool.read { [self] db -> SessionRecord? in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT s.id AS session_id, s.expires_at, u.* FROM sessions s JOIN users u ON u.id = s.user_id
+                WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > ? AND u.disabled = 0
+                """, arguments: [hash, now]) else { return nil }
+            return SessionRecord(id: SessionID(unchecked: row["session_id"]), user: try userRecord(row),
+                                 expiresAtMillis: row["expires_at"])
+        }
+    }
+
+    public func revokeSession(_ id: SessionID) async throws {
+        try await writeImmediate { db in
+            try db.execute(sql: "UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                           arguments: [Self.nowMillis(), id.rawValue])
+        }
+    }
+}

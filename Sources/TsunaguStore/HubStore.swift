@@ -1,0 +1,111 @@
+import Foundation
+import Synchronization
+import GRDB
+import TsunaguCore
+import TsunaguCrypto
+
+/// The shared store: every record of the hub, in one SQLite database in WAL mode, written by any
+/// number of node processes on one host. It owns the database pool and the field cipher and exposes
+/// intent-named operations; invariants (dense per-timeline seq, idempotent posts, membership checks
+/// for writes) are enforced inside the transactions that commit them.
+public final class HubStore: Sendable {
+    let pool: DatabasePool
+    let cipher: FieldCipher
+    let blindIndex: BlindIndex
+    let names = NameCache()
+
+    /// Opens (creating and migrating if needed) the store at `path`, unlocking its data keys with
+    /// `masterKey`. Throws `StoreError.masterKeyMismatch` when the key does not open them.
+    public init(path: String, masterKey: MasterKey) throws {
+        var config = Configuration()
+        // Several node processes write to one file: wait for the lock instead of failing at once.
+        config.busyMode = .timeout(15)
+        config.prepareDatabase { db in
+            // DESIGN.md: an event is acknowledged only once durably committed; FULL fsyncs the WAL
+            // on every commit.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        }
+        pool = try DatabasePool(path: path, configuration: config)
+        try Self.migrate(pool)
+        cipher = try Self.loadDataKeys(pool, wrapper: KeyWrapper(master: masterKey))
+        blindIndex = BlindIndex(key: masterKey.derivedKey(purpose: "blind-index"))
+    }
+
+    /// Two processes may open a new store at once; the loser of the race to migrate sees the
+    /// winner's schema on its retry.
+    private static func migrate(_ pool: DatabasePool) throws {
+        let migrator = StoreSchema.migrator
+        do {
+            try migrator.migrate(pool)
+        } catch {
+            let done = try pool.read { try migrator.hasCompletedMigrations($0) }
+            if !done { try migrator.migrate(pool) }
+        }
+    }
+
+    /// The database file and its WAL/shm companions (for tests that inspect what is at rest).
+    public var databasePath: String { pool.path }
+
+    /// Runs `body` in an IMMEDIATE write transaction: the write lock is taken at BEGIN, so reads
+    /// made inside (the current head, a membership) cannot be invalidated by another process
+    /// before commit.
+    func writeImmediate<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.writeWithoutTransaction { db in
+            var result: T?
+            try db.inTransaction(.immediate) {
+                result = try body(db)
+                return .commit
+            }
+            return result!
+        }
+    }
+
+    func writeImmediateSync<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.writeWithoutTransaction { db in
+            var result: T?
+            try db.inTransaction(.immediate) {
+                result = try body(db)
+                return .commit
+            }
+            return result!
+        }
+    }
+
+    static func nowMillis() -> Int64 { WireTime.nowMillis() }
+
+    // MARK: field encryption helpers
+
+    func seal(_ text: String, table: String, column: String, row: String) -> Data {
+        Data(cipher.seal(text, table: table, column: column, row: row))
+    }
+
+    func open(_ blob: Data, table: String, column: String, row: String) throws -> String {
+        do {
+            return try cipher.openString([UInt8](blob), table: table, column: column, row: row)
+        } catch {
+            throw StoreError.corrupt("\(table).\(column)")
+        }
+    }
+
+    func index(email: String) -> Data { Data(blindIndex.index(email: email)) }
+
+    /// Organization names are looked up like e-mail addresses: normalized, then HMAC-indexed.
+    func index(organizationName: String) -> Data {
+        Data(blindIndex.index(email: "org:" + organizationName))
+    }
+}
+
+/// Decrypted display names by user id. Names are read on every event a node serializes; they
+/// change rarely, so a node keeps them in memory.
+final class NameCache: Sendable {
+    private let storage = Mutex<[UserID: String]>([:])
+
+    func get(_ id: UserID) -> String? { storage.withLock { $0[id] } }
+    func set(_ id: UserID, _ name: String) { storage.withLock { $0[id] = name } }
+}

@@ -1,0 +1,45 @@
+import TsunaguCore
+
+public struct OrganizationRecord: Sendable, Equatable {
+    public var id: OrganizationID
+    public var name: String
+}
+
+public struct UserRecord: Sendable, Equatable {
+    public var id: UserID
+    public var organization: OrganizationID
+    public var email: String
+    public var name: String
+    public var role: OrganizationRole
+    public var disabled: Bool
+
+    public var person: Person { Person(id: id, name: name) }
+}
+
+/// A live session: who the bearer token belongs to and until when.
+public struct SessionRecord: Sendable, Equatable {
+    public var id: SessionID
+    public var user: UserRecord
+    public var expiresAtMillis: Int64
+}
+
+/// A timeline as one of its members sees it in a listing.
+public struct TimelineSummary: Sendable, Equatable {
+    public var id: TimelineID
+    public var title: String
+    public var kind: TimelineKind
+    public var role: TimelineRole
+    public var head: Int64
+    public var unread: Int64
+}
+
+public struct Membership: Sendable, Equatable {
+    public var user: Person
+    public var role: TimelineRole
+}
+
+/// A member's read marker (既読).
+public struct ReadReceipt: Sendable, Equatable {
+    public var user: UserID
+    public var seq: Int64
+}

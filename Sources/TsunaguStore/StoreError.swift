@@ -1,0 +1,23 @@
+import TsunaguCore
+
+/// The store's one error type. Messages name what failed, never a value a person typed.
+public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The master key does not open the store's data keys (a wrong key file, or another store's).
+    case masterKeyMismatch
+    /// The role does not allow the action, or the user is not a member (also for timelines that do
+    /// not exist, so that a non-member learns nothing of a timeline).
+    case forbidden(String)
+    case notFound(String)
+    case conflict(String)
+    case invalid(String)
+    /// A stored value failed to decrypt or parse: tampering or corruption. Never the cleartext.
+    case corrupt(String)
+
+    public var description: String {
+        switch self {
+        case .masterKeyMismatch: "the master key does not open this store's data keys"
+        case .forbidden(let m), .notFound(let m), .conflict(let m), .invalid(let m): m
+        case .corrupt(let m): "stored data failed its integrity check: \(m)"
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import GRDB
+
+/// Named, forward-only migrations. A released migration is never edited: changes come as new ones.
+///
+/// Encrypted columns (BLOB, AES-256-GCM via `FieldCipher`, bound to table/column/row): organization
+/// names, user e-mail addresses and names, timeline titles, event payloads (bodies, reactions, call
+/// ids). Plaintext only where the server must query: ids, seq, times, roles, blind indexes, hashes.
+enum StoreSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("2026-11-27-core") { db in
+            try db.execute(sql: """
+                CREATE TABLE data_keys (
+                    id TEXT PRIMARY KEY,
+                    wrapped BLOB NOT NULL,          -- wrapped by the master key, which is never stored
+                    is_current INTEGER NOT NULL DEFAULT 0,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE TABLE organizations (
+                    id TEXT PRIMARY KEY,
+                    name BLOB NOT NULL,
+                    name_index BLOB NOT NULL UNIQUE, -- HMAC blind index of the normalized name
+                    created_at INTEGER NOT NULL
+                );
+                CREATE TABLE users (
+                    id TEXT PRIMARY KEY,
+                    org_id TEXT NOT NULL REFERENCES organizations(id),
+                    email BLOB NOT NULL,
+                    email_index BLOB NOT NULL UNIQUE,
+                    name BLOB NOT NULL,
+                    password_hash TEXT,
+                    org_role TEXT NOT NULL,
+                    disabled INTEGER NOT NULL DEFAULT 0,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE INDEX users_org ON users(org_id);
+                CREATE TABLE sessions (
+                    id TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users(id),
+                    token_hash BLOB NOT NULL UNIQUE,  -- SHA-256 of the bearer token
+                    created_at INTEGER NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    revoked_at INTEGER
+                );
+                CREATE INDEX sessions_user ON sessions(user_id);
+                CREATE TABLE timelines (
+                    id TEXT PRIMARY KEY,
+                    org_id TEXT NOT NULL REFERENCES organizations(id),
+                    kind TEXT NOT NULL,
+                    title BLOB NOT NULL,
+                    head INTEGER NOT NULL DEFAULT 0,  -- the latest seq; assigned in the committing transaction
+                    created_by TEXT NOT NULL REFERENCES users(id),
+                    created_at INTEGER NOT NULL
+                );
+                CREATE TABLE memberships (
+                    timeline_id TEXT NOT NULL REFERENCES timelines(id),
+                    user_id TEXT NOT NULL REFERENCES users(id),
+                    role TEXT NOT NULL,
+                    joined_at INTEGER NOT NULL,
+                    PRIMARY KEY (timeline_id, user_id)
+                ) WITHOUT ROWID;
+                CREATE INDEX memberships_user ON memberships(user_id);
+                CREATE TABLE events (
+                    timeline_id TEXT NOT NULL REFERENCES timelines(id),
+                    seq INTEGER NOT NULL,
+                    kind TEXT NOT NULL,
+                    author_id TEXT NOT NULL REFERENCES users(id),
+                    at_ms INTEGER NOT NULL,
+                    client_msg_id TEXT,              -- client-made UUID, for idempotent posts
+                    payload BLOB NOT NULL,
+                    PRIMARY KEY (timeline_id, seq)
+                ) WITHOUT ROWID;
+                CREATE UNIQUE INDEX events_idempotency ON events(author_id, client_msg_id)
+                    WHERE client_msg_id IS NOT NULL;
+                CREATE TABLE read_receipts (
+                    timeline_id TEXT NOT NULL REFERENCES timelines(id),
+                    user_id TEXT NOT NULL REFERENCES users(id),
+                    seq INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    PRIMARY KEY (timeline_id, user_id)
+                ) WITHOUT ROWID;
+                CREATE TABLE call_logs (
+                    timeline_id TEXT NOT NULL REFERENCES timelines(id),
+                    call_id TEXT NOT NULL,
+                    started_by TEXT NOT NULL REFERENCES users(id),
+                    started_at INTEGER NOT NULL,
+                    ended_at INTEGER,
+                    start_seq INTEGER NOT NULL,
+                    end_seq INTEGER,
+                    PRIMARY KEY (timeline_id, call_id)
+                ) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+}
