@@ -34,10 +34,11 @@ extension HubStore {
         }.map { try organizationRecord($0) }
     }
 
-    public func organization(id: OrganizationID) throws -> OrganizationRecord? {
-        try pool.read { db in
+    public func organization(id: OrganizationID) async throws -> OrganizationRecord? {
+        try await pool.read { [self] db in
             try Row.fetchOne(db, sql: "SELECT id, name FROM organizations WHERE id = ?", arguments: [id.rawValue])
-        }.map { try organizationRecord($0) }
+                .map { try organizationRecord($0) }
+        }
     }
 
     /// The oldest organization: `admin add-user` without `--org` puts users there.

@@ -109,3 +109,10 @@ final class NameCache: Sendable {
     func get(_ id: UserID) -> String? { storage.withLock { $0[id] } }
     func set(_ id: UserID, _ name: String) { storage.withLock { $0[id] = name } }
 }
+
+extension HubStore {
+    /// A trivial read: readiness checks that the store answers.
+    public func ping() async throws {
+        _ = try await pool.read { try Int.fetchOne($0, sql: "SELECT 1") }
+    }
+}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The operator's one executable (PROTOCOL.md §6).
 @main
@@ -7,4 +8,35 @@ struct Tsunagu: AsyncParsableCommand {
         commandName: "tsunagu",
         abstract: "Tsunagu, a realtime collaboration hub for regional care teams.",
         subcommands: [Up.self, Serve.self, Admin.self])
+
+    /// PROTOCOL.md §6: bad arguments are a one-line error naming the flag and exit status 2;
+    /// failures at run time are one line and exit status 1.
+    static func main() async {
+        // The store and the key are the operator's alone: files this process creates are 0600.
+        umask(0o077)
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as CLIError {
+            FileHandle.standardError.write(Data("tsunagu: \(error.message)\n".utf8))
+            Foundation.exit(1)
+        } catch {
+            let code = exitCode(for: error)
+            guard code == .validationFailure else { exit(withError: error) }
+            var line = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? ""
+            if line.hasPrefix("Error: ") { line.removeFirst("Error: ".count) }
+            FileHandle.standardError.write(Data("tsunagu: \(line)\n".utf8))
+            Foundation.exit(2)
+        }
+    }
+}
+
+/// A failure worth one line to the operator. Never carries a secret.
+struct CLIError: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
 }

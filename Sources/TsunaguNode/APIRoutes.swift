@@ -1,0 +1,54 @@
+import NIOHTTP1
+import TsunaguCore
+import TsunaguStore
+
+/// The JSON API of PROTOCOL.md §5 (the parts this node serves).
+enum APIRoutes {
+    static func router(_ context: NodeContext) -> APIRouter {
+        var router = APIRouter()
+        let sessions = SessionRoutes(context: context)
+        let timelines = TimelineRoutes(context: context)
+        router.add(.POST, "/v1/sessions", sessions.login)
+        router.add(.DELETE, "/v1/sessions/current", sessions.logout)
+        router.add(.GET, "/v1/me", sessions.me)
+        router.add(.GET, "/v1/timelines", timelines.list)
+        router.add(.POST, "/v1/timelines", timelines.create)
+        router.add(.POST, "/v1/timelines/{id}/members", timelines.addMember)
+        router.add(.DELETE, "/v1/timelines/{id}/members/{user}", timelines.removeMember)
+        router.add(.GET, "/v1/timelines/{id}/events", timelines.history)
+        router.add(.GET, "/healthz") { _ in
+            .json { $0.field("status", "ok"); $0.field("node", context.nodeID.rawValue) }
+        }
+        router.add(.GET, "/readyz") { _ in
+            if context.isDraining { return .json(.serviceUnavailable) { $0.field("status", "draining") } }
+            do {
+                try await context.store.ping()
+                return .json { $0.field("status", "ready"); $0.field("node", context.nodeID.rawValue) }
+            } catch {
+                return .json(.serviceUnavailable) { $0.field("status", "store unavailable") }
+            }
+        }
+        return router
+    }
+}
+
+extension NodeContext {
+    /// The session of `Authorization: Bearer …`, or `unauthenticated`.
+    func authenticate(_ request: APIRequest) async throws -> SessionRecord {
+        guard let token = request.bearerToken else { throw HubError.unauthenticated() }
+        guard let session = try await store.session(token: token) else {
+            throw HubError.unauthenticated("the token is not a live session")
+        }
+        return session
+    }
+}
+
+extension APIRequest {
+    func timelineParameter() throws -> TimelineID {
+        // An id that cannot exist is answered like a timeline the caller may not see.
+        guard let id = parameters["id"].flatMap(TimelineID.init) else {
+            throw StoreError.forbidden("not a member of this timeline")
+        }
+        return id
+    }
+}

@@ -1,0 +1,156 @@
+import Logging
+import NIOCore
+import Synchronization
+import TsunaguCore
+import TsunaguStore
+import TsunaguWebSocket
+
+/// One client's WebSocket session on `/v1/ws`: authentication, its subscriptions, and its
+/// requests. Frames arrive on the event loop, are parsed there, and go in order to one task per
+/// connection that runs them against the store (requests are answered in the order sent).
+final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
+    let context: NodeContext
+    /// Set in `webSocketDidOpen`, before any other callback.
+    private(set) var connection: WebSocketConnection!
+
+    // Event-loop state.
+    private var budget = MalformedMessageBudget()
+    private var authTimer: Scheduled<Void>?
+    private var requests: AsyncStream<ClientRequest>.Continuation?
+
+    // Shared between the loop and the request task.
+    private let authenticated = Atomic<Bool>(false)
+    private let queued = Atomic<Int>(0)
+    let subscriptions = Mutex<[TimelineID: Subscription]>([:])
+    /// Written once by the request task on `auth`; read by the loop at close.
+    private let sessionBox = Mutex<SessionRecord?>(nil)
+
+    /// Requests waiting for the task at most; more get `rate_limited` without being run.
+    static let maxQueuedRequests = 256
+
+    init(context: NodeContext) { self.context = context }
+
+    var session: SessionRecord? { sessionBox.withLock { $0 } }
+
+    // MARK: WebSocketMessageDelegate (on the event loop)
+
+    func webSocketDidOpen(_ connection: WebSocketConnection) {
+        self.connection = connection
+        let (stream, continuation) = AsyncStream.makeStream(of: ClientRequest.self)
+        requests = continuation
+        authTimer = connection.eventLoop.scheduleTask(in: context.configuration.authTimeout) { [self] in
+            if !authenticated.load(ordering: .relaxed) {
+                connection.close(code: .init(codeNumber: Int(TsunaguCloseCode.authTimeout)),
+                                 reason: "no valid auth within the auth timeout")
+            }
+        }
+        Task { [self] in
+            for await request in stream {
+                await handle(request)
+                queued.subtract(1, ordering: .relaxed)
+            }
+        }
+    }
+
+    func webSocket(_ connection: WebSocketConnection, didReceiveText text: String) {
+        let request: ClientRequest
+        do {
+            request = try ClientRequest.parse(text)
+        } catch {
+            reply(ServerMessage.error(re: error.re, code: error.code, message: error.message))
+            if error.code == .badRequest && !budget.record(nowMillis: WireTime.nowMillis()) {
+                connection.close(code: .policyViolation, reason: "too many malformed messages")
+            }
+            return
+        }
+        if queued.add(1, ordering: .relaxed).newValue > Self.maxQueuedRequests {
+            queued.subtract(1, ordering: .relaxed)
+            reply(ServerMessage.error(re: request.id, code: .rateLimited,
+                                      message: "too many requests in flight; wait for replies"))
+            return
+        }
+        requests?.yield(request)
+    }
+
+    func webSocket(_ connection: WebSocketConnection, didReceiveBinary data: ByteBuffer) {
+        // The WebSocket layer closes with 1003 before this is reached on /v1/ws.
+        connection.close(code: .unacceptableData, reason: "binary frames are not accepted")
+    }
+
+    func webSocketDidClose(_ connection: WebSocketConnection) {
+        authTimer?.cancel()
+        requests?.finish()
+        requests = nil
+        let subscriptions = self.subscriptions.withLock { subs in
+            defer { subs = [:] }
+            return Array(subs.values)
+        }
+        for subscription in subscriptions {
+            context.hub.remove(subscription)
+            subscription.end()
+        }
+        if let session { context.hub.unregister(self, session: session.id) }
+    }
+
+    /// Ends the connection from outside (logout, disable).
+    func terminate(code: UInt16, reason: String) {
+        connection.close(code: .init(codeNumber: Int(code)), reason: reason)
+    }
+
+    func reply(_ bytes: [UInt8]) {
+        connection.send(SharedFrame(text: ByteBuffer(bytes: bytes)))
+    }
+
+    // MARK: requests (on the connection's task)
+
+    private func handle(_ request: ClientRequest) async {
+        do {
+            if case .auth(let token) = request.command {
+                return try await authenticate(request.id, token: token)
+            }
+            guard let session, session.expiresAtMillis > WireTime.nowMillis() else {
+                throw HubError.unauthenticated(self.session == nil ? "send auth first" : "the session has expired")
+            }
+            try await perform(request, as: session.user)
+        } catch {
+            let (code, message) = context.failure(error, operation: request.command.operationName)
+            reply(ServerMessage.error(re: request.id, code: code, message: message))
+        }
+    }
+
+    private func authenticate(_ id: Int64, token: String) async throws {
+        guard session == nil else { throw HubError.badRequest("already authenticated") }
+        guard let record = try await context.store.session(token: token) else {
+            throw HubError.unauthenticated("the token is not a live session")
+        }
+        sessionBox.withLock { $0 = record }
+        authenticated.store(true, ordering: .relaxed)
+        context.hub.register(self, session: record.id)
+        let nodeID = context.nodeID.rawValue
+        reply(ServerMessage.ok(re: id) { w in
+            w.key("user")
+            w.beginObject()
+            w.field("id", record.user.id.rawValue)
+            w.field("name", record.user.name)
+            w.field("org", record.user.organization.rawValue)
+            w.endObject()
+            w.field("node", nodeID)
+        })
+    }
+}
+
+extension ClientRequest.Command {
+    /// A low-cardinality name for logs and metrics.
+    var operationName: String {
+        switch self {
+        case .auth: "auth"
+        case .subscribe: "subscribe"
+        case .unsubscribe: "unsubscribe"
+        case .post: "post"
+        case .react: "react"
+        case .read: "read"
+        case .call: "call"
+        case .ping: "ping"
+        }
+    }
+}

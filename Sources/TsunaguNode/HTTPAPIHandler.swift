@@ -1,0 +1,118 @@
+import NIOCore
+import NIOHTTP1
+import TsunaguCore
+
+/// Serves the JSON API on a connection that did not upgrade to WebSocket. Reads a whole request
+/// (bounded), runs its handler as a task, writes the answer, and handles the next request of a
+/// keep-alive connection only after the previous one is answered (HTTP/1.1 pipelining order).
+final class HTTPAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+    static let name = "tsunagu.api"
+
+    private let router: APIRouter
+    private let maxBodyBytes: Int
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+    private var bodyTooLarge = false
+    private var queue: [(HTTPRequestHead, [UInt8], Bool)] = []
+    private var busy = false
+
+    /// Maps a handler's error to a wire code and message (NodeContext.failure).
+    private let failureMapper: @Sendable (any Error, String) -> (code: WireErrorCode, message: String)
+
+    init(router: APIRouter, maxBodyBytes: Int,
+         failure: @escaping @Sendable (any Error, String) -> (code: WireErrorCode, message: String)) {
+        self.router = router
+        self.maxBodyBytes = maxBodyBytes
+        self.failureMapper = failure
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            body = []
+            bodyTooLarge = false
+        case .body(var buffer):
+            if body.count + buffer.readableBytes > maxBodyBytes {
+                bodyTooLarge = true
+            } else if !bodyTooLarge {
+                body.append(contentsOf: buffer.readBytes(length: buffer.readableBytes) ?? [])
+            }
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            queue.append((head, body, bodyTooLarge))
+            body = []
+            processNext(context: context)
+        }
+    }
+
+    private func processNext(context: ChannelHandlerContext) {
+        guard !busy, !queue.isEmpty else { return }
+        busy = true
+        let (head, body, tooLarge) = queue.removeFirst()
+        let keepAlive = head.isKeepAlive
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        if tooLarge {
+            return finish(APIResponse.error(.tooLarge, "the request body is larger than \(maxBodyBytes) bytes"),
+                          head: head, keepAlive: false, context: context)
+        }
+        var request = APIRequest(head: head, body: body)
+        let handler: APIRouter.Handler
+        switch router.match(method: head.method, path: request.path) {
+        case .notFound:
+            return finish(.error(.notFound, "no such endpoint"), head: head, keepAlive: keepAlive, context: context)
+        case .methodNotAllowed:
+            return finish(APIResponse(status: .methodNotAllowed, body: APIResponse.error(
+                .badRequest, "method not allowed on this endpoint").body), head: head, keepAlive: keepAlive,
+                          context: context)
+        case .found(let found, let parameters):
+            handler = found
+            request.parameters = parameters
+        }
+        let failure = self.failureMapper
+        let eventLoop = context.eventLoop
+        Task {
+            let response: APIResponse
+            do {
+                response = try await handler(request)
+            } catch {
+                let (code, message) = failure(error, request.path)
+                response = .error(code, message)
+            }
+            eventLoop.execute {
+                let (handler, context) = loopBound.value
+                handler.finish(response, head: head, keepAlive: keepAlive, context: context)
+            }
+        }
+    }
+
+    private func finish(_ response: APIResponse, head: HTTPRequestHead, keepAlive: Bool, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: response.contentType + (response.contentType.hasPrefix("text/") ? "; charset=utf-8" : ""))
+        headers.add(name: "Content-Length", value: String(response.body.count))
+        headers.add(name: "Cache-Control", value: "no-store")
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: response.status,
+                                                             headers: headers))), promise: nil)
+        if !response.body.isEmpty {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))),
+                          promise: nil)
+        }
+        let done = context.writeAndFlushPromise()
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: done)
+        busy = false
+        if keepAlive {
+            processNext(context: context)
+        } else {
+            let channel = context.channel
+            done.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}
+
+extension ChannelHandlerContext {
+    fileprivate func writeAndFlushPromise() -> EventLoopPromise<Void> { eventLoop.makePromise() }
+}

@@ -1,0 +1,33 @@
+import Foundation
+import NIOCore
+import TsunaguCore
+import TsunaguWebSocket
+
+/// Everything a node is told at start. Built by the executable from flags and environment; the
+/// node itself reads no flags or files.
+public struct NodeConfiguration: Sendable {
+    public var nodeID: NodeID
+    public var host: String
+    public var port: Int
+    public var limits = WebSocketLimits()
+    /// permessage-deflate offered to clients that ask (RFC 7692).
+    public var compression = true
+    /// Seconds a new connection has to send a valid `auth` (PROTOCOL.md §1: 10 s, close 4001).
+    public var authTimeout: TimeAmount = .seconds(10)
+    public var sessionLifetimeSeconds: Int64 = 12 * 3600
+    public var time = WireTime.japan
+    /// Serve the WebSocket echo endpoint `/v1/echo` on the same stack, for the Autobahn suite only.
+    public var conformanceEcho = false
+    /// PEM paths for TLS on the same listener.
+    public var tlsCertificatePath: String?
+    public var tlsKeyPath: String?
+    /// Largest HTTP request body the JSON API accepts.
+    public var maxHTTPBodyBytes = 1 << 20
+    public var eventLoopThreads = System.coreCount
+
+    public init(nodeID: NodeID = .random(), host: String = "127.0.0.1", port: Int = 0) {
+        self.nodeID = nodeID
+        self.host = host
+        self.port = port
+    }
+}

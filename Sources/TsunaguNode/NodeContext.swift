@@ -1,0 +1,50 @@
+import Logging
+import Synchronization
+import TsunaguCore
+import TsunaguCrypto
+import TsunaguStore
+
+/// The services every connection of a node shares.
+final class NodeContext: Sendable {
+    let configuration: NodeConfiguration
+    let store: HubStore
+    let hub: SubscriptionHub
+    let passwords: PasswordHasher
+    let logger: Logger
+    private let drainingFlag = Atomic<Bool>(false)
+    private let dummyHash: String
+
+    init(configuration: NodeConfiguration, store: HubStore, passwords: PasswordHasher, logger: Logger) {
+        self.configuration = configuration
+        self.store = store
+        self.passwords = passwords
+        self.dummyHash = passwords.hash("tsunagu-dummy-password")
+        self.logger = logger
+        self.hub = SubscriptionHub(store: store, time: configuration.time, logger: logger)
+    }
+
+    var nodeID: NodeID { configuration.nodeID }
+    var time: WireTime { configuration.time }
+    var isDraining: Bool { drainingFlag.load(ordering: .relaxed) }
+    func setDraining() { drainingFlag.store(true, ordering: .relaxed) }
+
+    /// Maps an error for a client and logs what the client does not see.
+    func failure(_ error: any Error, operation: String) -> (code: WireErrorCode, message: String) {
+        WireFailure.describe(error) { correlation, error in
+            logger.error("request failed", metadata: [
+                "tsunagu.operation": "\(operation)", "tsunagu.correlation": "\(correlation)",
+                "tsunagu.error": "\(String(reflecting: type(of: error))): \(error)",
+            ])
+        }
+    }
+
+    /// Checks a password in constant time; for an unknown user a dummy hash is checked anyway so
+    /// that timing does not reveal which addresses exist.
+    func verifyPassword(_ password: String, hash: String?) -> Bool {
+        guard let hash else {
+            _ = passwords.verify(password, against: dummyHash)
+            return false
+        }
+        return passwords.verify(password, against: hash)
+    }
+}

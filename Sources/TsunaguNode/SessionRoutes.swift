@@ -1,0 +1,76 @@
+import Foundation
+import TsunaguCore
+import TsunaguStore
+
+/// Login, logout and the caller's profile.
+struct SessionRoutes: Sendable {
+    let context: NodeContext
+
+    private struct LoginBody: Decodable {
+        var email: String
+        var password: String
+    }
+
+    /// `POST /v1/sessions` → 201 {token, expires_at, user}. One answer for an unknown address, a
+    /// wrong password and a disabled account, so that it reveals none of them.
+    func login(_ request: APIRequest) async throws -> APIResponse {
+        let body = try request.decode(LoginBody.self)
+        guard body.password.utf8.count <= 1024 else { throw HubError.badRequest("password: too long") }
+        let found = try await context.store.userForLogin(email: body.email)
+        let valid = context.verifyPassword(body.password, hash: found?.passwordHash)
+        guard valid, let user = found?.user, !user.disabled else {
+            context.logger.info("login failed", metadata: ["tsunagu.node": "\(context.nodeID)"])
+            throw HubError.unauthenticated("wrong e-mail address or password")
+        }
+        let (token, session) = try await context.store.createSession(
+            user: user, lifetimeSeconds: context.configuration.sessionLifetimeSeconds)
+        let time = context.time
+        return .json(.created) { w in
+            w.field("token", token)
+            w.field("expires_at", time.format(millis: session.expiresAtMillis))
+            w.key("user")
+            w.beginObject()
+            w.field("id", user.id.rawValue)
+            w.field("name", user.name)
+            w.field("org", user.organization.rawValue)
+            w.endObject()
+        }
+    }
+
+    /// `DELETE /v1/sessions/current`: the token stops working at once; this node's sockets opened
+    /// with it are closed (4003).
+    func logout(_ request: APIRequest) async throws -> APIResponse {
+        let session = try await context.authenticate(request)
+        try await context.store.revokeSession(session.id)
+        context.hub.endSession(session.id)
+        return .noContent
+    }
+
+    /// `GET /v1/me`: profile, organization, roles.
+    func me(_ request: APIRequest) async throws -> APIResponse {
+        let session = try await context.authenticate(request)
+        let user = session.user
+        let organization = try await context.store.organization(id: user.organization)
+        let timelines = try await context.store.timelines(for: user.id)
+        return .json { w in
+            w.field("id", user.id.rawValue)
+            w.field("name", user.name)
+            w.field("email", user.email)
+            w.key("org")
+            w.beginObject()
+            w.field("id", user.organization.rawValue)
+            w.field("name", organization?.name ?? "")
+            w.endObject()
+            w.field("role", user.role.rawValue)
+            w.key("timelines")
+            w.beginArray()
+            for timeline in timelines {
+                w.beginObject()
+                w.field("id", timeline.id.rawValue)
+                w.field("role", timeline.role.rawValue)
+                w.endObject()
+            }
+            w.endArray()
+        }
+    }
+}

@@ -1,0 +1,169 @@
+import Logging
+import NIOCore
+import Synchronization
+import TsunaguCore
+import TsunaguStore
+import TsunaguWebSocket
+
+/// What the hub hands a subscription.
+enum Delivery {
+    /// An event, serialized once for the whole node. `leaving` is the user a member/leave event
+    /// removes: that user's subscriptions end after delivering it.
+    case event(seq: Int64, frame: SharedFrame, leaving: UserID?)
+    /// A read marker moved; receipts have no seq of their own.
+    case receipt(SharedFrame)
+}
+
+/// Routes committed events to this node's subscriptions. Each event is serialized once, and the
+/// subscriptions are grouped by event loop so that one event costs one task per loop, never a hop
+/// or an allocation per subscriber. Per timeline the hub releases events in seq order: one that
+/// arrives ahead of a missing seq (two posts committed back to back and published by racing tasks)
+/// is held briefly; if the missing one does not come, it is released anyway and each subscription
+/// repairs the gap from the store.
+final class SubscriptionHub: Sendable {
+    private struct LoopGroup {
+        let loop: any EventLoop
+        var subscriptions: [Subscription]
+    }
+
+    private struct Feed {
+        var groups: [LoopGroup] = []
+        var lastReleased: Int64?
+        var held: [Int64: Delivery] = [:]
+        var holdDeadlineScheduled = false
+        var isEmpty: Bool { groups.isEmpty }
+    }
+
+    private let feeds = Mutex<[TimelineID: Feed]>([:])
+    private let sessions = Mutex<[SessionID: [ObjectIdentifier: ClientSession]]>([:])
+    private let store: HubStore
+    private let time: WireTime
+    private let logger: Logger
+    private let holdTime: TimeAmount = .milliseconds(20)
+
+    init(store: HubStore, time: WireTime, logger: Logger) {
+        self.store = store
+        self.time = time
+        self.logger = logger
+    }
+
+    // MARK: subscriptions
+
+    func add(_ subscription: Subscription) {
+        feeds.withLock { feeds in
+            var feed = feeds[subscription.timeline] ?? Feed()
+            if let index = feed.groups.firstIndex(where: { $0.loop === subscription.eventLoop }) {
+                feed.groups[index].subscriptions.append(subscription)
+            } else {
+                feed.groups.append(LoopGroup(loop: subscription.eventLoop, subscriptions: [subscription]))
+            }
+            feeds[subscription.timeline] = feed
+        }
+    }
+
+    func remove(_ subscription: Subscription) {
+        feeds.withLock { feeds in
+            guard var feed = feeds[subscription.timeline] else { return }
+            for index in feed.groups.indices {
+                feed.groups[index].subscriptions.removeAll { $0 === subscription }
+            }
+            feed.groups.removeAll { $0.subscriptions.isEmpty }
+            feeds[subscription.timeline] = feed.isEmpty ? nil : feed
+        }
+    }
+
+    var subscriptionCount: Int {
+        feeds.withLock { $0.values.reduce(0) { $0 + $1.groups.reduce(0) { $0 + $1.subscriptions.count } } }
+    }
+
+    // MARK: publishing
+
+    /// Hands a committed event to every local subscription of its timeline, in seq order.
+    func publish(_ event: TimelineEvent) {
+        var leaving: UserID?
+        if case .member(let user, .leave, _) = event.payload { leaving = user.id }
+        let frame = SharedFrame(text: ByteBuffer(bytes: ServerMessage.event(event, time: time)))
+        let delivery = Delivery.event(seq: event.seq, frame: frame, leaving: leaving)
+        var scheduleRelease: (any EventLoop)?
+        feeds.withLock { feeds in
+            guard var feed = feeds[event.timeline] else { return }
+            defer { feeds[event.timeline] = feed }
+            if let last = feed.lastReleased {
+                if event.seq <= last { return }
+                if event.seq > last + 1 {
+                    feed.held[event.seq] = delivery
+                    if !feed.holdDeadlineScheduled {
+                        feed.holdDeadlineScheduled = true
+                        scheduleRelease = feed.groups.first?.loop
+                    }
+                    return
+                }
+            }
+            Self.release(delivery, seq: event.seq, in: &feed)
+            while let last = feed.lastReleased, let next = feed.held.removeValue(forKey: last + 1) {
+                Self.release(next, seq: last + 1, in: &feed)
+            }
+        }
+        if let loop = scheduleRelease {
+            let timeline = event.timeline
+            loop.scheduleTask(in: holdTime) { [self] in releaseHeld(timeline) }
+        }
+    }
+
+    /// The missing seq did not arrive in time: release what is held, in order. Subscriptions see
+    /// the gap and repair it from the store.
+    private func releaseHeld(_ timeline: TimelineID) {
+        feeds.withLock { feeds in
+            guard var feed = feeds[timeline] else { return }
+            feed.holdDeadlineScheduled = false
+            for seq in feed.held.keys.sorted() {
+                Self.release(feed.held.removeValue(forKey: seq)!, seq: seq, in: &feed)
+            }
+            feeds[timeline] = feed
+        }
+    }
+
+    /// Enqueues on each loop while the lock is held, so that two publishers cannot reorder a
+    /// timeline's events between the lock and the loops' queues.
+    private static func release(_ delivery: Delivery, seq: Int64, in feed: inout Feed) {
+        feed.lastReleased = max(feed.lastReleased ?? seq, seq)
+        for group in feed.groups {
+            let subscriptions = group.subscriptions
+            group.loop.execute {
+                for subscription in subscriptions { subscription.receive(delivery) }
+            }
+        }
+    }
+
+    func publishReceipt(timeline: TimelineID, user: UserID, seq: Int64) {
+        let delivery = Delivery.receipt(SharedFrame(text: ByteBuffer(bytes: ServerMessage.receipt(
+            timeline: timeline, user: user, seq: seq))))
+        feeds.withLock { feeds in
+            for group in feeds[timeline]?.groups ?? [] {
+                let subscriptions = group.subscriptions
+                group.loop.execute {
+                    for subscription in subscriptions { subscription.receive(delivery) }
+                }
+            }
+        }
+    }
+
+    // MARK: sessions
+
+    func register(_ client: ClientSession, session: SessionID) {
+        sessions.withLock { $0[session, default: [:]][ObjectIdentifier(client)] = client }
+    }
+
+    func unregister(_ client: ClientSession, session: SessionID) {
+        sessions.withLock { sessions in
+            sessions[session]?[ObjectIdentifier(client)] = nil
+            if sessions[session]?.isEmpty == true { sessions[session] = nil }
+        }
+    }
+
+    /// Closes every socket of a session that was revoked (logout) on this node.
+    func endSession(_ session: SessionID) {
+        let clients = sessions.withLock { $0.removeValue(forKey: session) } ?? [:]
+        for client in clients.values { client.terminate(code: TsunaguCloseCode.sessionEnded, reason: "session ended") }
+    }
+}

@@ -1,0 +1,105 @@
+import NIOHTTP1
+import TsunaguCore
+import TsunaguStore
+
+/// Timelines, their members and their history.
+struct TimelineRoutes: Sendable {
+    let context: NodeContext
+
+    func list(_ request: APIRequest) async throws -> APIResponse {
+        let session = try await context.authenticate(request)
+        let timelines = try await context.store.timelines(for: session.user.id)
+        return .json { w in
+            w.key("timelines")
+            w.beginArray()
+            for timeline in timelines {
+                w.beginObject()
+                Self.write(timeline, into: &w)
+                w.endObject()
+            }
+            w.endArray()
+        }
+    }
+
+    private struct CreateBody: Decodable {
+        var title: String
+        var kind: String
+    }
+
+    func create(_ request: APIRequest) async throws -> APIResponse {
+        let session = try await context.authenticate(request)
+        let body = try request.decode(CreateBody.self)
+        guard let kind = TimelineKind(rawValue: body.kind) else {
+            throw HubError.badRequest("kind: must be \"patient\" or \"group\"")
+        }
+        let (summary, event) = try await context.store.createTimeline(title: body.title, kind: kind,
+                                                                      creator: session.user)
+        context.hub.publish(event)
+        return .json(.created) { Self.write(summary, into: &$0) }
+    }
+
+    private struct AddMemberBody: Decodable {
+        var email: String
+        var role: String
+    }
+
+    func addMember(_ request: APIRequest) async throws -> APIResponse {
+        let session = try await context.authenticate(request)
+        let timeline = try request.timelineParameter()
+        let body = try request.decode(AddMemberBody.self)
+        guard let role = TimelineRole(rawValue: body.role) else {
+            throw HubError.badRequest("role: must be \"owner\", \"member\" or \"viewer\"")
+        }
+        let (member, event) = try await context.store.addMember(timeline: timeline, email: body.email, role: role,
+                                                                by: session.user)
+        context.hub.publish(event)
+        return .json(.created) { w in
+            w.key("user")
+            ServerMessage.writePerson(member.user, into: &w)
+            w.field("role", member.role.rawValue)
+            w.field("seq", event.seq)
+        }
+    }
+
+    func removeMember(_ request: APIRequest) async throws -> APIResponse {
+        let session = try await context.authenticate(request)
+        let timeline = try request.timelineParameter()
+        guard let user = request.parameters["user"].flatMap(UserID.init) else {
+            throw HubError.notFound("no such member")
+        }
+        let event = try await context.store.removeMember(timeline: timeline, user: user, by: session.user)
+        context.hub.publish(event)
+        return .noContent
+    }
+
+    /// `GET /v1/timelines/{id}/events?after=SEQ&limit=N`: a history page, oldest first.
+    func history(_ request: APIRequest) async throws -> APIResponse {
+        let session = try await context.authenticate(request)
+        let timeline = try request.timelineParameter()
+        let after = try request.queryInt("after", default: 0, range: 0...Int64.max)
+        let limit = try request.queryInt("limit", default: 100, range: 1...1000)
+        let (events, head) = try await context.store.history(timeline: timeline, user: session.user.id,
+                                                             after: after, limit: Int(limit))
+        let time = context.time
+        return .json { w in
+            w.key("events")
+            w.beginArray()
+            for event in events {
+                w.beginObject()
+                ServerMessage.writeEventFields(event, time: time, into: &w)
+                w.endObject()
+            }
+            w.endArray()
+            w.field("head", head)
+        }
+    }
+
+    static func write(_ timeline: TimelineSummary, into w: inout JSONWriter) {
+        w.field("id", timeline.id.rawValue)
+        w.field("title", timeline.title)
+        w.field("kind", timeline.kind.rawValue)
+        w.field("role", timeline.role.rawValue)
+        w.field("head", timeline.head)
+        w.field("unread", timeline.unread)
+    }
+}

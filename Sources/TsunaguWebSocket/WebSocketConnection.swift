@@ -1,0 +1,95 @@
+import NIOCore
+import NIOHTTP1
+import NIOWebSocket
+
+/// The outcome of `WebSocketConnection.send`.
+public enum SendResult: Sendable, Equatable {
+    /// Written to the connection's outbound buffer; flushed before the event loop's next tick.
+    case enqueued
+    /// The connection's outbound buffer is above its high water mark: the message was dropped.
+    /// The caller closes with `.slowConsumer` (4008) and the client resumes with `since`.
+    case overflow
+    /// The connection is closing or closed.
+    case closed
+}
+
+/// One live WebSocket connection. Bound to its channel's event loop; every method may be called
+/// from any thread (calls off the loop hop onto it).
+public final class WebSocketConnection: @unchecked Sendable {
+    // Immutable after init, so readable from any thread.
+    public let channel: Channel
+    public let remoteAddress: SocketAddress?
+    /// The upgrade request (path, query, headers such as Authorization).
+    public let requestHead: HTTPRequestHead
+    /// The agreed permessage-deflate parameters, nil when uncompressed.
+    public let compression: PermessageDeflate?
+    public let limits: WebSocketLimits
+
+    /// Event-loop confined: the node hangs its session here.
+    public var userInfo: AnyObject?
+    /// Event-loop confined; nil once the connection is gone.
+    var handler: WebSocketHandler?
+
+    init(channel: Channel, requestHead: HTTPRequestHead, compression: PermessageDeflate?, limits: WebSocketLimits) {
+        self.channel = channel
+        self.remoteAddress = channel.remoteAddress
+        self.requestHead = requestHead
+        self.compression = compression
+        self.limits = limits
+    }
+
+    public var eventLoop: EventLoop { self.channel.eventLoop }
+    public var compressionEnabled: Bool { self.compression != nil }
+    /// Completes when the TCP connection is closed.
+    public var closeFuture: EventLoopFuture<Void> { self.channel.closeFuture }
+
+    /// Writes the frame's precomputed bytes (the compressed form when permessage-deflate was
+    /// agreed); the flush is deferred to the end of the event-loop tick.
+    ///
+    /// Off the event loop the answer is decided on the calling thread from the channel's
+    /// (thread-safe) writability; if the connection overflows before the hop lands, the connection
+    /// closes itself with 4008.
+    @discardableResult
+    public func send(_ frame: SharedFrame) -> SendResult {
+        self.send(frameBytes: frame.frameBytes(for: self.compression))
+    }
+
+    /// A one-off text message (a reply to this connection only).
+    @discardableResult
+    public func send(text: String) -> SendResult {
+        self.send(SharedFrame(text: text))
+    }
+
+    /// A one-off binary message (conformance echo only: `/v1/ws` is text-only).
+    @discardableResult
+    public func send(binary: ByteBuffer) -> SendResult {
+        self.send(SharedFrame(binary: binary))
+    }
+
+    private func send(frameBytes: ByteBuffer) -> SendResult {
+        if self.eventLoop.inEventLoop {
+            return self.handler?.send(frameBytes) ?? .closed
+        }
+        guard self.channel.isActive else { return .closed }
+        guard self.channel.isWritable else { return .overflow }
+        self.eventLoop.execute {
+            guard let handler = self.handler else { return }
+            if handler.send(frameBytes) == .overflow {
+                handler.initiateClose(code: .slowConsumer, reason: WebSocketErrorCode.slowConsumerReason)
+            }
+        }
+        return .enqueued
+    }
+
+    /// Starts the closing handshake: sends a Close frame, then closes the channel when the peer's
+    /// Close arrives or after `limits.closeHandshakeTimeout`.
+    public func close(code: WebSocketErrorCode, reason: String) {
+        if self.eventLoop.inEventLoop {
+            self.handler?.initiateClose(code: code, reason: reason)
+        } else {
+            self.eventLoop.execute {
+                self.handler?.initiateClose(code: code, reason: reason)
+            }
+        }
+    }
+}

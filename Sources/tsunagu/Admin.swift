@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import TsunaguCore
+import TsunaguCrypto
+import TsunaguStore
+
+/// `tsunagu admin …`: operator utilities. Whoever can read the master key file is an operator.
+struct Admin: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Operator utilities: the first organization, users.",
+        subcommands: [Bootstrap.self, AddUser.self])
+}
+
+extension Admin {
+    struct Bootstrap: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create the first organization and its admin on an empty store.")
+
+        @OptionGroup var storeOptions: StoreOptions
+        @Option(help: "Name of the first organization.") var org: String
+        @Option(help: "E-mail address of its admin.") var email: String
+        @Flag(help: "Read the admin's password from standard input.") var passwordStdin = false
+
+        func validate() throws {
+            guard passwordStdin else { throw ValidationError("--password-stdin is required (passwords never go on the command line)") }
+            guard email.contains("@") else { throw ValidationError("--email: not an e-mail address") }
+        }
+
+        func run() async throws {
+            let password = try readPasswordFromStandardInput()
+            try checkPassword(password)
+            let store = try storeOptions.openStore(createKey: true)
+            guard try store.organizationCount() == 0 else {
+                throw CLIError("the store already has an organization; use `tsunagu admin add-user`")
+            }
+            do {
+                let organization = try store.createOrganization(name: org)
+                let name = String(email.split(separator: "@").first ?? "admin")
+                let user = try store.createUser(organization: organization.id, email: email, name: name,
+                                                passwordHash: PasswordHasher().hash(password), role: .admin)
+                print("created organization \(organization.id) and its admin \(user.id)")
+            } catch let error as StoreError {
+                throw CLIError("\(error)")
+            }
+        }
+    }
+
+    struct AddUser: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-user",
+            abstract: "Add an active user to an organization (created when it does not exist).")
+
+        @OptionGroup var storeOptions: StoreOptions
+        @Option(help: "E-mail address.") var email: String
+        @Option(help: "Display name.") var name: String
+        @Option(help: "Organization name (default: the first organization).") var org: String?
+        @Option(help: "Role in the organization: admin or member.") var role: OrganizationRole = .member
+        @Flag(help: "Read the password from standard input.") var passwordStdin = false
+
+        func validate() throws {
+            guard passwordStdin else { throw ValidationError("--password-stdin is required (passwords never go on the command line)") }
+            guard email.contains("@") else { throw ValidationError("--email: not an e-mail address") }
+            guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--name: must not be empty") }
+        }
+
+        func run() async throws {
+            let password = try readPasswordFromStandardInput()
+            try checkPassword(password)
+            let store = try storeOptions.openStore(createKey: false)
+            do {
+                let organization: OrganizationRecord
+                if let org {
+                    organization = try store.organization(named: org) ?? store.createOrganization(name: org)
+                } else if let first = try store.firstOrganization() {
+                    organization = first
+                } else {
+                    throw CLIError("the store has no organization; run `tsunagu admin bootstrap` first or pass --org")
+                }
+                let user = try store.createUser(organization: organization.id, email: email, name: name,
+                                                passwordHash: PasswordHasher().hash(password), role: role)
+                print("created user \(user.id) in organization \(organization.id)")
+            } catch let error as StoreError {
+                throw CLIError("\(error)")
+            }
+        }
+    }
+}
+
+extension OrganizationRole: ExpressibleByArgument {}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import TsunaguCore
+import TsunaguNode
+
+/// Flags that shape a node, shared by `serve` and `up`.
+struct NodeOptions: ParsableArguments {
+    @Option(help: "PEM certificate chain for TLS on the same port.") var tlsCert: String?
+    @Option(help: "PEM private key for TLS.") var tlsKey: String?
+    @Option(help: "Largest WebSocket message accepted, in bytes (larger: close 1009).")
+    var maxMessageBytes = 65_536
+    @Option(help: "Time zone of every time the hub prints (IANA name).") var timeZone = "Asia/Tokyo"
+    @Option(help: "Lifetime of a login session, in seconds.") var sessionTtl = 12 * 3600
+    @Flag(help: "Serve the WebSocket echo endpoint /v1/echo for the Autobahn conformance suite. Never in production.")
+    var conformanceEcho = false
+
+    func validate() throws {
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        guard (1024...(16 << 20)).contains(maxMessageBytes) else {
+            throw ValidationError("--max-message-bytes: from 1024 to 16777216")
+        }
+        guard TimeZone(identifier: timeZone) != nil else { throw ValidationError("--time-zone: unknown zone '\(timeZone)'") }
+        guard (60...(30 * 86400)).contains(sessionTtl) else { throw ValidationError("--session-ttl: from 60 to 2592000 seconds") }
+    }
+
+    func apply(to configuration: inout NodeConfiguration) {
+        configuration.tlsCertificatePath = tlsCert
+        configuration.tlsKeyPath = tlsKey
+        configuration.limits.maxMessageBytes = maxMessageBytes
+        configuration.time = WireTime(timeZone: TimeZone(identifier: timeZone)!)
+        configuration.sessionLifetimeSeconds = Int64(sessionTtl)
+        configuration.conformanceEcho = conformanceEcho
+    }
+}
+
+/// "HOST:PORT" as given to `--listen`.
+struct ListenAddress: ExpressibleByArgument {
+    var host: String
+    var port: Int
+
+    init?(argument: String) {
+        guard let colon = argument.lastIndex(of: ":"), let port = Int(argument[argument.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { return nil }
+        var host = String(argument[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        self.host = host
+        self.port = port
+    }
+}

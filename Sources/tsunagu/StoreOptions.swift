@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import TsunaguCrypto
+import TsunaguStore
+
+/// `--store` and `--master-key-file`, which every command takes (PROTOCOL.md §6).
+struct StoreOptions: ParsableArguments {
+    @Option(help: "Path of the SQLite store.")
+    var store = "./tsunagu-data/tsunagu.sqlite"
+
+    @Option(help: ArgumentHelp(
+        "File with the 32-byte master key, base64 on one line (default: $TSUNAGU_MASTER_KEY_FILE or ./tsunagu-data/master.key).",
+        valueName: "path"))
+    var masterKeyFile: String?
+
+    var keyPath: String {
+        masterKeyFile ?? ProcessInfo.processInfo.environment["TSUNAGU_MASTER_KEY_FILE"]
+            ?? "./tsunagu-data/master.key"
+    }
+
+    /// Loads the master key; with `create`, makes it (mode 0600) when absent and says so.
+    func loadKey(create: Bool) throws -> MasterKey {
+        if create && !FileManager.default.fileExists(atPath: keyPath) {
+            do {
+                let key = try MasterKey.create(at: keyPath)
+                FileHandle.standardError.write(Data(
+                    "tsunagu: created a new master key at \(keyPath) (mode 0600); keep it off the store's disk in production\n".utf8))
+                return key
+            } catch {
+                throw CLIError("cannot create the master key: \(error)")
+            }
+        }
+        do {
+            return try MasterKey.load(from: keyPath)
+        } catch {
+            throw CLIError("cannot load the master key: \(error)")
+        }
+    }
+
+    func openStore(createKey: Bool) throws -> HubStore {
+        let key = try loadKey(create: createKey)
+        do {
+            return try HubStore(path: store, masterKey: key)
+        } catch let error as StoreError {
+            throw CLIError("\(error) (store \(store), key \(keyPath))")
+        } catch {
+            throw CLIError("cannot open the store at \(store): \(error)")
+        }
+    }
+}
+
+/// Reads a password from standard input (one line), for `--password-stdin`.
+func readPasswordFromStandardInput() throws -> String {
+    guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+        throw CLIError("--password-stdin: no password on standard input")
+    }
+    return line
+}
+
+/// The minimum password rule until per-organization policies arrive (docs/security.md).
+func checkPassword(_ password: String) throws {
+    guard password.count >= 10 else { throw CLIError("the password must have at least 10 characters") }
+}
