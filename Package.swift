@@ -70,7 +70,9 @@ let package = Package(
         .testTarget(name: "TsunaguWebSocketTests", dependencies: [
             "TsunaguWebSocket", "TsunaguClient", nio, nioPosix, nioHTTP1, nioWebSocket,
         ]),
-        .testTarget(name: "TsunaguStoreTests", dependencies: ["TsunaguStore", "TsunaguCore", "TsunaguCrypto"]),
+        .testTarget(name: "TsunaguStoreTests", dependencies: [
+            "TsunaguStore", "TsunaguCore", "TsunaguCrypto", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "TsunaguNodeTests", dependencies: [
             "TsunaguNode", "TsunaguClient", "TsunaguStore", "TsunaguCore", "TsunaguCrypto", nio, nioPosix,
         ]),

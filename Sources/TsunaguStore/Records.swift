@@ -42,4 +42,9 @@ public struct Membership: Sendable, Equatable {
 public struct ReadReceipt: Sendable, Equatable {
     public var user: UserID
     public var seq: Int64
+
+    public init(user: UserID, seq: Int64) {
+        self.user = user
+        self.seq = seq
+    }
 }
