@@ -1,6 +1,6 @@
 /// A parsed JSON value. Requests are decoded into this first, then checked field by field, so that a
 /// wrong field gets an error naming that field and still carrying the request's `id` (PROTOCOL.md §2).
-public enum JSONValue: Sendable, Equatable, Decodable {
+enum JSONValue: Sendable, Equatable, Decodable {
     case null
     case bool(Bool)
     case int(Int64)
@@ -9,7 +9,7 @@ public enum JSONValue: Sendable, Equatable, Decodable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    public init(from decoder: Decoder) throws {
+    init(from decoder: Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
@@ -28,12 +28,12 @@ public enum JSONValue: Sendable, Equatable, Decodable {
         }
     }
 
-    public var stringValue: String? {
+    var stringValue: String? {
         if case .string(let s) = self { return s }
         return nil
     }
 
-    public var intValue: Int64? {
+    var intValue: Int64? {
         switch self {
         case .int(let i): return i
         case .double(let d) where d == d.rounded() && abs(d) < 9e15: return Int64(d)
@@ -41,10 +41,10 @@ public enum JSONValue: Sendable, Equatable, Decodable {
         }
     }
 
-    public var objectValue: [String: JSONValue]? {
+    var objectValue: [String: JSONValue]? {
         if case .object(let o) = self { return o }
         return nil
     }
 
-    public var isNull: Bool { self == .null }
+    var isNull: Bool { self == .null }
 }

@@ -22,6 +22,7 @@ struct Serve: AsyncParsableCommand {
         let node = NodeServer(configuration: configuration, store: store)
         let port = try await node.start()
         print("tsunagu node \(configuration.nodeID) listening on \(listen.host):\(port)")
+        fflush(nil)  // stdout is block-buffered into a pipe; scripts wait for this line
         try await SignalWaiter.untilTerminated()
         try await node.shutdown()
     }

@@ -34,6 +34,7 @@ struct Up: AsyncParsableCommand {
         let bound = try await node.start()
         let scheme = nodeOptions.tlsCert == nil ? "http" : "https"
         print("Tsunagu is up at \(scheme)://\(host):\(bound)  (WebSocket: /v1/ws)  — Ctrl-C stops it")
+        fflush(nil)  // stdout is block-buffered into a pipe; scripts wait for this line
         try await SignalWaiter.untilTerminated()
         try await node.shutdown()
         print("stopped")

@@ -1,0 +1,164 @@
+import ArgumentParser
+import NIOCore
+import TsunaguClient
+
+/// The command line of `tsunagu-load`.
+struct TsunaguLoad: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tsunagu-load",
+        abstract: "Load-test a Tsunagu node or balancer on this machine and check that no event is lost.",
+        discussion: """
+            Connects --connections WebSocket subscribers (at --ramp per second), logs them in and subscribes \
+            each to one of the timelines, round robin. Then --publishers connections post messages at \
+            --rate messages per second in total for --duration seconds. Every subscriber measures how long \
+            each message took from the publisher's send to its own delivery.
+
+            At the end (after waiting up to --grace seconds for stragglers) it checks, for every \
+            subscriber, that the seqs it received are contiguous from the head it subscribed at, without \
+            duplicates, and that every acknowledged post reached every subscriber of its timeline.
+
+            The run also fails when a subscriber cannot connect or is closed by the server, or a post \
+            gets no answer within the grace period.
+
+            Exit status: 0 when the run passed, 1 when it failed (or could not start), 2 for bad \
+            flags. Only loopback targets are accepted.
+
+            Example (a local `tsunagu up` on port 8080):
+              tsunagu-load --port 8080 --email admin@example.com \\
+                --password '...' --create-timelines 4 --connections 500 \\
+                --publishers 4 --rate 200 --duration 30
+            """)
+
+    @Option(help: "Host to connect to: a loopback address (127.0.0.0/8, localhost or ::1).")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port of the node or balancer.")
+    var port = 8080
+
+    @Option(help: "Path of the WebSocket endpoint.")
+    var path = "/v1/ws"
+
+    @Option(help: "Log in with this e-mail (POST /v1/sessions); needs --password. All connections share the session.")
+    var email: String?
+
+    @Option(help: "Password for --email.")
+    var password: String?
+
+    @Option(help: "Use this session token instead of logging in.")
+    var token: String?
+
+    @Option(name: .customLong("timeline"), help: ArgumentHelp("A timeline id to use; repeat for several.", valueName: "id"))
+    var timelines: [String] = []
+
+    @Option(help: ArgumentHelp("Create this many group timelines for the run instead of --timeline.", valueName: "k"))
+    var createTimelines: Int?
+
+    @Option(help: ArgumentHelp("Number of subscriber connections.", valueName: "n"))
+    var connections = 100
+
+    @Option(help: ArgumentHelp("New subscriber connections per second while connecting.", valueName: "per-second"))
+    var ramp = 500.0
+
+    @Option(help: ArgumentHelp("Number of publisher connections (separate from the subscribers).", valueName: "p"))
+    var publishers = 1
+
+    @Option(help: ArgumentHelp("Messages per second posted, all publishers together.", valueName: "msgs-per-s"))
+    var rate = 10.0
+
+    @Option(help: ArgumentHelp("How long publishers post, in seconds (1 to 3600).", valueName: "seconds"))
+    var duration = 10.0
+
+    @Option(help: ArgumentHelp("How long to wait at the end for outstanding acks and deliveries (0 to 600).", valueName: "seconds"))
+    var grace = 5.0
+
+    @Flag(help: "Offer permessage-deflate on every connection.")
+    var compression = false
+
+    @Flag(help: "Print the final report as one JSON object on stdout (the human summary goes to stderr).")
+    var json = false
+
+    @Option(help: ArgumentHelp("Comma-separated loopback source addresses to spread connections over (more ephemeral ports), e.g. 127.0.0.2,127.0.0.3.",
+                               valueName: "addresses"))
+    var sourceAddresses: String?
+
+    @Option(help: ArgumentHelp("Event-loop threads (default: the number of cores).", valueName: "n"))
+    var eventLoops = System.coreCount
+
+    @Flag(help: "No live progress line on stderr.")
+    var quiet = false
+
+    var sourceAddressList: [String] {
+        (sourceAddresses ?? "").split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
+    }
+
+    func validate() throws {
+        guard Self.isLoopback(host) else {
+            throw ValidationError("--host must be a loopback address (127.0.0.0/8, localhost or ::1): '\(host)' is not; this tool is for loopback load tests")
+        }
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535") }
+        guard path.hasPrefix("/") else { throw ValidationError("--path must start with '/'") }
+        if let token {
+            guard !token.isEmpty else { throw ValidationError("--token must not be empty") }
+            guard email == nil && password == nil else {
+                throw ValidationError("--token cannot be combined with --email/--password")
+            }
+        } else {
+            guard let email, !email.isEmpty else {
+                throw ValidationError("--email with --password, or --token, is required")
+            }
+            guard password != nil else { throw ValidationError("--password is required with --email") }
+        }
+        switch (timelines.isEmpty, createTimelines) {
+        case (true, nil):
+            throw ValidationError("--timeline ID (repeatable) or --create-timelines K is required")
+        case (false, .some):
+            throw ValidationError("--timeline and --create-timelines cannot be combined")
+        case (true, .some(let k)):
+            guard (1...10_000).contains(k) else { throw ValidationError("--create-timelines must be between 1 and 10000") }
+        case (false, nil):
+            guard timelines.allSatisfy({ !$0.isEmpty }) else { throw ValidationError("--timeline must not be empty") }
+        }
+        guard (1...200_000).contains(connections) else { throw ValidationError("--connections must be between 1 and 200000") }
+        guard ramp > 0, ramp.isFinite else { throw ValidationError("--ramp must be a positive number of connections per second") }
+        guard (0...10_000).contains(publishers) else { throw ValidationError("--publishers must be between 0 and 10000") }
+        guard rate >= 0, rate <= 1_000_000 else { throw ValidationError("--rate must be between 0 and 1000000 messages per second") }
+        if rate > 0 && publishers == 0 { throw ValidationError("--publishers must be at least 1 when --rate is above 0") }
+        guard duration >= 1, duration <= 3600 else { throw ValidationError("--duration must be between 1 and 3600 seconds") }
+        guard grace >= 0, grace <= 600 else { throw ValidationError("--grace must be between 0 and 600 seconds") }
+        guard (1...256).contains(eventLoops) else { throw ValidationError("--event-loops must be between 1 and 256") }
+        if sourceAddresses != nil {
+            let list = sourceAddressList
+            guard !list.isEmpty else { throw ValidationError("--source-addresses must name at least one address") }
+            for address in list where !Self.isLoopbackLiteral(address) {
+                throw ValidationError("--source-addresses: '\(address)' is not a loopback IP address")
+            }
+        }
+        if compression && !LoadConnection.compressionAvailable {
+            throw ValidationError("--compression: permessage-deflate is not available in this build")
+        }
+    }
+
+    /// 127.0.0.0/8, ::1 (bracketed or not) or localhost.
+    static func isLoopback(_ host: String) -> Bool {
+        host.lowercased() == "localhost" || isLoopbackLiteral(host)
+    }
+
+    static func isLoopbackLiteral(_ address: String) -> Bool {
+        if address == "::1" || address == "[::1]" { return true }
+        let parts = address.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return false }
+        let octets = parts.compactMap { $0.count <= 3 && $0.allSatisfy(\.isASCII) ? UInt8($0) : nil }
+        return octets.count == 4 && octets[0] == 127
+    }
+
+    /// The host as the socket layer wants it.
+    var connectHost: String {
+        host == "[::1]" ? "::1" : host
+    }
+}
+
+extension String {
+    var trimmed: String {
+        String(self.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+    }
+}

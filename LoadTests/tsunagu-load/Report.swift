@@ -1,0 +1,99 @@
+import TsunaguClient
+
+/// The outcome of a run: what the summary and `--json` print.
+struct RunReport {
+    let options: TsunaguLoad
+    let timelines: Int
+    let stats: StatsSnapshot
+    let loss: LossReport
+    let connectFailures: Int
+    let connectSeconds: Double
+    let postingSeconds: Double
+
+    /// The run passed: nothing lost, duplicated or reordered; every subscriber connected and stayed;
+    /// every post was answered within the grace period.
+    var passed: Bool {
+        loss.passed && connectFailures == 0 && stats.unexpectedCloses == 0 && stats.subscribed == options.connections
+            && unanswered == 0
+    }
+
+    var unanswered: Int { stats.inflightPosts }
+    var deliveriesPerSecond: Double { postingSeconds > 0 ? Double(stats.loadDelivered) / postingSeconds : 0 }
+    var postsPerSecond: Double { postingSeconds > 0 ? Double(stats.postsAcked) / postingSeconds : 0 }
+
+    private static func percentiles(_ h: LatencyHistogram) -> JSONValue {
+        guard h.totalCount > 0 else { return ["count": 0] }
+        return ["count": .int(Int(h.totalCount)),
+                "p50": .int(Int(h.valueAtPercentile(50))), "p90": .int(Int(h.valueAtPercentile(90))),
+                "p99": .int(Int(h.valueAtPercentile(99))), "p99_9": .int(Int(h.valueAtPercentile(99.9))),
+                "max": .int(Int(h.max))]
+    }
+
+    var json: JSONValue {
+        var postErrors = JSONObject()
+        for (code, n) in stats.postErrors { postErrors[code] = .int(n) }
+        return [
+            "passed": .bool(passed),
+            "config": [
+                "host": .string(options.host), "port": .int(options.port), "connections": .int(options.connections),
+                "publishers": .int(options.publishers), "rate": .number(options.rate),
+                "duration_s": .number(options.duration), "timelines": .int(timelines),
+                "compression": .bool(options.compression), "event_loops": .int(options.eventLoops),
+            ],
+            "connections": [
+                "requested": .int(options.connections), "subscribed": .int(stats.subscribed),
+                "failed": .int(connectFailures), "closed_by_server": .int(stats.unexpectedCloses),
+                "reconnect_requests": .int(stats.reconnectRequests), "connect_s": .number(round3(connectSeconds)),
+            ],
+            "posts": [
+                "sent": .int(stats.postsSent), "acked": .int(stats.postsAcked),
+                "errors": .object(postErrors), "unanswered": .int(unanswered),
+                "per_s": .number(round3(postsPerSecond)),
+            ],
+            "deliveries": .int(stats.loadDelivered),
+            "events_received": .int(stats.delivered),
+            "deliveries_per_s": .number(round3(deliveriesPerSecond)),
+            "latency_us": [
+                "publish_to_deliver": Self.percentiles(stats.delivery),
+                "post_to_ack": Self.percentiles(stats.ack),
+                "connect_and_auth": Self.percentiles(stats.connect),
+            ],
+            "loss_check": [
+                "passed": .bool(loss.passed), "missing": .int(loss.missing),
+                "duplicates": .int(loss.duplicates), "out_of_order": .int(loss.outOfOrder),
+                "subscriptions": .int(loss.subscriptions),
+            ],
+            "errors": .array(stats.errorSamples.map { .string($0) }),
+        ]
+    }
+
+    var summary: String {
+        var lines: [String] = []
+        lines.append("tsunagu-load: \(passed ? "PASSED" : "FAILED")")
+        lines.append("  subscribers  \(stats.subscribed)/\(options.connections) subscribed in \(String(format1: connectSeconds))s"
+            + " over \(timelines) timeline(s); \(connectFailures) failed, \(stats.unexpectedCloses) closed by the server")
+        var posts = "  posts        \(stats.postsSent) sent, \(stats.postsAcked) acked (\(String(format1: postsPerSecond))/s)"
+        if !stats.postErrors.isEmpty {
+            posts += ", errors: " + stats.postErrors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        }
+        if unanswered > 0 { posts += ", \(unanswered) unanswered" }
+        lines.append(posts)
+        lines.append("  deliveries   \(stats.loadDelivered) (\(String(format1: deliveriesPerSecond))/s)")
+        lines.append("  latency      " + Self.line("publish→deliver", stats.delivery))
+        lines.append("               " + Self.line("post→ack", stats.ack))
+        lines.append("               " + Self.line("connect+auth", stats.connect))
+        lines.append("  loss check   \(loss.passed ? "passed" : "FAILED"): missing \(loss.missing), duplicates \(loss.duplicates),"
+            + " out of order \(loss.outOfOrder) over \(loss.subscriptions) subscription(s)")
+        for e in stats.errorSamples { lines.append("  error        \(e)") }
+        return lines.joined(separator: "\n")
+    }
+
+    private static func line(_ name: String, _ h: LatencyHistogram) -> String {
+        guard h.totalCount > 0 else { return "\(name): no samples" }
+        return "\(name): p50 \(micros(h.valueAtPercentile(50))) p90 \(micros(h.valueAtPercentile(90)))"
+            + " p99 \(micros(h.valueAtPercentile(99))) p99.9 \(micros(h.valueAtPercentile(99.9))) max \(micros(h.max))"
+            + " (\(h.totalCount))"
+    }
+}
+
+private func round3(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }

@@ -1,0 +1,150 @@
+import Histogram
+import NIOCore
+import TsunaguClient
+
+/// Latencies in microseconds, up to 10 minutes, 3 significant digits.
+typealias LatencyHistogram = Histogram<UInt64>
+
+func makeLatencyHistogram() -> LatencyHistogram {
+    LatencyHistogram(lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
+}
+
+extension LatencyHistogram {
+    /// Records a nanosecond duration, clamped into the trackable range.
+    mutating func recordNanoseconds(_ ns: UInt64) {
+        _ = record(Swift.min(Swift.max(ns / 1000, 1), 600_000_000))
+    }
+}
+
+/// Monotonic nanoseconds; one process, one clock, so send and receive times compare directly.
+@inline(__always) func monotonicNanoseconds() -> UInt64 {
+    UInt64(NIODeadline.now().uptimeNanoseconds)
+}
+
+/// Counters and histograms of one event loop; touched only on that loop.
+final class LoopStats {
+    var delivery = makeLatencyHistogram()
+    var ack = makeLatencyHistogram()
+    var connect = makeLatencyHistogram()
+    var delivered = 0
+    var loadDelivered = 0
+    var postsSent = 0
+    var postsAcked = 0
+    var postErrors: [String: Int] = [:]
+    var subscribed = 0
+    var connectFailures = 0
+    var unexpectedCloses = 0
+    var reconnectRequests = 0
+    var unparsable = 0
+    var errorSamples: [String] = []
+    var highestAcked: [String: Int] = [:]
+    var subscribers: [Subscriber] = []
+    var publishers: [Publisher] = []
+
+    func noteError(_ message: String) {
+        if errorSamples.count < 5 && !errorSamples.contains(message) { errorSamples.append(message) }
+    }
+
+    func snapshot(withHistograms: Bool) -> StatsSnapshot {
+        var s = StatsSnapshot()
+        s.delivered = delivered
+        s.loadDelivered = loadDelivered
+        s.postsSent = postsSent
+        s.postsAcked = postsAcked
+        s.postErrors = postErrors
+        s.subscribed = subscribed
+        s.connectFailures = connectFailures
+        s.unexpectedCloses = unexpectedCloses
+        s.reconnectRequests = reconnectRequests
+        s.unparsable = unparsable
+        s.errorSamples = errorSamples
+        s.highestAcked = highestAcked
+        s.inflightPosts = publishers.reduce(0) { $0 + $1.inflightCount }
+        if withHistograms {
+            s.delivery = delivery
+            s.ack = ack
+            s.connect = connect
+        }
+        return s
+    }
+}
+
+/// What all loops counted, merged.
+struct StatsSnapshot: Sendable {
+    var delivered = 0
+    var loadDelivered = 0
+    var postsSent = 0
+    var postsAcked = 0
+    var postErrors: [String: Int] = [:]
+    var subscribed = 0
+    var connectFailures = 0
+    var unexpectedCloses = 0
+    var reconnectRequests = 0
+    var unparsable = 0
+    var inflightPosts = 0
+    var errorSamples: [String] = []
+    var highestAcked: [String: Int] = [:]
+    var delivery = makeLatencyHistogram()
+    var ack = makeLatencyHistogram()
+    var connect = makeLatencyHistogram()
+
+    var postErrorCount: Int { postErrors.values.reduce(0, +) }
+
+    mutating func merge(_ o: StatsSnapshot) {
+        delivered += o.delivered
+        loadDelivered += o.loadDelivered
+        postsSent += o.postsSent
+        postsAcked += o.postsAcked
+        postErrors.merge(o.postErrors, uniquingKeysWith: +)
+        subscribed += o.subscribed
+        connectFailures += o.connectFailures
+        unexpectedCloses += o.unexpectedCloses
+        reconnectRequests += o.reconnectRequests
+        unparsable += o.unparsable
+        inflightPosts += o.inflightPosts
+        for e in o.errorSamples where errorSamples.count < 5 && !errorSamples.contains(e) { errorSamples.append(e) }
+        highestAcked.merge(o.highestAcked, uniquingKeysWith: max)
+        delivery.add(o.delivery)
+        ack.add(o.ack)
+        connect.add(o.connect)
+    }
+}
+
+/// One `LoopStats` per event loop of the group.
+final class StatsBoard: Sendable {
+    private let loops: [ObjectIdentifier: NIOLoopBound<LoopStats>]
+    private let eventLoops: [any EventLoop]
+
+    /// Call off the loops: builds each loop's stats on that loop.
+    init(group: any EventLoopGroup) async throws {
+        var loops: [ObjectIdentifier: NIOLoopBound<LoopStats>] = [:]
+        var eventLoops: [any EventLoop] = []
+        for loop in group.makeIterator() {
+            loops[ObjectIdentifier(loop)] = try await loop.submit { NIOLoopBound(LoopStats(), eventLoop: loop) }.get()
+            eventLoops.append(loop)
+        }
+        self.loops = loops
+        self.eventLoops = eventLoops
+    }
+
+    /// The stats of `loop`; call on that loop.
+    func stats(on loop: any EventLoop) -> LoopStats {
+        loops[ObjectIdentifier(loop)]!.value
+    }
+
+    /// Runs `body` on every loop with its stats and collects the results.
+    func onEveryLoop<T: Sendable>(_ body: @escaping @Sendable (LoopStats) -> T) async throws -> [T] {
+        var results: [T] = []
+        for loop in eventLoops {
+            let bound = loops[ObjectIdentifier(loop)]!
+            results.append(try await loop.submit { body(bound.value) }.get())
+        }
+        return results
+    }
+
+    func snapshot(withHistograms: Bool) async throws -> StatsSnapshot {
+        var total = StatsSnapshot()
+        for s in try await onEveryLoop({ $0.snapshot(withHistograms: withHistograms) }) { total.merge(s) }
+        return total
+    }
+}

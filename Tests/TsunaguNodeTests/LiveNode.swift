@@ -1,0 +1,128 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import TsunaguClient
+import TsunaguCore
+import TsunaguCrypto
+import TsunaguNode
+import TsunaguStore
+
+/// A real node on 127.0.0.1 port 0 over a fresh store, with four users:
+/// owner (timeline owner), nurse (member), family (viewer) and outsider (not a member).
+final class LiveNode: Sendable {
+    let directory: String
+    let store: HubStore
+    let node: NodeServer
+    let port: Int
+    let group: MultiThreadedEventLoopGroup
+    let timeline: TimelineID
+    let owner: UserRecord, nurse: UserRecord, family: UserRecord, outsider: UserRecord
+    let ownerToken: String, nurseToken: String, familyToken: String, outsiderToken: String
+    static let password = "correct horse battery staple"
+
+    static func start(_ configure: (inout NodeConfiguration) -> Void = { _ in }) async throws -> LiveNode {
+        try await LiveNode(configure)
+    }
+
+    private init(_ configure: (inout NodeConfiguration) -> Void) async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tsunagu-node-\(UUID().uuidString)").path
+        store = try HubStore(path: directory + "/tsunagu.sqlite", masterKey: MasterKey(key: .random()))
+        let hasher = PasswordHasher(parameters: .fastForTests)
+        let org = try store.createOrganization(name: "Sakura Clinic")
+        let other = try store.createOrganization(name: "Kita Pharmacy")
+        owner = try Self.user(store, hasher, "doc@sakura.test", "Dr. Ito", org)
+        nurse = try Self.user(store, hasher, "nurse@sakura.test", "Sato Hanako", org)
+        family = try Self.user(store, hasher, "family@sakura.test", "Tanaka Family", org)
+        outsider = try Self.user(store, hasher, "pharm@kita.test", "Kita Pharmacist", other)
+        let (summary, _) = try await store.createTimeline(title: "Patient Tanaka", kind: .patient, creator: owner)
+        timeline = summary.id
+        _ = try await store.addMember(timeline: timeline, email: nurse.email, role: .member, by: owner)
+        _ = try await store.addMember(timeline: timeline, email: family.email, role: .viewer, by: owner)
+        ownerToken = try await store.createSession(user: owner, lifetimeSeconds: 3600).token
+        nurseToken = try await store.createSession(user: nurse, lifetimeSeconds: 3600).token
+        familyToken = try await store.createSession(user: family, lifetimeSeconds: 3600).token
+        outsiderToken = try await store.createSession(user: outsider, lifetimeSeconds: 3600).token
+        var configuration = NodeConfiguration(nodeID: NodeID("n_test"), host: "127.0.0.1", port: 0)
+        configuration.eventLoopThreads = 2
+        configure(&configuration)
+        node = NodeServer(configuration: configuration, store: store, passwords: hasher)
+        port = try await node.start()
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    }
+
+    private static func user(_ store: HubStore, _ hasher: PasswordHasher, _ email: String, _ name: String,
+                             _ org: OrganizationRecord) throws -> UserRecord {
+        try store.createUser(organization: org.id, email: email, name: name,
+                             passwordHash: hasher.hash(password), role: .member)
+    }
+
+    /// The timeline's head after the fixture's setup: owner join, nurse join, family join.
+    static let setupHead = 3
+
+    var http: TsunaguHTTPClient { TsunaguHTTPClient(host: "127.0.0.1", port: port, group: group) }
+
+    func connect(compression: Bool = false) async throws -> TsunaguConnection {
+        try await TsunaguConnection.connect(host: "127.0.0.1", port: port, offerCompression: compression, group: group)
+    }
+
+    /// Connects and authenticates.
+    func session(_ token: String, compression: Bool = false) async throws -> TsunaguConnection {
+        let connection = try await connect(compression: compression)
+        let reply = try await connection.request(["type": "auth", "token": .string(token)])
+        guard reply["type"]?.stringValue == "ok" else { throw TestFailure("auth failed: \(reply)") }
+        return connection
+    }
+
+    func stop() async {
+        try? await node.shutdown()
+        try? await group.shutdownGracefully()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension TsunaguConnection {
+    func subscribe(_ timeline: TimelineID, since: Int? = nil) async throws -> JSONObject {
+        try await request(["type": "subscribe", "timeline": .string(timeline.rawValue),
+                           "since": since.map { .int($0) } ?? .null])
+    }
+
+    func post(_ timeline: TimelineID, _ body: String, clientMsgID: String = UUID().uuidString) async throws -> JSONObject {
+        try await request(["type": "post", "timeline": .string(timeline.rawValue), "body": .string(body),
+                           "client_msg_id": .string(clientMsgID)])
+    }
+
+    /// The next `event` push, skipping receipts.
+    func nextEvent(timeout: Duration = .seconds(5)) async throws -> JSONObject {
+        while true {
+            let push = try await nextPush(timeout: timeout)
+            if push["type"]?.stringValue == "event" { return push }
+        }
+    }
+
+    /// Asserts quietly that nothing arrives within `timeout`.
+    func expectSilence(for timeout: Duration = .milliseconds(300)) async throws -> JSONObject? {
+        do {
+            return try await nextPush(timeout: timeout)
+        } catch TsunaguClientError.timeout {
+            return nil
+        }
+    }
+}
+
+/// Runs `body` against a fresh live node and always stops it, also when `body` throws.
+func withLiveNode(_ configure: (inout NodeConfiguration) -> Void = { _ in },
+                  _ body: (LiveNode) async throws -> Void) async throws {
+    let live = try await LiveNode.start(configure)
+    do {
+        try await body(live)
+    } catch {
+        await live.stop()
+        throw error
+    }
+    await live.stop()
+}

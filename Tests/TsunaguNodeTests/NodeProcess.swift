@@ -1,0 +1,69 @@
+import Foundation
+
+/// The `tsunagu` executable built beside the test bundle, run as a real process.
+enum TsunaguExecutable {
+    static var url: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tsunagu")
+    }
+
+    /// Runs a command to completion; returns its exit status and what it printed.
+    @discardableResult
+    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws
+        -> (status: Int32, output: String)
+    {
+        let process = Process()
+        process.executableURL = url
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data((stdin + "\n").utf8)) }
+        try input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// A `tsunagu serve` process on 127.0.0.1 port 0; the port is read from its first line.
+final class NodeProcess: @unchecked Sendable {
+    let process = Process()
+    let port: Int
+
+    init(store: String, keyFile: String, nodeID: String) throws {
+        process.executableURL = TsunaguExecutable.url
+        process.arguments = ["serve", "--store", store, "--master-key-file", keyFile,
+                             "--listen", "127.0.0.1:0", "--node-id", nodeID]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // A node that never says it listens is killed, so the read below ends instead of hanging.
+        let started = process
+        let watchdog = DispatchWorkItem { if started.isRunning { started.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 20, execute: watchdog)
+        defer { watchdog.cancel() }
+        var line = ""
+        let handle = output.fileHandleForReading
+        while !line.hasSuffix("\n") {
+            let byte = handle.readData(ofLength: 1)
+            if byte.isEmpty { throw TestFailure("tsunagu serve exited before listening") }
+            line += String(decoding: byte, as: UTF8.self)
+        }
+        guard let port = line.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
+            throw TestFailure("unexpected first line from tsunagu serve")
+        }
+        self.port = port
+    }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+}

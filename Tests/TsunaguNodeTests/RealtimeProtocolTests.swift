@@ -1,0 +1,149 @@
+import Foundation
+import Testing
+import TsunaguClient
+import TsunaguCore
+
+/// PROTOCOL.md §2–3 end to end: real node, real sockets, real WebSocket client.
+@Suite struct RealtimeProtocolTests {
+    @Test func aPostReachesTheOtherMember() async throws {
+        try await withLiveNode { live in
+            let doctor = try await live.session(live.ownerToken)
+            let nurse = try await live.session(live.nurseToken)
+            let subscribed = try await nurse.subscribe(live.timeline)
+            #expect(subscribed["type"]?.stringValue == "ok")
+            #expect(subscribed["head"]?.intValue == LiveNode.setupHead)
+            let ack = try await doctor.post(live.timeline, "BP 132/80 after lunch")
+            #expect(ack["type"]?.stringValue == "ok")
+            #expect(ack["seq"]?.intValue == LiveNode.setupHead + 1)
+            let event = try await nurse.nextEvent()
+            #expect(event["seq"] == ack["seq"])
+            #expect(event["kind"]?.stringValue == "message")
+            #expect(event["body"]?.stringValue == "BP 132/80 after lunch")
+            #expect(event["author"]?["name"]?.stringValue == "Dr. Ito")
+            #expect(event["at"]?.stringValue?.hasSuffix("+09:00") == true)
+            #expect(event["at"] == ack["at"])
+        }
+    }
+
+    @Test func resumingWithSinceDeliversExactlyTheMissedEventsInOrder() async throws {
+        try await withLiveNode { live in
+            let doctor = try await live.session(live.ownerToken)
+            var nurse = try await live.session(live.nurseToken)
+            _ = try await nurse.subscribe(live.timeline)
+            let first = try await doctor.post(live.timeline, "before the drop")
+            let seen = try #require(try await nurse.nextEvent()["seq"]?.intValue)
+            #expect(seen == first["seq"]?.intValue)
+            await nurse.close()
+            var missed: [Int] = []
+            for i in 0..<25 { missed.append(try #require(try await doctor.post(live.timeline, "missed \(i)")["seq"]?.intValue)) }
+            nurse = try await live.session(live.nurseToken)
+            let reply = try await nurse.subscribe(live.timeline, since: seen)
+            #expect(reply["head"]?.intValue == missed.last)
+            var received: [Int] = []
+            for _ in missed { received.append(try #require(try await nurse.nextEvent()["seq"]?.intValue)) }
+            #expect(received == missed)
+            // then live again, with nothing repeated
+            let after = try await doctor.post(live.timeline, "live again")
+            #expect(try await nurse.nextEvent()["seq"] == after["seq"])
+            #expect(try await nurse.expectSilence() == nil)
+        }
+    }
+
+    @Test func aRetriedPostKeepsItsSeqAndCreatesOneEvent() async throws {
+        try await withLiveNode { live in
+            let doctor = try await live.session(live.ownerToken)
+            _ = try await doctor.subscribe(live.timeline)
+            let id = UUID().uuidString
+            let first = try await doctor.post(live.timeline, "once", clientMsgID: id)
+            _ = try await doctor.nextEvent()
+            await doctor.close()
+            let again = try await live.session(live.ownerToken)
+            let retry = try await again.post(live.timeline, "once", clientMsgID: id.lowercased())
+            #expect(retry["seq"] == first["seq"])
+            #expect(retry["at"] == first["at"])
+            let page = try await live.http.send("GET", "/v1/timelines/\(live.timeline.rawValue)/events?after=0",
+                                                token: live.ownerToken)
+            let messages = page.json?["events"]?.arrayValue?.filter { $0["kind"]?.stringValue == "message" }
+            #expect(messages?.count == 1)
+        }
+    }
+
+    @Test func reactionsReceiptsAndCallsTravelLive() async throws {
+        try await withLiveNode { live in
+            let doctor = try await live.session(live.ownerToken)
+            let family = try await live.session(live.familyToken)
+            _ = try await family.subscribe(live.timeline)
+            let message = try #require(try await doctor.post(live.timeline, "Please confirm the new dose")["seq"]?.intValue)
+            _ = try await family.nextEvent()
+            // a viewer may react and mark read
+            let react = try await family.request(["type": "react", "timeline": .string(live.timeline.rawValue),
+                                                  "target_seq": .int(message), "reaction": "ack", "op": "add"])
+            #expect(react["type"]?.stringValue == "ok")
+            let reaction = try await family.nextEvent()
+            #expect(reaction["kind"]?.stringValue == "reaction")
+            #expect(reaction["target_seq"]?.intValue == message)
+            #expect(reaction["reaction"]?.stringValue == "ack")
+            let read = try await family.request(["type": "read", "timeline": .string(live.timeline.rawValue), "seq": .int(message)])
+            #expect(read["type"]?.stringValue == "ok")
+            let receipt = try await family.nextPush()
+            #expect(receipt["type"]?.stringValue == "receipt")
+            #expect(receipt["user"]?.stringValue == live.family.id.rawValue)
+            #expect(receipt["seq"]?.intValue == message)
+            // calls: start and end with duration
+            let call = UUID().uuidString
+            for op in ["start", "end"] {
+                let reply = try await doctor.request(["type": "call", "timeline": .string(live.timeline.rawValue),
+                                                      "call_id": .string(call), "op": .string(op)])
+                #expect(reply["type"]?.stringValue == "ok")
+                let event = try await family.nextEvent()
+                #expect(event["kind"]?.stringValue == "call")
+                #expect(event["op"]?.stringValue == op)
+                if op == "end" {
+                    #expect(event["duration_s"]?.intValue == 0)
+                    #expect(event["started_at"]?.stringValue != nil)
+                }
+            }
+            // a later subscriber gets the current receipts with its ok
+            let nurse = try await live.session(live.nurseToken)
+            let subscribed = try await nurse.subscribe(live.timeline)
+            let receipts = subscribed["receipts"]?.arrayValue ?? []
+            #expect(receipts.contains { $0["user"]?.stringValue == live.family.id.rawValue && $0["seq"]?.intValue == message })
+        }
+    }
+
+    @Test func compressedSubscribersReceiveTheSameEvents() async throws {
+        try await withLiveNode { live in
+            let doctor = try await live.session(live.ownerToken)
+            let plain = try await live.session(live.nurseToken)
+            let compressed = try await live.session(live.familyToken, compression: true)
+            #expect(compressed.isCompressed)
+            _ = try await plain.subscribe(live.timeline)
+            _ = try await compressed.subscribe(live.timeline)
+            let body = String(repeating: "血圧 132/80、食後。", count: 40)
+            _ = try await doctor.post(live.timeline, body)
+            let a = try await plain.nextEvent()
+            let b = try await compressed.nextEvent()
+            #expect(a == b)
+            #expect(b["body"]?.stringValue == body)
+        }
+    }
+
+    @Test func sinceBeyondTheHeadAsksTheClientToReset() async throws {
+        try await withLiveNode { live in
+            let nurse = try await live.session(live.nurseToken)
+            let reply = try await nurse.subscribe(live.timeline, since: 999)
+            #expect(reply["type"]?.stringValue == "ok")
+            #expect(reply["reset"]?.boolValue == true)
+            #expect(reply["head"]?.intValue == LiveNode.setupHead)
+        }
+    }
+
+    @Test func pingAnswersWithTheTime() async throws {
+        try await withLiveNode { live in
+            let nurse = try await live.session(live.nurseToken)
+            let pong = try await nurse.request(["type": "ping"])
+            #expect(pong["type"]?.stringValue == "ok")
+            #expect(pong["at"]?.stringValue?.hasSuffix("+09:00") == true)
+        }
+    }
+}
