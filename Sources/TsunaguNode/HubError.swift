@@ -32,6 +32,8 @@ enum WireFailure {
             case .masterKeyMismatch, .corrupt:
                 return internalError(error, log: log)
             }
+        case let error where StoreError.isUnavailable(error):
+            return (.unavailable, "the store is unavailable; retry")
         default:
             return internalError(error, log: log)
         }

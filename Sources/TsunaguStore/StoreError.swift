@@ -21,3 +21,20 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+import GRDB
+
+extension StoreError {
+    /// True when `error` means the database cannot be reached or written right now (locked past the
+    /// busy timeout, I/O failure, disk full), as opposed to a bug: the wire answer is `unavailable`,
+    /// and the client retries, elsewhere if it likes.
+    public static func isUnavailable(_ error: any Error) -> Bool {
+        guard let error = error as? DatabaseError else { return false }
+        switch error.resultCode {
+        case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_IOERR, .SQLITE_FULL, .SQLITE_CANTOPEN, .SQLITE_READONLY:
+            return true
+        default:
+            return false
+        }
+    }
+}

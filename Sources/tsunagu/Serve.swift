@@ -14,7 +14,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var nodeOptions: NodeOptions
 
     func run() async throws {
-        LoggingSetup.bootstrap()
+        LoggingSetup.bootstrap(timeZone: nodeOptions.timeZone)
         let store = try storeOptions.openStore(createKey: false)
         var configuration = NodeConfiguration(nodeID: nodeId.map(NodeID.init) ?? .random(),
                                               host: listen.host, port: listen.port)

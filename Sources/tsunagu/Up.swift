@@ -25,7 +25,7 @@ struct Up: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSetup.bootstrap()
+        LoggingSetup.bootstrap(timeZone: nodeOptions.timeZone)
         let store = try storeOptions.openStore(createKey: true)
         if try store.organizationCount() == 0 { try createDemoOrganization(store) }
         var configuration = NodeConfiguration(host: host, port: port)
