@@ -74,7 +74,8 @@ let package = Package(
             "TsunaguStore", "TsunaguCore", "TsunaguCrypto", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "TsunaguNodeTests", dependencies: [
-            "TsunaguNode", "TsunaguClient", "TsunaguStore", "TsunaguCore", "TsunaguCrypto", nio, nioPosix,
+            "TsunaguNode", "TsunaguClient", "TsunaguStore", "TsunaguCore", "TsunaguCrypto", nio, nioPosix, nioHTTP1,
+            nioWebSocket,
         ]),
     ]
 )

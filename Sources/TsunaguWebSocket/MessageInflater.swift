@@ -48,11 +48,15 @@ public final class MessageInflater {
     public func decompress(_ message: ByteBuffer, allocator: ByteBufferAllocator) throws -> ByteBuffer {
         let initial = Swift.min(self.maxOutput + 1, Swift.max(256, message.readableBytes * 4))
         var output = allocator.buffer(capacity: initial)
-        try message.withUnsafeReadableBytes { input in
+        let streamEnded = try message.withUnsafeReadableBytes { input in
             try self.inflate(input, into: &output)
         }
-        try MessageDeflater.syncFlushTail.withUnsafeBytes { tail in
-            try self.inflate(tail, into: &output)
+        // A message whose DEFLATE stream ended with a BFINAL block (§7.2.3.4) is complete: the
+        // 4-octet tail would otherwise be read as the start of a new, truncated stored block.
+        if !streamEnded {
+            _ = try MessageDeflater.syncFlushTail.withUnsafeBytes { tail in
+                try self.inflate(tail, into: &output)
+            }
         }
         if self.noContextTakeover {
             inflateReset(self.stream)
@@ -60,7 +64,8 @@ public final class MessageInflater {
         return output
     }
 
-    private func inflate(_ input: UnsafeRawBufferPointer, into output: inout ByteBuffer) throws {
+    /// Inflates all of `input`; returns true when the DEFLATE stream ended exactly at its end.
+    private func inflate(_ input: UnsafeRawBufferPointer, into output: inout ByteBuffer) throws -> Bool {
         self.stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
         self.stream.pointee.avail_in = uInt(input.count)
         defer {
@@ -86,15 +91,15 @@ public final class MessageInflater {
             }
             switch result {
             case Z_OK:
-                if self.stream.pointee.avail_in == 0 && !outputFull { return }
+                if self.stream.pointee.avail_in == 0 && !outputFull { return false }
             case Z_STREAM_END:
                 // The peer ended the DEFLATE stream (BFINAL=1). The next bytes, if any, start a
                 // new stream: the 4-octet tail then decodes as an empty stored block.
                 inflateReset(self.stream)
-                if self.stream.pointee.avail_in == 0 { return }
+                if self.stream.pointee.avail_in == 0 { return true }
             case Z_BUF_ERROR:
                 // No progress possible: all input consumed and everything flushed.
-                if self.stream.pointee.avail_in == 0 { return }
+                if self.stream.pointee.avail_in == 0 { return false }
                 if !outputFull { throw InflateError.invalidData }
             default:
                 throw InflateError.invalidData

@@ -62,14 +62,10 @@ public final class SharedFrame: Sendable {
         let compressed = DeflaterPool.shared.withDeflater(windowBits: windowBits) { deflater in
             deflater.compress(self.payload, allocator: allocator)
         }
-        // RFC 7692 §6: "An endpoint MAY send a message without compression even if the extension
-        // is negotiated": tiny messages often grow when deflated, so keep the smaller form.
-        let frame: ByteBuffer
-        if compressed.readableBytes < self.payload.readableBytes {
-            frame = OutboundFrame.bytes(opcode: self.kind.opcode, compressed: true, payload: compressed, allocator: allocator)
-        } else {
-            frame = self.uncompressedFrame
-        }
+        // RFC 7692 §6 would allow sending a message uncompressed on a deflate connection when
+        // deflate makes it larger (tiny messages grow by a few bytes), but some clients (kosoku,
+        // the Autobahn runner) mishandle such messages, so every message is sent compressed.
+        let frame = OutboundFrame.bytes(opcode: self.kind.opcode, compressed: true, payload: compressed, allocator: allocator)
         return self.compressedFrames.withLockedValue { frames in
             if let existing = frames[windowBits] { return existing }
             frames[windowBits] = frame

@@ -8,7 +8,7 @@ import NIOWebSocket
 final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
 
-    private enum CloseState {
+    enum CloseState {
         case open
         /// We sent a Close frame and wait for the peer's (§7.1.2 "Start the WebSocket Closing
         /// Handshake"); data frames are no longer delivered.
@@ -19,20 +19,17 @@ final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let connection: WebSocketConnection
     private let delegate: WebSocketMessageDelegate
-    private let writer: RawFrameWriter
-    private let limits: WebSocketLimits
+    let writer: RawFrameWriter
+    let limits: WebSocketLimits
     private var assembler: MessageAssembler
     private let inflater: MessageInflater?
-    private var context: ChannelHandlerContext?
+    private(set) var context: ChannelHandlerContext?
 
-    private var closeState = CloseState.open
+    var closeState = CloseState.open
     private var flushPending = false
-    /// NIO's frame decoder threw (oversized or malformed frame) and drops all further input.
-    private var decoderFailed = false
     private var notifiedClose = false
-    private var lastInbound = NIODeadline.now()
-    private var pingTimer: Scheduled<Void>?
-    private var pongDeadline: Scheduled<Void>?
+    var keepAlive: KeepAlive
+    var keepAliveTimer: Scheduled<Void>?
     private var closeTimer: Scheduled<Void>?
 
     init(connection: WebSocketConnection, delegate: WebSocketMessageDelegate, writer: RawFrameWriter) {
@@ -40,6 +37,7 @@ final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.delegate = delegate
         self.writer = writer
         self.limits = connection.limits
+        self.keepAlive = KeepAlive(pingInterval: connection.limits.pingInterval, pongTimeout: connection.limits.pongTimeout, now: .now())
         let deflate = connection.compression
         self.assembler = MessageAssembler(
             configuration: .init(
@@ -61,8 +59,8 @@ final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.connection.handler = self
-        self.lastInbound = .now()
-        self.schedulePing(in: self.limits.pingInterval)
+        self.keepAlive.frameReceived(at: .now())
+        self.scheduleKeepAlive(in: self.limits.pingInterval)
         self.delegate.webSocketDidOpen(self.connection)
         if !context.channel.isActive {
             self.connectionGone()
@@ -81,11 +79,9 @@ final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func connectionGone() {
         self.closeState = .closed
-        self.pingTimer?.cancel()
-        self.pongDeadline?.cancel()
+        self.keepAliveTimer?.cancel()
         self.closeTimer?.cancel()
-        self.pingTimer = nil
-        self.pongDeadline = nil
+        self.keepAliveTimer = nil
         self.closeTimer = nil
         guard !self.notifiedClose else { return }
         self.notifiedClose = true
@@ -97,7 +93,7 @@ final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var frame = Self.unwrapInboundIn(data)
-        self.peerIsAlive()
+        self.keepAlive.frameReceived(at: .now())
         switch self.closeState {
         case .closed:
             return
@@ -142,43 +138,27 @@ final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func deliver(_ message: AssembledMessage, allocator: ByteBufferAllocator) {
-        var payload = message.payload
-        if message.compressed {
-            guard let inflater = self.inflater else {
-                self.initiateClose(code: .protocolError, reason: "compressed message without permessage-deflate")
-                return
-            }
-            do {
-                payload = try inflater.decompress(payload, allocator: allocator)
-            } catch InflateError.messageTooLarge {
-                self.initiateClose(code: .messageTooLarge, reason: "message exceeds \(self.limits.maxMessageBytes) bytes")
-                return
-            } catch {
-                self.initiateClose(code: .dataInconsistentWithMessage, reason: "invalid compressed data")
-                return
-            }
-            if message.kind == .text, !payload.withUnsafeReadableBytes({ UTF8Validator.isValid($0) }) {
-                self.initiateClose(code: .dataInconsistentWithMessage, reason: "text message is not UTF-8")
-                return
-            }
-        }
-        switch message.kind {
-        case .text:
+        let decoded = MessageDecompression.payload(
+            of: message,
+            inflater: self.inflater,
+            maxMessageBytes: self.limits.maxMessageBytes,
+            allocator: allocator
+        )
+        switch (decoded, message.kind) {
+        case (.failure(let failure), _):
+            self.initiateClose(code: failure.code, reason: failure.reason)
+        case (.success(let payload), .text):
             self.delegate.webSocket(self.connection, didReceiveText: String(buffer: payload))
-        case .binary:
+        case (.success(let payload), .binary):
             self.delegate.webSocket(self.connection, didReceiveBinary: payload)
         }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if let error = error as? NIOWebSocketError {
-            self.decoderFailed = true
-            switch error {
-            case .invalidFrameLength:
-                self.initiateClose(code: .messageTooLarge, reason: "frame exceeds \(self.limits.maxMessageBytes) bytes")
-            case .fragmentedControlFrame, .multiByteControlFrameLength:
-                self.initiateClose(code: .protocolError, reason: "fragmented or oversized control frame")
-            }
+            // NIO's frame decoder refused a frame (too large, or a malformed control frame).
+            let failure = MessageFailure(error, maxMessageBytes: self.limits.maxMessageBytes)
+            self.initiateClose(code: failure.code, reason: failure.reason)
         } else if let error = error as? ByteToMessageDecoderError, case .dataReceivedInErrorState = error {
             // The decoder gave up after an error, so it cannot show us the peer's Close; any
             // bytes the peer sends after our Close stand for it.
@@ -201,7 +181,7 @@ final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
         return .enqueued
     }
 
-    private func write(_ frame: ByteBuffer) {
+    func write(_ frame: ByteBuffer) {
         self.writer.write(frame)
         self.scheduleFlush()
     }
@@ -245,50 +225,5 @@ final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: self.limits.closeHandshakeTimeout) {
             context.close(promise: nil)
         }
-    }
-
-    // MARK: Keep-alive
-
-    private func peerIsAlive() {
-        self.lastInbound = .now()
-        self.pongDeadline?.cancel()
-        self.pongDeadline = nil
-    }
-
-    private func schedulePing(in delay: TimeAmount) {
-        guard let context = self.context else { return }
-        self.pingTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) {
-            self.pingTick()
-        }
-    }
-
-    /// Runs `pingInterval` after the last inbound frame. Any inbound frame proves the peer alive;
-    /// a connection silent for a whole interval gets a ping and has `pongTimeout` to answer.
-    private func pingTick() {
-        guard self.closeState == .open, let context = self.context else { return }
-        let idle = NIODeadline.now() - self.lastInbound
-        guard idle >= self.limits.pingInterval else {
-            self.schedulePing(in: self.limits.pingInterval - idle)
-            return
-        }
-        if self.pongDeadline == nil {
-            let empty = context.channel.allocator.buffer(capacity: 0)
-            self.write(OutboundFrame.bytes(opcode: .ping, payload: empty, allocator: context.channel.allocator))
-            self.pongDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: self.limits.pongTimeout) {
-                self.pongTimedOut()
-            }
-        }
-        self.schedulePing(in: self.limits.pingInterval)
-    }
-
-    /// The peer did not answer: it is gone or hopelessly stalled. Send a last Close (1001) and drop
-    /// the connection without waiting for a handshake that will not come.
-    private func pongTimedOut() {
-        guard self.closeState == .open, let context = self.context else { return }
-        self.closeState = .closed
-        let frame = OutboundFrame.close(code: 1001, reason: "ping timeout", allocator: context.channel.allocator)
-        self.writer.write(frame)
-        self.writer.flush()
-        context.close(promise: nil)
     }
 }

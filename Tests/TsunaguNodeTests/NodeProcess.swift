@@ -2,24 +2,28 @@ import Foundation
 
 /// The `tsunagu` executable built beside the test bundle, run as a real process.
 enum TsunaguExecutable {
-    static var url: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tsunagu")
+    static var url: URL { sibling("tsunagu") }
+
+    /// An executable product built into the same directory as the test bundle.
+    static func sibling(_ name: String) -> URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name)
     }
 
     /// Runs a command to completion; returns its exit status and what it printed.
     @discardableResult
-    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws
+    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
+                    executable: String = "tsunagu", separateStandardError: Bool = false) throws
         -> (status: Int32, output: String)
     {
         let process = Process()
-        process.executableURL = url
+        process.executableURL = sibling(executable)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let input = Pipe()
         let output = Pipe()
         process.standardInput = input
         process.standardOutput = output
-        process.standardError = output
+        process.standardError = separateStandardError ? FileHandle.nullDevice : output
         try process.run()
         if let stdin { input.fileHandleForWriting.write(Data((stdin + "\n").utf8)) }
         try input.fileHandleForWriting.close()
