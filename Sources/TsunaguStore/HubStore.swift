@@ -32,6 +32,9 @@ public final class HubStore: Sendable {
                                                     attributes: [.posixPermissions: 0o700])
         }
         pool = try DatabasePool(path: path, configuration: config)
+        // GRDB switches the writer to synchronous=NORMAL when it enables WAL, after
+        // prepareDatabase has run; set FULL again on the one writer connection.
+        try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrate(pool)
         cipher = try Self.loadDataKeys(pool, wrapper: KeyWrapper(master: masterKey))
         blindIndex = BlindIndex(key: masterKey.derivedKey(purpose: "blind-index"))
@@ -114,5 +117,12 @@ extension HubStore {
     /// A trivial read: readiness checks that the store answers.
     public func ping() async throws {
         _ = try await pool.read { try Int.fetchOne($0, sql: "SELECT 1") }
+    }
+}
+
+extension HubStore {
+    /// `PRAGMA synchronous` of the store's writer connection (2 = FULL), for operators and tests.
+    public func synchronousSetting() throws -> Int {
+        try pool.write { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
     }
 }
