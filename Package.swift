@@ -45,10 +45,13 @@ let package = Package(
 
         // The realtime node: HTTP API, /v1/ws, subscription hub.
         .target(name: "TsunaguNode", dependencies: [
-            "TsunaguCore", "TsunaguCrypto", "TsunaguStore", "TsunaguWebSocket",
+            "TsunaguCore", "TsunaguCrypto", "TsunaguStore", "TsunaguWebSocket", "TsunaguClient",
             nio, nioPosix, nioHTTP1, nioWebSocket, nioSSL,
             .product(name: "NIOTLS", package: "swift-nio"), logging,
         ]),
+
+        // The round-robin L4 balancer: follows the membership registry, splices TCP to live nodes.
+        .target(name: "TsunaguBalancer", dependencies: [nio, nioPosix, nioHTTP1, logging]),
 
         // A WebSocket + HTTP client speaking the Tsunagu protocol: used by tests and tsunagu-load.
         .target(name: "TsunaguClient", dependencies: [
@@ -56,7 +59,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "tsunagu", dependencies: [
-            "TsunaguCore", "TsunaguCrypto", "TsunaguStore", "TsunaguNode", logging,
+            "TsunaguCore", "TsunaguCrypto", "TsunaguStore", "TsunaguNode", "TsunaguBalancer", logging,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "tsunagu-load", dependencies: [
@@ -70,6 +73,7 @@ let package = Package(
         .testTarget(name: "TsunaguWebSocketTests", dependencies: [
             "TsunaguWebSocket", "TsunaguClient", nio, nioPosix, nioHTTP1, nioWebSocket,
         ]),
+        .testTarget(name: "TsunaguBalancerTests", dependencies: ["TsunaguBalancer", nio, nioPosix, nioHTTP1]),
         .testTarget(name: "TsunaguStoreTests", dependencies: [
             "TsunaguStore", "TsunaguCore", "TsunaguCrypto", .product(name: "GRDB", package: "GRDB.swift"),
         ]),

@@ -29,20 +29,20 @@ extension ClientSession {
         case .post(let timeline, let body, let clientMsgID):
             let (event, created) = try await store.post(timeline: timeline, author: user, body: body,
                                                         clientMsgID: clientMsgID)
-            if created { hub.publish(event) }
+            if created { context.committed(event) }
             replyCommitted(request.id, event)
         case .react(let timeline, let targetSeq, let reaction, let op):
             let event = try await store.react(timeline: timeline, author: user, targetSeq: targetSeq,
                                               reaction: reaction, op: op)
-            hub.publish(event)
+            context.committed(event)
             replyCommitted(request.id, event)
         case .call(let timeline, let callID, let op):
             let event = try await store.call(timeline: timeline, author: user, callID: callID, op: op)
-            hub.publish(event)
+            context.committed(event)
             replyCommitted(request.id, event)
         case .read(let timeline, let seq):
             if try await store.markRead(timeline: timeline, user: user.id, seq: seq) {
-                hub.publishReceipt(timeline: timeline, user: user.id, seq: seq)
+                context.receiptMoved(timeline: timeline, user: user.id, seq: seq)
             }
             reply(ServerMessage.ok(re: request.id))
         }
@@ -104,6 +104,7 @@ extension ClientSession {
             w.endArray()
             if reset { w.field("reset", true) }
         })
+        hub.anchor(timeline, at: head)
         let after = (since == nil || reset) ? head : since!
         subscription.eventLoop.execute { subscription.begin(after: after, through: head) }
     }

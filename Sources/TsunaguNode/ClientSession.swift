@@ -36,6 +36,7 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
 
     func webSocketDidOpen(_ connection: WebSocketConnection) {
         self.connection = connection
+        context.clients.withLock { $0[ObjectIdentifier(self)] = self }
         let (stream, continuation) = AsyncStream.makeStream(of: ClientRequest.self)
         requests = continuation
         authTimer = connection.eventLoop.scheduleTask(in: context.configuration.authTimeout) { [self] in
@@ -78,6 +79,7 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
     }
 
     func webSocketDidClose(_ connection: WebSocketConnection) {
+        context.clients.withLock { $0[ObjectIdentifier(self)] = nil }
         authTimer?.cancel()
         requests?.finish()
         requests = nil
@@ -90,6 +92,12 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
             subscription.end()
         }
         if let session { context.hub.unregister(self, session: session.id) }
+    }
+
+    /// The node is leaving: PROTOCOL.md §3, `reconnect` with a jittered delay, then close 1001.
+    func moveAway(afterMillis: Int) {
+        reply(ServerMessage.reconnect(reason: "draining", afterMillis: afterMillis))
+        connection.close(code: .goingAway, reason: "node draining")
     }
 
     /// Ends the connection from outside (logout, disable).

@@ -1,6 +1,8 @@
 import Foundation
 import NIOCore
 import TsunaguCore
+import TsunaguCrypto
+import TsunaguStore
 import TsunaguWebSocket
 
 /// Everything a node is told at start. Built by the executable from flags and environment; the
@@ -24,6 +26,17 @@ public struct NodeConfiguration: Sendable {
     /// Largest HTTP request body the JSON API accepts.
     public var maxHTTPBodyBytes = 1 << 20
     public var eventLoopThreads = System.coreCount
+    /// Key for peer-link authentication (derived from the master key by the executable). With a
+    /// key the node joins the membership registry, heartbeats, and links to its peers; without
+    /// one it runs alone.
+    public var peerKey: SymmetricKey?
+    /// Heartbeat period and the lease after which a silent node counts as dead.
+    public var heartbeatInterval: TimeAmount = .seconds(1)
+    public var leaseMillis: Int64 = HubStore.defaultLeaseMillis
+    /// Clients are told to come back within this many milliseconds, spread at random, on drain.
+    public var drainJitterMillis = 2000
+    /// Fault injection for tests: the fraction of outbound peer announcements dropped.
+    public var peerDropRate: Double = 0
 
     public init(nodeID: NodeID = .random(), host: String = "127.0.0.1", port: Int = 0) {
         self.nodeID = nodeID

@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import Synchronization
 import TsunaguCore
 import TsunaguCrypto
@@ -11,16 +12,46 @@ final class NodeContext: Sendable {
     let hub: SubscriptionHub
     let passwords: PasswordHasher
     let logger: Logger
+    /// Outbound peer links, when the node is part of a cluster.
+    let peers: PeerMesh?
+    let peerAuth: PeerAuth?
     private let drainingFlag = Atomic<Bool>(false)
+    /// Every open `/v1/ws` session, authenticated or not (drain tells each to reconnect).
+    let clients = Mutex<[ObjectIdentifier: ClientSession]>([:])
     private let dummyHash: String
 
-    init(configuration: NodeConfiguration, store: HubStore, passwords: PasswordHasher, logger: Logger) {
+    init(configuration: NodeConfiguration, store: HubStore, passwords: PasswordHasher, logger: Logger,
+         group: any EventLoopGroup) {
         self.configuration = configuration
         self.store = store
         self.passwords = passwords
         self.dummyHash = passwords.hash("tsunagu-dummy-password")
         self.logger = logger
         self.hub = SubscriptionHub(store: store, time: configuration.time, logger: logger)
+        let auth = configuration.peerKey.map { PeerAuth(key: $0) }
+        self.peerAuth = auth
+        self.peers = auth.map {
+            PeerMesh(nodeID: configuration.nodeID, auth: $0, group: group, logger: logger,
+                     dropRate: configuration.peerDropRate)
+        }
+    }
+
+    // MARK: what happened, to local subscribers and to peers
+
+    /// An event was committed through this node.
+    func committed(_ event: TimelineEvent) {
+        hub.publish(event)
+        peers?.announce(PeerMessage.event(event.timeline, event.seq))
+    }
+
+    func receiptMoved(timeline: TimelineID, user: UserID, seq: Int64) {
+        hub.publishReceipt(timeline: timeline, user: user, seq: seq)
+        peers?.announce(PeerMessage.receipt(timeline, user, seq))
+    }
+
+    func sessionRevoked(_ session: SessionID) {
+        hub.endSession(session)
+        peers?.announce(PeerMessage.revoke(session))
     }
 
     var nodeID: NodeID { configuration.nodeID }

@@ -16,12 +16,15 @@ public final class NodeServer: Sendable {
     let context: NodeContext
     private let group: MultiThreadedEventLoopGroup
     private let listener = Mutex<(any Channel)?>(nil)
+    private let agentTask = Mutex<Task<Void, Never>?>(nil)
+    private let drained = Mutex<[CheckedContinuation<Void, Never>]?>([])
 
     public init(configuration: NodeConfiguration, store: HubStore, passwords: PasswordHasher = PasswordHasher(),
                 logger: Logger = Logger(label: "tsunagu.node")) {
         self.configuration = configuration
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
-        self.context = NodeContext(configuration: configuration, store: store, passwords: passwords, logger: logger)
+        self.context = NodeContext(configuration: configuration, store: store, passwords: passwords, logger: logger,
+                                   group: group)
     }
 
     /// Binds and starts serving; returns the bound port (useful with port 0).
@@ -41,6 +44,9 @@ public final class NodeServer: Sendable {
                 return { ClientSession(context: context) }
             case "/v1/echo" where configuration.conformanceEcho:
                 return { WebSocketEchoDelegate() }
+            case "/v1/peer":
+                guard let auth = context.peerAuth else { return nil }
+                return { PeerEndpoint(context: context, auth: auth) }
             default:
                 return nil
             }
@@ -70,6 +76,14 @@ public final class NodeServer: Sendable {
             .bind(host: configuration.host, port: configuration.port).get()
         listener.withLock { $0 = channel }
         let port = channel.localAddress?.port ?? configuration.port
+        if configuration.peerKey != nil {
+            let agent = MembershipAgent(context: context, host: configuration.host, port: port) { [weak self] in
+                guard let self else { return }
+                Task { await self.drain() }
+            }
+            try await agent.register()
+            agentTask.withLock { $0 = Task { await agent.run() } }
+        }
         context.logger.info("node listening", metadata: [
             "tsunagu.node": "\(configuration.nodeID)", "tsunagu.address": "\(configuration.host):\(port)",
             "tsunagu.tls": "\(tls != nil)",
@@ -79,14 +93,63 @@ public final class NodeServer: Sendable {
 
     public var port: Int? { listener.withLock { $0?.localAddress?.port } }
 
-    /// Stops accepting, closes the listener and the event loops.
+    /// Leaves with zero loss: stops accepting (readiness fails, the registry says draining, the
+    /// listener closes), tells every client to reconnect after a jittered delay and closes it with
+    /// 1001, waits for the connections to end (at most `timeout`), then marks the node gone.
+    /// Clients resume on other nodes with `since`.
+    public func drain(timeout: Duration = .seconds(10)) async {
+        guard !context.isDraining else { return await waitUntilDrained() }
+        context.setDraining()
+        context.logger.info("draining", metadata: ["tsunagu.node": "\(configuration.nodeID)"])
+        if configuration.peerKey != nil { try? await context.store.setNodeState(id: configuration.nodeID, .draining) }
+        if let channel = listener.withLock({ $0 }) { try? await channel.close() }
+        let clients = context.clients.withLock { Array($0.values) }
+        let jitter = max(1, configuration.drainJitterMillis)
+        for client in clients {
+            let delay = Int.random(in: 0..<jitter)
+            client.connection.eventLoop.execute { client.moveAway(afterMillis: delay) }
+        }
+        let deadline = ContinuousClock.now + timeout
+        while context.clients.withLock({ !$0.isEmpty }) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        agentTask.withLock { $0?.cancel() }
+        context.peers?.closeAll()
+        if configuration.peerKey != nil { try? await context.store.setNodeState(id: configuration.nodeID, .gone) }
+        let waiting = drained.withLock { waiting -> [CheckedContinuation<Void, Never>] in
+            defer { waiting = nil }
+            return waiting ?? []
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    /// Returns once a drain (started here or by an operator through the registry) has finished.
+    public func waitUntilDrained() async {
+        await withCheckedContinuation { continuation in
+            let finished = drained.withLock { waiting -> Bool in
+                guard waiting != nil else { return true }
+                waiting!.append(continuation)
+                return false
+            }
+            if finished { continuation.resume() }
+        }
+    }
+
+    /// Stops at once: closes the listener, every connection and the event loops (no drain).
     public func shutdown() async throws {
         context.setDraining()
+        agentTask.withLock { $0?.cancel() }
+        context.peers?.closeAll()
         if let channel = listener.withLock({ $0 }) {
             try? await channel.close()
         }
+        if configuration.peerKey != nil { try? await context.store.setNodeState(id: configuration.nodeID, .gone) }
         try await group.shutdownGracefully()
     }
+
+    /// Connected peers and open client connections, for tests and `nodes list`.
+    public var peerLinkCount: Int { context.peers?.connectedPeers ?? 0 }
+    public var clientCount: Int { context.clients.withLock { $0.count } }
 
     /// Waits until the listener closes.
     public func wait() async throws {

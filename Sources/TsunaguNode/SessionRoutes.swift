@@ -42,7 +42,7 @@ struct SessionRoutes: Sendable {
     func logout(_ request: APIRequest) async throws -> APIResponse {
         let session = try await context.authenticate(request)
         try await context.store.revokeSession(session.id)
-        context.hub.endSession(session.id)
+        context.sessionRevoked(session.id)
         return .noContent
     }
 

@@ -36,9 +36,10 @@ final class SubscriptionHub: Sendable {
 
     private let feeds = Mutex<[TimelineID: Feed]>([:])
     private let sessions = Mutex<[SessionID: [ObjectIdentifier: ClientSession]]>([:])
-    private let store: HubStore
+    let repairs = Mutex<[TimelineID: RepairState]>([:])
+    let store: HubStore
     private let time: WireTime
-    private let logger: Logger
+    let logger: Logger
     private let holdTime: TimeAmount = .milliseconds(20)
 
     init(store: HubStore, time: WireTime, logger: Logger) {
@@ -69,6 +70,28 @@ final class SubscriptionHub: Sendable {
             }
             feed.groups.removeAll { $0.subscriptions.isEmpty }
             feeds[subscription.timeline] = feed.isEmpty ? nil : feed
+        }
+    }
+
+    /// nil when no local subscription follows the timeline; .some(nil) when one does but nothing
+    /// has been released yet.
+    func lastReleased(_ timeline: TimelineID) -> Int64?? {
+        feeds.withLock { feeds in feeds[timeline].map { $0.lastReleased } }
+    }
+
+    func subscribedTimelines() -> [TimelineID] { feeds.withLock { Array($0.keys) } }
+
+    /// Sets where the timeline's releases start when nothing was released yet: the head a new
+    /// subscription read after registering (everything up to it comes from its replay).
+    func anchor(_ timeline: TimelineID, at head: Int64) {
+        feeds.withLock { feeds in
+            guard var feed = feeds[timeline], feed.lastReleased == nil else { return }
+            feed.lastReleased = head
+            for seq in feed.held.keys.sorted() where seq <= head { feed.held[seq] = nil }
+            while let last = feed.lastReleased, let next = feed.held.removeValue(forKey: last + 1) {
+                Self.release(next, seq: last + 1, in: &feed)
+            }
+            feeds[timeline] = feed
         }
     }
 

@@ -34,7 +34,7 @@ struct TimelineRoutes: Sendable {
         }
         let (summary, event) = try await context.store.createTimeline(title: body.title, kind: kind,
                                                                       creator: session.user)
-        context.hub.publish(event)
+        context.committed(event)
         return .json(.created) { Self.write(summary, into: &$0) }
     }
 
@@ -52,7 +52,7 @@ struct TimelineRoutes: Sendable {
         }
         let (member, event) = try await context.store.addMember(timeline: timeline, email: body.email, role: role,
                                                                 by: session.user)
-        context.hub.publish(event)
+        context.committed(event)
         return .json(.created) { w in
             w.key("user")
             ServerMessage.writePerson(member.user, into: &w)
@@ -68,7 +68,7 @@ struct TimelineRoutes: Sendable {
             throw HubError.notFound("no such member")
         }
         let event = try await context.store.removeMember(timeline: timeline, user: user, by: session.user)
-        context.hub.publish(event)
+        context.committed(event)
         return .noContent
     }
 

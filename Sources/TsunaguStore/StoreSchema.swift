@@ -91,6 +91,22 @@ enum StoreSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("2026-11-27-cluster") { db in
+            try db.execute(sql: """
+                CREATE TABLE nodes (
+                    id TEXT PRIMARY KEY,
+                    host TEXT NOT NULL,
+                    port INTEGER NOT NULL,
+                    state TEXT NOT NULL,             -- joining, active, draining, gone
+                    requested_state TEXT,            -- set by an operator: draining
+                    started_at INTEGER NOT NULL,
+                    heartbeat_at INTEGER NOT NULL,
+                    connections INTEGER NOT NULL DEFAULT 0,
+                    subscriptions INTEGER NOT NULL DEFAULT 0,
+                    pid INTEGER
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -11,19 +11,34 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: ArgumentHelp("Address to listen on.", valueName: "host:port")) var listen: ListenAddress
     @Option(help: "This node's id in the membership registry (default: random).") var nodeId: String?
+
+    func validate() throws {
+        if let nodeId, nodeId.isEmpty || nodeId.count > 64 || nodeId.contains(where: { $0.isWhitespace }) {
+            throw ValidationError("--node-id: 1 to 64 characters without spaces")
+        }
+    }
     @OptionGroup var nodeOptions: NodeOptions
 
     func run() async throws {
         LoggingSetup.bootstrap(timeZone: nodeOptions.timeZone)
-        let store = try storeOptions.openStore(createKey: false)
+        let (store, key) = try storeOptions.openStoreAndKey(createKey: false)
         var configuration = NodeConfiguration(nodeID: nodeId.map(NodeID.init) ?? .random(),
                                               host: listen.host, port: listen.port)
         nodeOptions.apply(to: &configuration)
+        // Peer links are authenticated with a key only holders of the master key can derive.
+        configuration.peerKey = key.derivedKey(purpose: "peer-link")
         let node = NodeServer(configuration: configuration, store: store)
-        let port = try await node.start()
+        let port: Int
+        do {
+            port = try await node.start()
+        } catch {
+            throw CLIError("cannot listen on \(listen.host):\(listen.port): \(error)")
+        }
         print("tsunagu node \(configuration.nodeID) listening on \(listen.host):\(port)")
         fflush(nil)  // stdout is block-buffered into a pipe; scripts wait for this line
-        try await SignalWaiter.untilTerminated()
+        // SIGINT/SIGTERM or `tsunagu nodes drain`: leave with zero loss, then exit.
+        await SignalWaiter.untilTerminated(or: { await node.waitUntilDrained() })
+        await node.drain()
         try await node.shutdown()
     }
 }

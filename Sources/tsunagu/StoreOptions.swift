@@ -38,9 +38,13 @@ struct StoreOptions: ParsableArguments {
     }
 
     func openStore(createKey: Bool) throws -> HubStore {
+        try openStoreAndKey(createKey: createKey).store
+    }
+
+    func openStoreAndKey(createKey: Bool) throws -> (store: HubStore, key: MasterKey) {
         let key = try loadKey(create: createKey)
         do {
-            return try HubStore(path: store, masterKey: key)
+            return (try HubStore(path: store, masterKey: key), key)
         } catch let error as StoreError {
             throw CLIError("\(error) (store \(store), key \(keyPath))")
         } catch {

@@ -5,8 +5,19 @@ import Logging
 /// Waits for SIGINT or SIGTERM, so that Ctrl-C stops the hub cleanly.
 enum SignalWaiter {
     static func untilTerminated() async throws {
+        await untilTerminated(or: nil)
+    }
+
+    /// Returns on SIGINT/SIGTERM, or when `other` returns, whichever comes first.
+    static func untilTerminated(or other: (@Sendable () async -> Void)?) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let once = OnceFlag()
+            if let other {
+                Task {
+                    await other()
+                    if once.claim() { continuation.resume() }
+                }
+            }
             var sources: [DispatchSourceSignal] = []
             for sig in [SIGINT, SIGTERM] {
                 signal(sig, SIG_IGN)

@@ -1,0 +1,116 @@
+import Foundation
+import Synchronization
+import TsunaguCore
+import TsunaguCrypto
+
+/// Authenticates peer links: the connecting node's first message is
+/// `{"type":"peer","node":ID,"ts":MILLIS,"nonce":HEX,"mac":HEX}` where mac = HMAC-SHA-256 over
+/// "tsunagu-peer/v1|ID|ts|nonce" with a key derived from the master key (never sent, never stored).
+/// The receiver checks the MAC in constant time, a clock window of 30 s, and that the nonce is new,
+/// so a recorded hello cannot be replayed. Only processes that hold the master key can join.
+final class PeerAuth: Sendable {
+    let key: SymmetricKey
+    static let window: Int64 = 30_000
+    private let seen = Mutex<[String: Int64]>([:])
+
+    init(key: SymmetricKey) { self.key = key }
+
+    func hello(from node: NodeID, nowMillis: Int64 = WireTime.nowMillis()) -> String {
+        let nonce = SecureRandom.bytes(16).map { String(format: "%02x", $0) }.joined()
+        let mac = Self.hex(HMAC.sha256(key: key.bytes, data: Array(Self.signed(node.rawValue, nowMillis, nonce).utf8)))
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("type", "peer")
+        w.field("node", node.rawValue)
+        w.field("ts", nowMillis)
+        w.field("nonce", nonce)
+        w.field("mac", mac)
+        w.endObject()
+        return w.string
+    }
+
+    /// The peer's node id when the hello is authentic, fresh and not replayed; nil otherwise.
+    func verify(_ hello: PeerMessage, nowMillis: Int64 = WireTime.nowMillis()) -> NodeID? {
+        guard hello.type == "peer", let node = hello.node, let ts = hello.ts, let nonce = hello.nonce,
+            let mac = hello.mac, abs(nowMillis - ts) <= Self.window, nonce.utf8.count == 32
+        else { return nil }
+        let expected = HMAC.sha256(key: key.bytes, data: Array(Self.signed(node, ts, nonce).utf8))
+        guard let given = Self.bytes(hex: mac), given.count == expected.count else { return nil }
+        // Constant-time comparison: the difference is accumulated over every byte.
+        var difference: UInt8 = 0
+        for (a, b) in zip(given, expected) { difference |= a ^ b }
+        guard difference == 0 else { return nil }
+        let fresh = seen.withLock { seen -> Bool in
+            seen = seen.filter { nowMillis - $0.value <= Self.window * 2 }
+            if seen[nonce] != nil { return false }
+            seen[nonce] = nowMillis
+            return true
+        }
+        return fresh ? NodeID(node) : nil
+    }
+
+    private static func signed(_ node: String, _ ts: Int64, _ nonce: String) -> String {
+        "tsunagu-peer/v1|\(node)|\(ts)|\(nonce)"
+    }
+
+    private static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+    private static func bytes(hex: String) -> [UInt8]? {
+        let chars = Array(hex.utf8)
+        guard chars.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(chars.count / 2)
+        var index = 0
+        while index < chars.count {
+            guard let byte = UInt8(String(decoding: chars[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
+            out.append(byte)
+            index += 2
+        }
+        return out
+    }
+}
+
+/// Messages on a peer link. They carry ids and seqs only — never content: the receiving node
+/// reads the events themselves from the store.
+struct PeerMessage: Codable, Sendable, Equatable {
+    /// "peer" (hello), "event" (timeline has seq), "receipt" (user's marker moved), "revoke" (session ended).
+    var type: String
+    var node: String?
+    var ts: Int64?
+    var nonce: String?
+    var mac: String?
+    var timeline: String?
+    var seq: Int64?
+    var user: String?
+    var session: String?
+
+    static func event(_ timeline: TimelineID, _ seq: Int64) -> String {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("type", "event")
+        w.field("timeline", timeline.rawValue)
+        w.field("seq", seq)
+        w.endObject()
+        return w.string
+    }
+
+    static func receipt(_ timeline: TimelineID, _ user: UserID, _ seq: Int64) -> String {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("type", "receipt")
+        w.field("timeline", timeline.rawValue)
+        w.field("user", user.rawValue)
+        w.field("seq", seq)
+        w.endObject()
+        return w.string
+    }
+
+    static func revoke(_ session: SessionID) -> String {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("type", "revoke")
+        w.field("session", session.rawValue)
+        w.endObject()
+        return w.string
+    }
+}

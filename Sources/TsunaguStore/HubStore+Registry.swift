@@ -1,0 +1,122 @@
+import Foundation
+import GRDB
+import TsunaguCore
+
+/// A node's life in the membership registry: joining → active → draining → gone.
+public enum NodeState: String, Sendable, Codable, CaseIterable {
+    case joining, active, draining, gone
+}
+
+/// One row of the membership registry, as read at `readAtMillis`.
+public struct NodeRecord: Sendable, Equatable {
+    public var id: NodeID
+    public var host: String
+    public var port: Int
+    public var state: NodeState
+    public var requestedState: NodeState?
+    public var startedAtMillis: Int64
+    public var heartbeatAtMillis: Int64
+    public var connections: Int
+    public var subscriptions: Int
+    public var pid: Int?
+
+    /// Alive while its heartbeat is younger than the lease.
+    public func isAlive(nowMillis: Int64, leaseMillis: Int64) -> Bool {
+        state != .gone && nowMillis - heartbeatAtMillis <= leaseMillis
+    }
+}
+
+/// The registry lives in the shared store (DESIGN.md): nodes register themselves and heartbeat every
+/// second; a node whose heartbeat is older than the lease is dead to the balancer and its peers.
+extension HubStore {
+    public static let defaultLeaseMillis: Int64 = 3000
+
+    /// Registers (or re-registers after a restart) a node as joining.
+    public func registerNode(id: NodeID, host: String, port: Int, pid: Int?) async throws {
+        let now = Self.nowMillis()
+        try await writeImmediate { db in
+            try db.execute(sql: """
+                INSERT INTO nodes (id, host, port, state, requested_state, started_at, heartbeat_at, pid)
+                VALUES (?, ?, ?, 'joining', NULL, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET host = excluded.host, port = excluded.port, state = 'joining',
+                  requested_state = NULL, started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,
+                  pid = excluded.pid, connections = 0, subscriptions = 0
+                """, arguments: [id.rawValue, host, port, now, now, pid])
+        }
+    }
+
+    /// Records a heartbeat with the node's state and load; returns what an operator asked of it
+    /// (e.g. `.draining` after `tsunagu nodes drain`).
+    public func heartbeat(id: NodeID, state: NodeState, connections: Int, subscriptions: Int) async throws -> NodeState? {
+        let now = Self.nowMillis()
+        return try await writeImmediate { db in
+            try db.execute(sql: """
+                UPDATE nodes SET state = ?, heartbeat_at = ?, connections = ?, subscriptions = ? WHERE id = ?
+                """, arguments: [state.rawValue, now, connections, subscriptions, id.rawValue])
+            if db.changesCount == 0 { return .gone }  // removed by an operator
+            return try String.fetchOne(db, sql: "SELECT requested_state FROM nodes WHERE id = ?",
+                                       arguments: [id.rawValue]).flatMap(NodeState.init)
+        }
+    }
+
+    public func setNodeState(id: NodeID, _ state: NodeState) async throws {
+        try await writeImmediate { db in
+            try db.execute(sql: "UPDATE nodes SET state = ?, heartbeat_at = ? WHERE id = ?",
+                           arguments: [state.rawValue, Self.nowMillis(), id.rawValue])
+        }
+    }
+
+    /// Asks a node to drain; it sees the request at its next heartbeat. False when no such node.
+    public func requestDrain(id: NodeID) async throws -> Bool {
+        try await writeImmediate { db in
+            try db.execute(sql: "UPDATE nodes SET requested_state = 'draining' WHERE id = ? AND state <> 'gone'",
+                           arguments: [id.rawValue])
+            return db.changesCount > 0
+        }
+    }
+
+    /// Removes a node's row. A live node that is removed sees `.gone` at its next heartbeat and drains.
+    public func removeNode(id: NodeID) async throws -> Bool {
+        try await writeImmediate { db in
+            try db.execute(sql: "DELETE FROM nodes WHERE id = ?", arguments: [id.rawValue])
+            return db.changesCount > 0
+        }
+    }
+
+    /// Every registered node, oldest first.
+    public func nodes() async throws -> [NodeRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM nodes ORDER BY started_at, id").map(Self.nodeRecord)
+        }
+    }
+
+    /// Nodes that are active with a fresh heartbeat: where the balancer sends clients and peers send events.
+    public func liveNodes(leaseMillis: Int64 = defaultLeaseMillis) async throws -> [NodeRecord] {
+        let now = Self.nowMillis()
+        return try await nodes().filter { $0.state == .active && $0.isAlive(nowMillis: now, leaseMillis: leaseMillis) }
+    }
+
+    private static func nodeRecord(_ row: Row) -> NodeRecord {
+        NodeRecord(
+            id: NodeID(row["id"]), host: row["host"], port: row["port"],
+            state: NodeState(rawValue: row["state"]) ?? .gone,
+            requestedState: (row["requested_state"] as String?).flatMap(NodeState.init),
+            startedAtMillis: row["started_at"], heartbeatAtMillis: row["heartbeat_at"],
+            connections: row["connections"], subscriptions: row["subscriptions"], pid: row["pid"])
+    }
+
+    /// Latest heads of the given timelines, for the repair sweep.
+    public func heads(of timelines: [TimelineID]) async throws -> [TimelineID: Int64] {
+        guard !timelines.isEmpty else { return [:] }
+        let ids = timelines.map(\.rawValue)
+        return try await pool.read { db in
+            let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
+            var heads: [TimelineID: Int64] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, head FROM timelines WHERE id IN (\(marks))",
+                                        arguments: StatementArguments(ids)) {
+                heads[TimelineID(unchecked: row["id"])] = row["head"]
+            }
+            return heads
+        }
+    }
+}
