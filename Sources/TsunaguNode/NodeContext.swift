@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOPosix
 import Synchronization
 import TsunaguCore
 import TsunaguCrypto
@@ -15,6 +16,8 @@ final class NodeContext: Sendable {
     /// Outbound peer links, when the node is part of a cluster.
     let peers: PeerMesh?
     let peerAuth: PeerAuth?
+    /// Threads for CPU-heavy work (password hashing), started and stopped with the node.
+    let blockingPool = NIOThreadPool(numberOfThreads: 2)
     private let drainingFlag = Atomic<Bool>(false)
     /// Every open `/v1/ws` session, authenticated or not (drain tells each to reconnect).
     let clients = Mutex<[ObjectIdentifier: ClientSession]>([:])
@@ -70,12 +73,13 @@ final class NodeContext: Sendable {
     }
 
     /// Checks a password in constant time; for an unknown user a dummy hash is checked anyway so
-    /// that timing does not reveal which addresses exist.
-    func verifyPassword(_ password: String, hash: String?) -> Bool {
-        guard let hash else {
-            _ = passwords.verify(password, against: dummyHash)
-            return false
-        }
-        return passwords.verify(password, against: hash)
+    /// that timing does not reveal which addresses exist. scrypt takes tens of milliseconds and
+    /// 32 MiB by design, so it runs on a dedicated thread pool, never on the event loops or the
+    /// cooperative pool that every connection's task shares.
+    func verifyPassword(_ password: String, hash: String?) async throws -> Bool {
+        let passwords = self.passwords
+        let stored = hash ?? dummyHash
+        let valid = try await blockingPool.runIfActive { passwords.verify(password, against: stored) }
+        return hash != nil && valid
     }
 }

@@ -30,6 +30,7 @@ public final class NodeServer: Sendable {
     /// Binds and starts serving; returns the bound port (useful with port 0).
     @discardableResult
     public func start() async throws -> Int {
+        context.blockingPool.start()
         let tls = try makeTLSContext()
         let context = self.context
         let configuration = self.configuration
@@ -145,6 +146,7 @@ public final class NodeServer: Sendable {
         }
         if configuration.peerKey != nil { try? await context.store.setNodeState(id: configuration.nodeID, .gone) }
         try await group.shutdownGracefully()
+        try await context.blockingPool.shutdownGracefully()
     }
 
     /// Connected peers and open client connections, for tests and `nodes list`.

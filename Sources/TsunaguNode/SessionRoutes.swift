@@ -17,7 +17,7 @@ struct SessionRoutes: Sendable {
         let body = try request.decode(LoginBody.self)
         guard body.password.utf8.count <= 1024 else { throw HubError.badRequest("password: too long") }
         let found = try await context.store.userForLogin(email: body.email)
-        let valid = context.verifyPassword(body.password, hash: found?.passwordHash)
+        let valid = try await context.verifyPassword(body.password, hash: found?.passwordHash)
         guard valid, let user = found?.user, !user.disabled else {
             context.logger.info("login failed", metadata: ["tsunagu.node": "\(context.nodeID)"])
             throw HubError.unauthenticated("wrong e-mail address or password")

@@ -12,19 +12,22 @@ import TsunaguStore
 final class LiveNode: Sendable {
     let directory: String
     let store: HubStore
-    let node: NodeServer
-    let port: Int
+    /// One node, or several on the same store joined by peer links (`start(nodes:)`).
+    let nodes: [NodeServer]
+    let ports: [Int]
+    var node: NodeServer { nodes[0] }
+    var port: Int { ports[0] }
     let group: MultiThreadedEventLoopGroup
     let timeline: TimelineID
     let owner: UserRecord, nurse: UserRecord, family: UserRecord, outsider: UserRecord
     let ownerToken: String, nurseToken: String, familyToken: String, outsiderToken: String
     static let password = "correct horse battery staple"
 
-    static func start(_ configure: (inout NodeConfiguration) -> Void = { _ in }) async throws -> LiveNode {
-        try await LiveNode(configure)
+    static func start(nodes: Int = 1, _ configure: (inout NodeConfiguration) -> Void = { _ in }) async throws -> LiveNode {
+        try await LiveNode(nodes: nodes, configure)
     }
 
-    private init(_ configure: (inout NodeConfiguration) -> Void) async throws {
+    private init(nodes count: Int, _ configure: (inout NodeConfiguration) -> Void) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tsunagu-node-\(UUID().uuidString)").path
         store = try HubStore(path: directory + "/tsunagu.sqlite", masterKey: MasterKey(key: .random()))
         let hasher = PasswordHasher(parameters: .fastForTests)
@@ -42,11 +45,25 @@ final class LiveNode: Sendable {
         nurseToken = try await store.createSession(user: nurse, lifetimeSeconds: 3600).token
         familyToken = try await store.createSession(user: family, lifetimeSeconds: 3600).token
         outsiderToken = try await store.createSession(user: outsider, lifetimeSeconds: 3600).token
-        var configuration = NodeConfiguration(nodeID: NodeID("n_test"), host: "127.0.0.1", port: 0)
-        configuration.eventLoopThreads = 2
-        configure(&configuration)
-        node = NodeServer(configuration: configuration, store: store, passwords: hasher)
-        port = try await node.start()
+        let peerKey = SymmetricKey.random()
+        var nodes: [NodeServer] = []
+        var ports: [Int] = []
+        for index in 0..<count {
+            var configuration = NodeConfiguration(nodeID: NodeID(count == 1 ? "n_test" : "n_\(index)"),
+                                                  host: "127.0.0.1", port: 0)
+            configuration.eventLoopThreads = count == 1 ? 2 : 1
+            if count > 1 {
+                configuration.peerKey = peerKey
+                configuration.heartbeatInterval = .milliseconds(200)
+                configuration.leaseMillis = 1500
+            }
+            configure(&configuration)
+            let node = NodeServer(configuration: configuration, store: store, passwords: hasher)
+            ports.append(try await node.start())
+            nodes.append(node)
+        }
+        self.nodes = nodes
+        self.ports = ports
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
 
@@ -61,20 +78,21 @@ final class LiveNode: Sendable {
 
     var http: TsunaguHTTPClient { TsunaguHTTPClient(host: "127.0.0.1", port: port, group: group) }
 
-    func connect(compression: Bool = false) async throws -> TsunaguConnection {
-        try await TsunaguConnection.connect(host: "127.0.0.1", port: port, offerCompression: compression, group: group)
+    func connect(compression: Bool = false, node index: Int = 0) async throws -> TsunaguConnection {
+        try await TsunaguConnection.connect(host: "127.0.0.1", port: ports[index], offerCompression: compression,
+                                            group: group)
     }
 
     /// Connects and authenticates.
-    func session(_ token: String, compression: Bool = false) async throws -> TsunaguConnection {
-        let connection = try await connect(compression: compression)
+    func session(_ token: String, compression: Bool = false, node index: Int = 0) async throws -> TsunaguConnection {
+        let connection = try await connect(compression: compression, node: index)
         let reply = try await connection.request(["type": "auth", "token": .string(token)])
         guard reply["type"]?.stringValue == "ok" else { throw TestFailure("auth failed: \(reply)") }
         return connection
     }
 
     func stop() async {
-        try? await node.shutdown()
+        for node in nodes { try? await node.shutdown() }
         try? await group.shutdownGracefully()
         try? FileManager.default.removeItem(atPath: directory)
     }
@@ -115,9 +133,9 @@ extension TsunaguConnection {
 }
 
 /// Runs `body` against a fresh live node and always stops it, also when `body` throws.
-func withLiveNode(_ configure: (inout NodeConfiguration) -> Void = { _ in },
+func withLiveNode(nodes: Int = 1, _ configure: (inout NodeConfiguration) -> Void = { _ in },
                   _ body: (LiveNode) async throws -> Void) async throws {
-    let live = try await LiveNode.start(configure)
+    let live = try await LiveNode.start(nodes: nodes, configure)
     do {
         try await body(live)
     } catch {

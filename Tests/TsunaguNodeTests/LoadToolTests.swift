@@ -7,7 +7,7 @@ import TsunaguClient
 @Suite struct LoadToolTests {
     @Test func aShortLoadRunFindsNothingLost() async throws {
         try await withLiveNode { live in
-            let result = try TsunaguExecutable.run(
+            let result = try await TsunaguExecutable.run(
                 ["--port", String(live.port), "--token", live.ownerToken, "--timeline", live.timeline.rawValue,
                  "--connections", "30", "--publishers", "2", "--rate", "40", "--duration", "2", "--grace", "5",
                  "--json", "--quiet"],
@@ -22,8 +22,8 @@ import TsunaguClient
         }
     }
 
-    @Test func badFlagsExitTwoWithOneLine() throws {
-        let result = try TsunaguExecutable.run(["--host", "10.1.2.3", "--token", "x", "--timeline", "tl_x"],
+    @Test func badFlagsExitTwoWithOneLine() async throws {
+        let result = try await TsunaguExecutable.run(["--host", "10.1.2.3", "--token", "x", "--timeline", "tl_x"],
                                                executable: "tsunagu-load")
         #expect(result.status == 2)
         #expect(result.output.contains("--host"))

@@ -14,14 +14,14 @@ import TsunaguCore
         let key = directory + "/master.key"
         let common = ["--store", store, "--master-key-file", key]
         let password = "correct horse battery staple"
-        let bootstrap = try TsunaguExecutable.run(["admin", "bootstrap", "--org", "Sakura Clinic", "--email",
+        let bootstrap = try await TsunaguExecutable.run(["admin", "bootstrap", "--org", "Sakura Clinic", "--email",
                                                    "doc@sakura.test", "--password-stdin"] + common, stdin: password)
         #expect(bootstrap.status == 0)
         let attributes = try FileManager.default.attributesOfItem(atPath: key)
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
 
-        let a = try NodeProcess(store: store, keyFile: key, nodeID: "n_a")
-        let b = try NodeProcess(store: store, keyFile: key, nodeID: "n_b")
+        let a = try await NodeProcess.start(store: store, keyFile: key, nodeID: "n_a")
+        let b = try await NodeProcess.start(store: store, keyFile: key, nodeID: "n_b")
         defer { a.stop(); b.stop() }
         let group = MultiThreadedEventLoopGroup.singleton
 
@@ -66,27 +66,27 @@ import TsunaguCore
         #expect(replayed == Array(1...(1 + 2 * perNode)))
     }
 
-    @Test func commandsRefuseAMissingOrWrongKeyInOneLine() throws {
+    @Test func commandsRefuseAMissingOrWrongKeyInOneLine() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tsunagu-key-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = directory + "/tsunagu.sqlite"
-        let missing = try TsunaguExecutable.run(["serve", "--store", store, "--master-key-file", directory + "/none.key",
+        let missing = try await TsunaguExecutable.run(["serve", "--store", store, "--master-key-file", directory + "/none.key",
                                                  "--listen", "127.0.0.1:0"])
         #expect(missing.status == 1)
         #expect(missing.output.split(separator: "\n").count == 1)
-        let boot = try TsunaguExecutable.run(["admin", "bootstrap", "--store", store, "--master-key-file", directory + "/a.key",
+        let boot = try await TsunaguExecutable.run(["admin", "bootstrap", "--store", store, "--master-key-file", directory + "/a.key",
                                               "--org", "O", "--email", "a@b.test", "--password-stdin"], stdin: "long enough password")
         #expect(boot.status == 0)
         // another key does not open the store's data keys: an error, never a silent new key
-        _ = try TsunaguExecutable.run(["admin", "bootstrap", "--store", directory + "/other.sqlite", "--master-key-file",
+        _ = try await TsunaguExecutable.run(["admin", "bootstrap", "--store", directory + "/other.sqlite", "--master-key-file",
                                        directory + "/b.key", "--org", "P", "--email", "c@d.test", "--password-stdin"],
                                       stdin: "long enough password")
-        let wrong = try TsunaguExecutable.run(["admin", "add-user", "--store", store, "--master-key-file", directory + "/b.key",
+        let wrong = try await TsunaguExecutable.run(["admin", "add-user", "--store", store, "--master-key-file", directory + "/b.key",
                                                "--email", "x@y.test", "--name", "X", "--password-stdin"], stdin: "long enough password")
         #expect(wrong.status == 1)
         #expect(wrong.output.contains("the master key does not open this store's data keys"))
         #expect(wrong.output.split(separator: "\n").count == 1)
-        let badFlag = try TsunaguExecutable.run(["serve", "--listen", "nowhere"])
+        let badFlag = try await TsunaguExecutable.run(["serve", "--listen", "nowhere"])
         #expect(badFlag.status == 2)
         #expect(badFlag.output.contains("--listen"))
     }

@@ -9,9 +9,20 @@ enum TsunaguExecutable {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name)
     }
 
-    /// Runs a command to completion; returns its exit status and what it printed.
+    /// Runs a command to completion off the cooperative thread pool (a blocked pool thread would
+    /// starve the live nodes that other tests run in this process).
     @discardableResult
     static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
+                    executable: String = "tsunagu", separateStandardError: Bool = false) async throws
+        -> (status: Int32, output: String)
+    {
+        try await offPool {
+            try runBlocking(arguments, stdin: stdin, environment: environment, executable: executable,
+                            separateStandardError: separateStandardError)
+        }
+    }
+
+    private static func runBlocking(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
                     executable: String = "tsunagu", separateStandardError: Bool = false) throws
         -> (status: Int32, output: String)
     {
@@ -33,12 +44,23 @@ enum TsunaguExecutable {
     }
 }
 
+/// Runs blocking work on a Dispatch thread and awaits it.
+func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+    }
+}
+
 /// A `tsunagu serve` process on 127.0.0.1 port 0; the port is read from its first line.
 final class NodeProcess: @unchecked Sendable {
     let process = Process()
     let port: Int
 
-    init(store: String, keyFile: String, nodeID: String) throws {
+    static func start(store: String, keyFile: String, nodeID: String) async throws -> NodeProcess {
+        try await offPool { try NodeProcess(store: store, keyFile: keyFile, nodeID: nodeID) }
+    }
+
+    private init(store: String, keyFile: String, nodeID: String) throws {
         process.executableURL = TsunaguExecutable.url
         process.arguments = ["serve", "--store", store, "--master-key-file", keyFile,
                              "--listen", "127.0.0.1:0", "--node-id", nodeID]

@@ -9,23 +9,27 @@ import Testing
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let certificate = directory + "/node.pem", key = directory + "/node.key"
-        let made = try Tool.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+        let made = try await Tool.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                                                      "-nodes", "-keyout", key, "-out", certificate, "-days", "1",
                                                      "-subj", "/CN=127.0.0.1"])
         try #require(made.status == 0, "openssl failed: \(made.output)")
         try await withLiveNode({ $0.tlsCertificatePath = certificate; $0.tlsKeyPath = key }) { live in
-            let https = try Tool.run("/usr/bin/curl", ["-sk", "https://127.0.0.1:\(live.port)/healthz"])
+            let https = try await Tool.run("/usr/bin/curl", ["-sk", "https://127.0.0.1:\(live.port)/healthz"])
             #expect(https.status == 0)
             #expect(https.output.contains("\"status\":\"ok\""))
             // plain HTTP on a TLS listener gets no answer
-            let plain = try Tool.run("/usr/bin/curl", ["-s", "--max-time", "3", "http://127.0.0.1:\(live.port)/healthz"])
+            let plain = try await Tool.run("/usr/bin/curl", ["-s", "--max-time", "3", "http://127.0.0.1:\(live.port)/healthz"])
             #expect(!plain.output.contains("\"status\":\"ok\""))
         }
     }
 }
 
 enum Tool {
-    static func run(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    static func run(_ path: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await offPool { try runBlocking(path, arguments) }
+    }
+
+    private static func runBlocking(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
