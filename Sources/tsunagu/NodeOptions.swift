@@ -23,6 +23,15 @@ struct NodeOptions: ParsableArguments {
         guard (60...(30 * 86400)).contains(sessionTtl) else { throw ValidationError("--session-ttl: from 60 to 2592000 seconds") }
     }
 
+    /// The same options as `tsunagu serve` flags, for the node processes `up` starts.
+    var arguments: [String] {
+        var arguments = ["--max-message-bytes", String(maxMessageBytes), "--time-zone", timeZone,
+                         "--session-ttl", String(sessionTtl)]
+        if let tlsCert, let tlsKey { arguments += ["--tls-cert", tlsCert, "--tls-key", tlsKey] }
+        if conformanceEcho { arguments.append("--conformance-echo") }
+        return arguments
+    }
+
     func apply(to configuration: inout NodeConfiguration) {
         configuration.tlsCertificatePath = tlsCert
         configuration.tlsKeyPath = tlsKey

@@ -1,0 +1,46 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Opens the backend side of one client connection: tries the backends of a plan in order and
+/// answers the first channel that connects.
+///
+/// A refused connect fails at once; a silent one (a node whose machine is gone) is abandoned
+/// after `connectTimeout`. Each failure is counted and the next backend is tried, so a client
+/// only sees a failure when every backend of the plan failed.
+struct BackendConnector: Sendable {
+    var connectTimeout: TimeAmount
+    var counters: BalancerCounters
+    var logger: Logger
+
+    func connect(
+        to plan: ArraySlice<Backend>,
+        on eventLoop: any EventLoop
+    ) -> EventLoopFuture<(any Channel, Backend)> {
+        guard let backend = plan.first else {
+            return eventLoop.makeFailedFuture(BalancerError.noBackendAvailable)
+        }
+        return self.bootstrap(on: eventLoop)
+            .connect(host: backend.host, port: backend.port)
+            .map { channel in (channel, backend) }
+            .flatMapError { error in
+                self.counters.connectFailed()
+                self.logger.debug(
+                    "backend connect failed",
+                    metadata: ["balancer.backend": "\(backend)", "balancer.error": "\(error)"]
+                )
+                return self.connect(to: plan.dropFirst(), on: eventLoop)
+            }
+    }
+
+    private func bootstrap(on eventLoop: any EventLoop) -> ClientBootstrap {
+        // The backend channel lives on the client channel's event loop so that the two glue
+        // handlers can call each other directly. It does not read until it is glued: a node
+        // that speaks first must not have its bytes read with nowhere to go.
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(self.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.autoRead, value: false)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+    }
+}

@@ -1,0 +1,28 @@
+import NIOCore
+
+/// How the balancer listens and how eagerly it follows the cluster.
+///
+/// The defaults give the guarantees in `docs/balancer.md`: a node that joins the registry is
+/// used within 2 s (one directory poll plus its first health check), a node that leaves it gets
+/// no new connection after the next poll.
+public struct BalancerConfiguration: Sendable {
+    /// Address to accept client connections on.
+    public var host: String
+    /// Port to accept client connections on; 0 lets the system pick (see `BalancerServer.start()`).
+    public var port: Int
+    /// How often the membership directory is read.
+    public var directoryRefresh: TimeAmount = .milliseconds(500)
+    /// How often each backend's `GET /readyz` is checked.
+    public var healthInterval: TimeAmount = .seconds(1)
+    /// How long a health check may take, connect included, before the node counts as not ready.
+    public var healthTimeout: TimeAmount = .seconds(1)
+    /// How long a connect to a picked backend may take before the next backend is tried.
+    public var connectTimeout: TimeAmount = .milliseconds(500)
+    /// Event-loop threads that accept, connect and splice.
+    public var eventLoopThreads: Int = System.coreCount
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TsunaguBalancer
+import TsunaguStore
+
+/// `tsunagu balance`: the round-robin balancer in front of the nodes, following the registry.
+struct Balance: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the round-robin TCP balancer in front of the live nodes of the registry.")
+
+    enum ExternalConfig: String, ExpressibleByArgument, CaseIterable { case haproxy, nginx }
+
+    @OptionGroup var storeOptions: StoreOptions
+    @Option(help: ArgumentHelp("Address to listen on.", valueName: "host:port")) var listen: ListenAddress
+    @Option(help: "Print a configuration for HAProxy or nginx (stream) that balances the current live nodes, and exit.")
+    var emitConfig: ExternalConfig?
+
+    func run() async throws {
+        let store = try storeOptions.openStore(createKey: false)
+        let directory = RegistryDirectory(store: store)
+        if let emitConfig {
+            let backends = try await directory.backends()
+            let address = "\(listen.host):\(listen.port)"
+            print(emitConfig == .haproxy ? ExternalBalancerConfig.haproxy(listen: address, backends: backends)
+                                         : ExternalBalancerConfig.nginx(listen: address, backends: backends))
+            return
+        }
+        LoggingSetup.bootstrap()
+        let balancer = BalancerServer(configuration: BalancerConfiguration(host: listen.host, port: listen.port),
+                                      directory: directory)
+        let port: Int
+        do {
+            port = try await balancer.start()
+        } catch {
+            throw CLIError("cannot listen on \(listen.host):\(listen.port): \(error)")
+        }
+        print("tsunagu balancer listening on \(listen.host):\(port)")
+        fflush(nil)
+        try await SignalWaiter.untilTerminated()
+        try await balancer.shutdown()
+    }
+}
+
+/// The balancer's view of the membership registry: active nodes with a fresh heartbeat.
+struct RegistryDirectory: BackendDirectory {
+    let store: HubStore
+
+    func backends() async throws -> [Backend] {
+        try await store.liveNodes().map { Backend(id: $0.id.rawValue, host: $0.host, port: $0.port) }
+    }
+}
