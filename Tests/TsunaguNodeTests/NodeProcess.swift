@@ -51,24 +51,30 @@ func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thro
     }
 }
 
-/// A `tsunagu serve` process on 127.0.0.1 port 0; the port is read from its first line.
+/// A long-running `tsunagu` process (a node or the balancer) on 127.0.0.1 port 0; the port is read
+/// from its first line ("… listening on HOST:PORT").
 final class NodeProcess: @unchecked Sendable {
     let process = Process()
     let port: Int
 
+    /// `tsunagu serve` on a store.
     static func start(store: String, keyFile: String, nodeID: String) async throws -> NodeProcess {
-        try await offPool { try NodeProcess(store: store, keyFile: keyFile, nodeID: nodeID) }
+        try await start(["serve", "--store", store, "--master-key-file", keyFile, "--listen", "127.0.0.1:0",
+                         "--node-id", nodeID])
     }
 
-    private init(store: String, keyFile: String, nodeID: String) throws {
+    static func start(_ arguments: [String]) async throws -> NodeProcess {
+        try await offPool { try NodeProcess(arguments) }
+    }
+
+    private init(_ arguments: [String]) throws {
         process.executableURL = TsunaguExecutable.url
-        process.arguments = ["serve", "--store", store, "--master-key-file", keyFile,
-                             "--listen", "127.0.0.1:0", "--node-id", nodeID]
+        process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        // A node that never says it listens is killed, so the read below ends instead of hanging.
+        // A process that never says it listens is killed, so the read below ends instead of hanging.
         let started = process
         let watchdog = DispatchWorkItem { if started.isRunning { started.terminate() } }
         DispatchQueue.global().asyncAfter(deadline: .now() + 20, execute: watchdog)
@@ -77,18 +83,27 @@ final class NodeProcess: @unchecked Sendable {
         let handle = output.fileHandleForReading
         while !line.hasSuffix("\n") {
             let byte = handle.readData(ofLength: 1)
-            if byte.isEmpty { throw TestFailure("tsunagu serve exited before listening") }
+            if byte.isEmpty { throw TestFailure("tsunagu \(arguments.first ?? "") exited before listening") }
             line += String(decoding: byte, as: UTF8.self)
         }
         guard let port = line.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
-            throw TestFailure("unexpected first line from tsunagu serve")
+            throw TestFailure("unexpected first line from tsunagu \(arguments.first ?? "")")
         }
         self.port = port
     }
 
+    /// SIGTERM: a node drains and exits.
     func stop() {
         if process.isRunning {
             process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    /// SIGKILL: the node vanishes without a word, as in a crash.
+    func kill9() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }
