@@ -1,0 +1,21 @@
+# Shared by the cluster scripts: where the store, key, logs and pid files live.
+# TSUNAGU_CLUSTER_DIR (default ./tsunagu-cluster) holds tsunagu.sqlite, master.key, logs/ and pids/.
+set -euo pipefail
+CLUSTER_DIR=${TSUNAGU_CLUSTER_DIR:-./tsunagu-cluster}
+TSUNAGU=${TSUNAGU:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && swift build --show-bin-path)/tsunagu}
+STORE_ARGS=(--store "$CLUSTER_DIR/tsunagu.sqlite" --master-key-file "$CLUSTER_DIR/master.key")
+mkdir -p "$CLUSTER_DIR/logs" "$CLUSTER_DIR/pids"
+
+# start_node PORT [NODE_ID]: a `tsunagu serve` in the background; waits until it listens.
+start_node() {
+  local port=$1 id=${2:-n_$1}
+  "$TSUNAGU" serve "${STORE_ARGS[@]}" --listen "127.0.0.1:$port" --node-id "$id" \
+    >"$CLUSTER_DIR/logs/$id.log" 2>&1 &
+  echo $! >"$CLUSTER_DIR/pids/$id"
+  for _ in $(seq 1 100); do
+    grep -q "listening on" "$CLUSTER_DIR/logs/$id.log" 2>/dev/null && { echo "node $id on 127.0.0.1:$port (pid $(cat "$CLUSTER_DIR/pids/$id"))"; return 0; }
+    sleep 0.1
+  done
+  echo "node $id did not start; see $CLUSTER_DIR/logs/$id.log" >&2
+  return 1
+}
