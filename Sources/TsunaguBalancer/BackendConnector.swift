@@ -21,7 +21,7 @@ struct BackendConnector: Sendable {
             return eventLoop.makeFailedFuture(BalancerError.noBackendAvailable)
         }
         return self.bootstrap(on: eventLoop)
-            .connect(host: backend.host, port: backend.port)
+            .connect(to: backend)
             .map { channel in (channel, backend) }
             .flatMapError { error in
                 self.counters.connectFailed()
@@ -42,5 +42,17 @@ struct BackendConnector: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.autoRead, value: false)
             .channelOption(.allowRemoteHalfClosure, value: true)
+    }
+}
+
+extension ClientBootstrap {
+    /// Connects to a backend. An IP literal (the registry's usual form) is connected to directly;
+    /// only a host name goes through the resolver, which would otherwise add a thread hop to every
+    /// connect.
+    func connect(to backend: Backend) -> EventLoopFuture<any Channel> {
+        if let address = try? SocketAddress(ipAddress: backend.host, port: backend.port) {
+            return self.connect(to: address)
+        }
+        return self.connect(host: backend.host, port: backend.port)
     }
 }

@@ -29,7 +29,7 @@ struct BackendHealthChecker: Sendable {
                     )
                 }
             }
-            .connect(host: backend.host, port: backend.port)
+            .connect(to: backend)
             .whenComplete { result in
                 switch result {
                 case .success(let channel):

@@ -1,9 +1,9 @@
 import Foundation
 
 /// Internal text encodings of byte strings: hex for tests, base64 variants for stored formats.
-enum ByteEncoding {
+public enum ByteEncoding {
     /// Lowercase hex.
-    static func hex(_ bytes: [UInt8]) -> String {
+    public static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
         out.reserveCapacity(bytes.count * 2)
@@ -15,7 +15,7 @@ enum ByteEncoding {
     }
 
     /// Parses hex (either case); nil on odd length or a non-hex character.
-    static func bytes(hex: String) -> [UInt8]? {
+    public static func bytes(hex: String) -> [UInt8]? {
         let chars = Array(hex.utf8)
         guard chars.count % 2 == 0 else { return nil }
         func nibble(_ c: UInt8) -> UInt8? {

@@ -20,3 +20,11 @@ public enum HMAC {
         }
     }
 }
+
+extension HMAC {
+    /// Checks a received HMAC-SHA-256 tag in constant time (CRYPTO_memcmp), so a forger learns
+    /// nothing from how long a wrong guess took.
+    public static func isValidSHA256(tag: [UInt8], key: [UInt8], data: [UInt8]) -> Bool {
+        constantTimeEquals(tag, sha256(key: key, data: data))
+    }
+}

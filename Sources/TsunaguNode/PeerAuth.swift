@@ -16,8 +16,8 @@ final class PeerAuth: Sendable {
     init(key: SymmetricKey) { self.key = key }
 
     func hello(from node: NodeID, nowMillis: Int64 = WireTime.nowMillis()) -> String {
-        let nonce = SecureRandom.bytes(16).map { String(format: "%02x", $0) }.joined()
-        let mac = Self.hex(HMAC.sha256(key: key.bytes, data: Array(Self.signed(node.rawValue, nowMillis, nonce).utf8)))
+        let nonce = ByteEncoding.hex(SecureRandom.bytes(16))
+        let mac = ByteEncoding.hex(HMAC.sha256(key: key.bytes, data: Array(Self.signed(node.rawValue, nowMillis, nonce).utf8)))
         var w = JSONWriter()
         w.beginObject()
         w.field("type", "peer")
@@ -34,12 +34,9 @@ final class PeerAuth: Sendable {
         guard hello.type == "peer", let node = hello.node, let ts = hello.ts, let nonce = hello.nonce,
             let mac = hello.mac, abs(nowMillis - ts) <= Self.window, nonce.utf8.count == 32
         else { return nil }
-        let expected = HMAC.sha256(key: key.bytes, data: Array(Self.signed(node, ts, nonce).utf8))
-        guard let given = Self.bytes(hex: mac), given.count == expected.count else { return nil }
-        // Constant-time comparison: the difference is accumulated over every byte.
-        var difference: UInt8 = 0
-        for (a, b) in zip(given, expected) { difference |= a ^ b }
-        guard difference == 0 else { return nil }
+        guard let given = ByteEncoding.bytes(hex: mac),
+            HMAC.isValidSHA256(tag: given, key: key.bytes, data: Array(Self.signed(node, ts, nonce).utf8))
+        else { return nil }
         let fresh = seen.withLock { seen -> Bool in
             seen = seen.filter { nowMillis - $0.value <= Self.window * 2 }
             if seen[nonce] != nil { return false }
@@ -51,22 +48,6 @@ final class PeerAuth: Sendable {
 
     private static func signed(_ node: String, _ ts: Int64, _ nonce: String) -> String {
         "tsunagu-peer/v1|\(node)|\(ts)|\(nonce)"
-    }
-
-    private static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
-
-    private static func bytes(hex: String) -> [UInt8]? {
-        let chars = Array(hex.utf8)
-        guard chars.count % 2 == 0 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(chars.count / 2)
-        var index = 0
-        while index < chars.count {
-            guard let byte = UInt8(String(decoding: chars[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
-            out.append(byte)
-            index += 2
-        }
-        return out
     }
 }
 

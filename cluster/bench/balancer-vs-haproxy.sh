@@ -12,6 +12,7 @@
 #   BALANCER_BIN  an executable that takes `--listen HOST:PORT --backend HOST:PORT` and runs
 #                 TsunaguBalancer.BalancerServer over that one backend (a release build)
 #   DURATION      per wrk run (default 10s); CONNS concurrency for the new-connection run (default 32)
+#   BALANCER_THREADS  the balancer's event-loop threads (default 2, like HAProxy's nbthread 2)
 # Needs haproxy, wrk and nginx (Debian: apt-get install haproxy wrk nginx-light); installs them
 # when missing and run as root. Only 127.0.0.1 is used.
 set -euo pipefail
@@ -82,7 +83,7 @@ CONF
 haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
 pids+=($!)
 
-"$BALANCER_BIN" --listen "127.0.0.1:$BALANCER_PORT" --backend "127.0.0.1:$BACKEND_PORT" --threads 2 \
+"$BALANCER_BIN" --listen "127.0.0.1:$BALANCER_PORT" --backend "127.0.0.1:$BACKEND_PORT" --threads "${BALANCER_THREADS:-2}" \
     >"$work/balancer.log" 2>&1 &
 pids+=($!)
 
