@@ -73,7 +73,9 @@ let package = Package(
         .testTarget(name: "TsunaguWebSocketTests", dependencies: [
             "TsunaguWebSocket", "TsunaguClient", nio, nioPosix, nioHTTP1, nioWebSocket,
         ]),
-        .testTarget(name: "TsunaguBalancerTests", dependencies: ["TsunaguBalancer", nio, nioPosix, nioHTTP1]),
+        .testTarget(name: "TsunaguBalancerTests", dependencies: [
+            "TsunaguBalancer", nio, nioPosix, nioHTTP1, .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
         .testTarget(name: "TsunaguStoreTests", dependencies: [
             "TsunaguStore", "TsunaguCore", "TsunaguCrypto", .product(name: "GRDB", package: "GRDB.swift"),
         ]),

@@ -11,8 +11,12 @@ struct APIRequest: Sendable {
     var body: [UInt8]
     /// Path parameters filled in by the router, e.g. "id" for /v1/timelines/{id}.
     var parameters: [String: String] = [:]
+    /// The client's address (for the audit log and throttling); behind the balancer this is the
+    /// client itself, since the balancer splices TCP without terminating it.
+    var source: String?
 
-    init(head: HTTPRequestHead, body: [UInt8]) {
+    init(head: HTTPRequestHead, body: [UInt8], source: String? = nil) {
+        self.source = source
         method = head.method
         headers = head.headers
         self.body = body

@@ -8,6 +8,7 @@ enum APIRoutes {
         var router = APIRouter()
         let sessions = SessionRoutes(context: context)
         let timelines = TimelineRoutes(context: context)
+        let admin = AdminRoutes(context: context)
         router.add(.POST, "/v1/sessions", sessions.login)
         router.add(.DELETE, "/v1/sessions/current", sessions.logout)
         router.add(.GET, "/v1/me", sessions.me)
@@ -16,6 +17,7 @@ enum APIRoutes {
         router.add(.POST, "/v1/timelines/{id}/members", timelines.addMember)
         router.add(.DELETE, "/v1/timelines/{id}/members/{user}", timelines.removeMember)
         router.add(.GET, "/v1/timelines/{id}/events", timelines.history)
+        router.add(.GET, "/v1/admin/audit", admin.audit)
         router.add(.GET, "/healthz") { _ in
             .json { $0.field("status", "ok"); $0.field("node", context.nodeID.rawValue) }
         }

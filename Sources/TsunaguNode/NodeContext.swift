@@ -39,6 +39,17 @@ final class NodeContext: Sendable {
         }
     }
 
+    /// Records an audit entry; a failure to record is logged, never shown to the client.
+    func audit(_ action: String, organization: OrganizationID?, actor: UserID?, target: String? = nil,
+               source: String?, details: String? = nil) async {
+        do {
+            try await store.audit(AuditRecord(organization: organization, actor: actor, action: action, target: target,
+                                              source: source, node: nodeID.rawValue, details: details))
+        } catch {
+            logger.error("audit entry not recorded", metadata: ["tsunagu.action": "\(action)", "tsunagu.error": "\(error)"])
+        }
+    }
+
     // MARK: what happened, to local subscribers and to peers
 
     /// An event was committed through this node.

@@ -20,10 +20,15 @@ struct SessionRoutes: Sendable {
         let valid = try await context.verifyPassword(body.password, hash: found?.passwordHash)
         guard valid, let user = found?.user, !user.disabled else {
             context.logger.info("login failed", metadata: ["tsunagu.node": "\(context.nodeID)"])
+            await context.audit("login.failure", organization: found?.user.organization, actor: nil,
+                                target: found?.user.id.rawValue, source: request.source,
+                                details: found == nil ? "unknown address \(body.email)" : nil)
             throw HubError.unauthenticated("wrong e-mail address or password")
         }
         let (token, session) = try await context.store.createSession(
             user: user, lifetimeSeconds: context.configuration.sessionLifetimeSeconds)
+        await context.audit("login.success", organization: user.organization, actor: user.id, target: session.id.rawValue,
+                            source: request.source)
         let time = context.time
         return .json(.created) { w in
             w.field("token", token)
@@ -43,6 +48,8 @@ struct SessionRoutes: Sendable {
         let session = try await context.authenticate(request)
         try await context.store.revokeSession(session.id)
         context.sessionRevoked(session.id)
+        await context.audit("logout", organization: session.user.organization, actor: session.user.id,
+                            target: session.id.rawValue, source: request.source)
         return .noContent
     }
 

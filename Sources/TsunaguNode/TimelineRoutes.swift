@@ -53,6 +53,9 @@ struct TimelineRoutes: Sendable {
         let (member, event) = try await context.store.addMember(timeline: timeline, email: body.email, role: role,
                                                                 by: session.user)
         context.committed(event)
+        await context.audit("member.add", organization: session.user.organization, actor: session.user.id,
+                            target: "\(timeline.rawValue)/\(member.user.id.rawValue)", source: request.source,
+                            details: "role \(member.role.rawValue)")
         return .json(.created) { w in
             w.key("user")
             ServerMessage.writePerson(member.user, into: &w)
@@ -69,6 +72,8 @@ struct TimelineRoutes: Sendable {
         }
         let event = try await context.store.removeMember(timeline: timeline, user: user, by: session.user)
         context.committed(event)
+        await context.audit("member.remove", organization: session.user.organization, actor: session.user.id,
+                            target: "\(timeline.rawValue)/\(user.rawValue)", source: request.source)
         return .noContent
     }
 

@@ -12,6 +12,8 @@ public final class HubStore: Sendable {
     let pool: DatabasePool
     let cipher: FieldCipher
     let blindIndex: BlindIndex
+    /// Keys the audit log's chain; derived from the master key, so never in the store.
+    let auditKey: SymmetricKey
     let names = NameCache()
 
     /// Opens (creating and migrating if needed) the store at `path`, unlocking its data keys with
@@ -38,6 +40,7 @@ public final class HubStore: Sendable {
         try Self.migrate(pool)
         cipher = try Self.loadDataKeys(pool, wrapper: KeyWrapper(master: masterKey))
         blindIndex = BlindIndex(key: masterKey.derivedKey(purpose: "blind-index"))
+        auditKey = masterKey.derivedKey(purpose: "audit-chain")
     }
 
     /// Two processes may open a new store at once; the loser of the race to migrate sees the

@@ -107,6 +107,23 @@ enum StoreSchema {
                 );
                 """)
         }
+        migrator.registerMigration("2026-11-27-audit") { db in
+            try db.execute(sql: """
+                CREATE TABLE audit_log (
+                    seq INTEGER PRIMARY KEY,          -- position in the one chain of the store
+                    at_ms INTEGER NOT NULL,
+                    org_id TEXT,                     -- the organization whose admins may read it
+                    actor_id TEXT,                   -- a user id, or NULL for an operator command
+                    action TEXT NOT NULL,            -- e.g. login.success, member.add
+                    target TEXT,                     -- an id (user, timeline, session), never a name
+                    source TEXT,                     -- source address, or "cli"
+                    node TEXT,
+                    details BLOB,                    -- encrypted: anything a person typed (e.g. an e-mail address)
+                    chain BLOB NOT NULL              -- HMAC-SHA-256(previous chain ‖ this row)
+                );
+                CREATE INDEX audit_org ON audit_log(org_id, at_ms);
+                """)
+        }
         return migrator
     }
 }

@@ -38,6 +38,8 @@ extension Admin {
                 let name = String(email.split(separator: "@").first ?? "admin")
                 let user = try store.createUser(organization: organization.id, email: email, name: name,
                                                 passwordHash: PasswordHasher().hash(password), role: .admin)
+                try store.auditSync(AuditRecord(organization: organization.id, actor: nil, action: "admin.bootstrap",
+                                                target: user.id.rawValue, source: "cli", details: email))
                 print("created organization \(organization.id) and its admin \(user.id)")
             } catch let error as StoreError {
                 throw CLIError("\(error)")
@@ -78,6 +80,9 @@ extension Admin {
                 }
                 let user = try store.createUser(organization: organization.id, email: email, name: name,
                                                 passwordHash: PasswordHasher().hash(password), role: role)
+                try store.auditSync(AuditRecord(organization: organization.id, actor: nil, action: "admin.add-user",
+                                                target: user.id.rawValue, source: "cli",
+                                                details: "\(email) role \(role.rawValue)"))
                 print("created user \(user.id) in organization \(organization.id)")
             } catch let error as StoreError {
                 throw CLIError("\(error)")
