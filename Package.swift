@@ -50,6 +50,11 @@ let package = Package(
             .product(name: "NIOTLS", package: "swift-nio"), logging,
         ]),
 
+        // Outgoing mail: the outbox delivery worker and its transports (SMTP client on SwiftNIO, .eml files).
+        .target(name: "TsunaguMail", dependencies: [
+            nio, nioPosix, .product(name: "NIOTLS", package: "swift-nio"), nioSSL, logging,
+        ]),
+
         // The round-robin L4 balancer: follows the membership registry, splices TCP to live nodes.
         .target(name: "TsunaguBalancer", dependencies: [nio, nioPosix, nioHTTP1, logging]),
 
@@ -76,6 +81,7 @@ let package = Package(
         .testTarget(name: "TsunaguBalancerTests", dependencies: [
             "TsunaguBalancer", nio, nioPosix, nioHTTP1, .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
+        .testTarget(name: "TsunaguMailTests", dependencies: ["TsunaguMail", nio, nioPosix, logging]),
         .testTarget(name: "TsunaguStoreTests", dependencies: [
             "TsunaguStore", "TsunaguCore", "TsunaguCrypto", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
