@@ -18,6 +18,18 @@ enum APIRoutes {
         router.add(.DELETE, "/v1/timelines/{id}/members/{user}", timelines.removeMember)
         router.add(.GET, "/v1/timelines/{id}/events", timelines.history)
         router.add(.GET, "/v1/admin/audit", admin.audit)
+        addHealth(to: &router, context)
+        return router
+    }
+
+    /// Only the health endpoints: what a TLS node serves to plaintext connections.
+    static func healthRouter(_ context: NodeContext) -> APIRouter {
+        var router = APIRouter()
+        addHealth(to: &router, context)
+        return router
+    }
+
+    private static func addHealth(to router: inout APIRouter, _ context: NodeContext) {
         router.add(.GET, "/healthz") { _ in
             .json { $0.field("status", "ok"); $0.field("node", context.nodeID.rawValue) }
         }
@@ -30,7 +42,6 @@ enum APIRoutes {
                 return .json(.serviceUnavailable) { $0.field("status", "store unavailable") }
             }
         }
-        return router
     }
 }
 

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import NIOWebSocket
 import Synchronization
 import TsunaguCore
 import TsunaguCrypto
@@ -37,41 +38,30 @@ public final class NodeServer: Sendable {
         var limits = configuration.limits
         // The echo endpoint echoes binary; /v1/ws closes on binary in ClientSession (1003).
         limits.allowsBinary = configuration.conformanceEcho
-        let upgrader = WebSocketServer.makeUpgrader(limits: limits, compression: configuration.compression) {
-            head, _ in
-            let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
-            switch path {
-            case "/v1/ws":
-                return { ClientSession(context: context) }
-            case "/v1/echo" where configuration.conformanceEcho:
-                return { WebSocketEchoDelegate() }
-            case "/v1/peer":
-                guard let auth = context.peerAuth else { return nil }
-                return { PeerEndpoint(context: context, auth: auth) }
-            default:
-                return nil
-            }
-        }
+        let upgrader = Self.makeUpgrader(context: context, limits: limits, plaintextOnTLSPort: false)
         let router = APIRoutes.router(context)
         let maxBody = configuration.maxHTTPBodyBytes
         let failure: @Sendable (any Error, String) -> (code: WireErrorCode, message: String) = { error, path in
             context.failure(error, operation: "http")
         }
+        let http = HTTPPipeline(upgrader: upgrader, router: router, maxBody: maxBody, failure: failure)
+        // With TLS, plaintext on the same port serves only what must work without a certificate:
+        // health for the balancer and HAProxy, and the HMAC-authenticated, content-free peer links.
+        let plaintext = HTTPPipeline(
+            upgrader: Self.makeUpgrader(context: context, limits: limits, plaintextOnTLSPort: true),
+            router: APIRoutes.healthRouter(context), maxBody: maxBody, failure: failure)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let sync = channel.pipeline.syncOperations
-                    if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
-                    let api = HTTPAPIHandler(router: router, maxBodyBytes: maxBody, failure: failure)
-                    try sync.configureHTTPServerPipeline(
-                        withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in
-                            channel.pipeline.removeHandler(name: HTTPAPIHandler.name, promise: nil)
-                        }),
-                        withErrorHandling: true)
-                    try sync.addHandler(api, name: HTTPAPIHandler.name)
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            TLSSniffer(tls: tls, secure: http, plaintext: plaintext))
+                    } else {
+                        try http.configure(channel)
+                    }
                 }
             }
             .bind(host: configuration.host, port: configuration.port).get()
@@ -156,6 +146,26 @@ public final class NodeServer: Sendable {
     /// Waits until the listener closes.
     public func wait() async throws {
         if let channel = listener.withLock({ $0 }) { try await channel.closeFuture.get() }
+    }
+
+    private static func makeUpgrader(context: NodeContext, limits: WebSocketLimits, plaintextOnTLSPort: Bool)
+        -> NIOWebSocketServerUpgrader
+    {
+        let configuration = context.configuration
+        return WebSocketServer.makeUpgrader(limits: limits, compression: configuration.compression) { head, _ in
+            let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+            switch path {
+            case "/v1/ws" where !plaintextOnTLSPort:
+                return { ClientSession(context: context) }
+            case "/v1/echo" where configuration.conformanceEcho && !plaintextOnTLSPort:
+                return { WebSocketEchoDelegate() }
+            case "/v1/peer":
+                guard let auth = context.peerAuth else { return nil }
+                return { PeerEndpoint(context: context, auth: auth) }
+            default:
+                return nil
+            }
+        }
     }
 
     private func makeTLSContext() throws -> NIOSSLContext? {

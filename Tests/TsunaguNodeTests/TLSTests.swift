@@ -17,9 +17,16 @@ import Testing
             let https = try await Tool.run("/usr/bin/curl", ["-sk", "https://127.0.0.1:\(live.port)/healthz"])
             #expect(https.status == 0)
             #expect(https.output.contains("\"status\":\"ok\""))
-            // plain HTTP on a TLS listener gets no answer
-            let plain = try await Tool.run("/usr/bin/curl", ["-s", "--max-time", "3", "http://127.0.0.1:\(live.port)/healthz"])
-            #expect(!plain.output.contains("\"status\":\"ok\""))
+            let me = try await Tool.run("/usr/bin/curl", ["-sk", "-H", "Authorization: Bearer \(live.nurseToken)",
+                                                          "https://127.0.0.1:\(live.port)/v1/me"])
+            #expect(me.output.contains("Sato Hanako"))
+            // plaintext on the TLS port: health only (for balancers), never the API
+            let health = try await Tool.run("/usr/bin/curl", ["-s", "--max-time", "3", "http://127.0.0.1:\(live.port)/readyz"])
+            #expect(health.output.contains("\"status\":\"ready\""))
+            let api = try await Tool.run("/usr/bin/curl", ["-s", "--max-time", "3", "-H", "Authorization: Bearer \(live.nurseToken)",
+                                                           "http://127.0.0.1:\(live.port)/v1/me"])
+            #expect(!api.output.contains("Sato Hanako"))
+            #expect(api.output.contains("not_found"))
         }
     }
 }

@@ -1,0 +1,24 @@
+import NIOCore
+import NIOHTTP1
+import NIOWebSocket
+import TsunaguCore
+
+/// The HTTP/1.1 + WebSocket-upgrade handlers of one connection: NIO's HTTP codec with the
+/// WebSocket upgrader, then the JSON API handler (removed once a connection upgrades).
+struct HTTPPipeline: Sendable {
+    let upgrader: NIOWebSocketServerUpgrader
+    let router: APIRouter
+    let maxBody: Int
+    let failure: @Sendable (any Error, String) -> (code: WireErrorCode, message: String)
+
+    func configure(_ channel: any Channel) throws {
+        let sync = channel.pipeline.syncOperations
+        let api = HTTPAPIHandler(router: router, maxBodyBytes: maxBody, failure: failure)
+        try sync.configureHTTPServerPipeline(
+            withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in
+                channel.pipeline.removeHandler(name: HTTPAPIHandler.name, promise: nil)
+            }),
+            withErrorHandling: true)
+        try sync.addHandler(api, name: HTTPAPIHandler.name)
+    }
+}
