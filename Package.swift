@@ -45,7 +45,7 @@ let package = Package(
 
         // The realtime node: HTTP API, /v1/ws, subscription hub.
         .target(name: "TsunaguNode", dependencies: [
-            "TsunaguCore", "TsunaguCrypto", "TsunaguStore", "TsunaguWebSocket", "TsunaguClient",
+            "TsunaguCore", "TsunaguCrypto", "TsunaguStore", "TsunaguWebSocket", "TsunaguClient", "TsunaguMail",
             nio, nioPosix, nioHTTP1, nioWebSocket, nioSSL,
             .product(name: "NIOTLS", package: "swift-nio"), logging,
         ]),
@@ -64,7 +64,8 @@ let package = Package(
         ]),
 
         .executableTarget(name: "tsunagu", dependencies: [
-            "TsunaguCore", "TsunaguCrypto", "TsunaguStore", "TsunaguNode", "TsunaguBalancer", logging,
+            "TsunaguCore", "TsunaguCrypto", "TsunaguStore", "TsunaguNode", "TsunaguBalancer", "TsunaguMail", logging,
+            nioPosix,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "tsunagu-load", dependencies: [

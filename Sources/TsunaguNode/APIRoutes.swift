@@ -9,6 +9,7 @@ enum APIRoutes {
         let sessions = SessionRoutes(context: context)
         let timelines = TimelineRoutes(context: context)
         let admin = AdminRoutes(context: context)
+        let accounts = AccountRoutes(context: context)
         router.add(.POST, "/v1/sessions", sessions.login)
         router.add(.DELETE, "/v1/sessions/current", sessions.logout)
         router.add(.GET, "/v1/me", sessions.me)
@@ -18,6 +19,10 @@ enum APIRoutes {
         router.add(.DELETE, "/v1/timelines/{id}/members/{user}", timelines.removeMember)
         router.add(.GET, "/v1/timelines/{id}/events", timelines.history)
         router.add(.GET, "/v1/admin/audit", admin.audit)
+        router.add(.POST, "/v1/registrations", accounts.register)
+        router.add(.POST, "/v1/registrations/complete", accounts.complete)
+        router.add(.POST, "/v1/admin/users", accounts.invite)
+        router.add(.PATCH, "/v1/admin/users/{id}", accounts.update)
         addHealth(to: &router, context)
         return router
     }

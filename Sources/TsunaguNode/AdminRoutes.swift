@@ -7,16 +7,10 @@ import TsunaguStore
 struct AdminRoutes: Sendable {
     let context: NodeContext
 
-    private func admin(_ request: APIRequest) async throws -> SessionRecord {
-        let session = try await context.authenticate(request)
-        guard session.user.role == .admin else { throw StoreError.forbidden("organization admins only") }
-        return session
-    }
-
     /// `GET /v1/admin/audit?from=&to=` (RFC 3339 instants; default the last 30 days): the
     /// organization's audit entries, oldest first, times in the deployment's zone (JST).
     func audit(_ request: APIRequest) async throws -> APIResponse {
-        let session = try await admin(request)
+        let session = try await context.authenticateAdmin(request)
         let now = WireTime.nowMillis()
         let from = try instant(request, "from") ?? now - 30 * 86_400_000
         let to = try instant(request, "to") ?? now

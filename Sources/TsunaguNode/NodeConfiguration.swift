@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import TsunaguCore
 import TsunaguCrypto
+import TsunaguMail
 import TsunaguStore
 import TsunaguWebSocket
 
@@ -35,6 +36,13 @@ public struct NodeConfiguration: Sendable {
     public var leaseMillis: Int64 = HubStore.defaultLeaseMillis
     /// Clients are told to come back within this many milliseconds, spread at random, on drain.
     public var drainJitterMillis = 2000
+    /// Where queued mail goes (SMTP, or .eml files); nil: this node runs no mail worker.
+    public var mailTransport: (any MailTransport)?
+    public var mailFrom = "tsunagu@localhost"
+    /// The address users reach the hub at, for links in mail.
+    public var publicURL = "http://127.0.0.1:8080"
+    /// Activation links are valid this long (white paper: links that expire), 30 min by default.
+    public var linkLifetimeSeconds: Int64 = 1800
     /// Fault injection for tests: the fraction of outbound peer announcements dropped.
     public var peerDropRate: Double = 0
 

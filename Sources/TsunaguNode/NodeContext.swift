@@ -4,6 +4,7 @@ import NIOPosix
 import Synchronization
 import TsunaguCore
 import TsunaguCrypto
+import TsunaguMail
 import TsunaguStore
 
 /// The services every connection of a node shares.
@@ -16,6 +17,8 @@ final class NodeContext: Sendable {
     /// Outbound peer links, when the node is part of a cluster.
     let peers: PeerMesh?
     let peerAuth: PeerAuth?
+    /// Delivers the outbox when the node sends mail.
+    let mailWorker: MailDeliveryWorker?
     /// Threads for CPU-heavy work (password hashing), started and stopped with the node.
     let blockingPool = NIOThreadPool(numberOfThreads: 2)
     private let drainingFlag = Atomic<Bool>(false)
@@ -31,6 +34,10 @@ final class NodeContext: Sendable {
         self.dummyHash = passwords.hash("tsunagu-dummy-password")
         self.logger = logger
         self.hub = SubscriptionHub(store: store, time: configuration.time, logger: logger)
+        self.mailWorker = configuration.mailTransport.map {
+            MailDeliveryWorker(store: StoreOutbox(store: store, from: configuration.mailFrom), transport: $0,
+                               logger: logger)
+        }
         let auth = configuration.peerKey.map { PeerAuth(key: $0) }
         self.peerAuth = auth
         self.peers = auth.map {
@@ -81,6 +88,12 @@ final class NodeContext: Sendable {
                 "tsunagu.error": "\(String(reflecting: type(of: error))): \(error)",
             ])
         }
+    }
+
+    /// Hashes a new password on the blocking pool (scrypt is slow by design).
+    func hashPassword(_ password: String) async throws -> String {
+        let passwords = self.passwords
+        return try await blockingPool.runIfActive { passwords.hash(password) }
     }
 
     /// Checks a password in constant time; for an unknown user a dummy hash is checked anyway so

@@ -18,6 +18,7 @@ public final class NodeServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let listener = Mutex<(any Channel)?>(nil)
     private let agentTask = Mutex<Task<Void, Never>?>(nil)
+    private let mailTask = Mutex<Task<Void, Never>?>(nil)
     private let drained = Mutex<[CheckedContinuation<Void, Never>]?>([])
 
     public init(configuration: NodeConfiguration, store: HubStore, passwords: PasswordHasher = PasswordHasher(),
@@ -67,6 +68,9 @@ public final class NodeServer: Sendable {
             .bind(host: configuration.host, port: configuration.port).get()
         listener.withLock { $0 = channel }
         let port = channel.localAddress?.port ?? configuration.port
+        if let worker = context.mailWorker {
+            mailTask.withLock { $0 = Task { await worker.run() } }
+        }
         if configuration.peerKey != nil {
             let agent = MembershipAgent(context: context, host: configuration.host, port: port) { [weak self] in
                 guard let self else { return }
@@ -130,6 +134,7 @@ public final class NodeServer: Sendable {
     public func shutdown() async throws {
         context.setDraining()
         agentTask.withLock { $0?.cancel() }
+        mailTask.withLock { $0?.cancel() }
         context.peers?.closeAll()
         if let channel = listener.withLock({ $0 }) {
             try? await channel.close()

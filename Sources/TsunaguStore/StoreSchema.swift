@@ -124,6 +124,31 @@ enum StoreSchema {
                 CREATE INDEX audit_org ON audit_log(org_id, at_ms);
                 """)
         }
+        migrator.registerMigration("2026-11-27-identity") { db in
+            try db.execute(sql: """
+                CREATE TABLE activation_links (
+                    token_hash BLOB PRIMARY KEY,     -- SHA-256 of the single-use token mailed out
+                    user_id TEXT NOT NULL REFERENCES users(id),
+                    created_at INTEGER NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    used_at INTEGER
+                );
+                CREATE TABLE outbox (
+                    id TEXT PRIMARY KEY,
+                    recipient BLOB NOT NULL,         -- encrypted, like everything a person typed
+                    subject BLOB NOT NULL,
+                    body BLOB NOT NULL,              -- carries a link token: encrypted at rest
+                    created_at INTEGER NOT NULL,
+                    next_attempt_at INTEGER NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    lease_until INTEGER NOT NULL DEFAULT 0,
+                    sent_at INTEGER,
+                    failed_permanently INTEGER NOT NULL DEFAULT 0,
+                    last_error TEXT
+                );
+                CREATE INDEX outbox_due ON outbox(sent_at, failed_permanently, next_attempt_at);
+                """)
+        }
         return migrator
     }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import NIOPosix
 import TsunaguCore
+import TsunaguMail
 import TsunaguNode
 
 /// Flags that shape a node, shared by `serve` and `up`.
@@ -11,6 +13,11 @@ struct NodeOptions: ParsableArguments {
     var maxMessageBytes = 65_536
     @Option(help: "Time zone of every time the hub prints (IANA name).") var timeZone = "Asia/Tokyo"
     @Option(help: "Lifetime of a login session, in seconds.") var sessionTtl = 12 * 3600
+    @Option(help: ArgumentHelp("Send mail through this SMTP server (smtp://[user:pass@]host:port); without it mail is written as .eml files into outbox/ beside the store.", valueName: "url"))
+    var smtpURL: String?
+    @Option(help: "Sender address of the hub's mail.") var mailFrom = "tsunagu@localhost"
+    @Option(help: "The URL users reach the hub at, for links in mail.") var publicURL = "http://127.0.0.1:8080"
+    @Option(help: "Seconds an activation link stays valid.") var linkLifetime = 1800
     @Flag(help: "Serve the WebSocket echo endpoint /v1/echo for the Autobahn conformance suite. Never in production.")
     var conformanceEcho = false
 
@@ -21,6 +28,13 @@ struct NodeOptions: ParsableArguments {
         }
         guard TimeZone(identifier: timeZone) != nil else { throw ValidationError("--time-zone: unknown zone '\(timeZone)'") }
         guard (60...(30 * 86400)).contains(sessionTtl) else { throw ValidationError("--session-ttl: from 60 to 2592000 seconds") }
+        if let smtpURL {
+            do { _ = try SMTPConfiguration.parse(url: smtpURL) } catch { throw ValidationError("--smtp-url: \(error)") }
+        }
+        guard (60...(7 * 86400)).contains(linkLifetime) else { throw ValidationError("--link-lifetime: from 60 to 604800 seconds") }
+        guard publicURL.hasPrefix("http://") || publicURL.hasPrefix("https://") else {
+            throw ValidationError("--public-url: an http:// or https:// URL")
+        }
     }
 
     /// The same options as `tsunagu serve` flags, for the node processes `up` starts.
@@ -29,7 +43,23 @@ struct NodeOptions: ParsableArguments {
                          "--session-ttl", String(sessionTtl)]
         if let tlsCert, let tlsKey { arguments += ["--tls-cert", tlsCert, "--tls-key", tlsKey] }
         if conformanceEcho { arguments.append("--conformance-echo") }
+        if let smtpURL { arguments += ["--smtp-url", smtpURL] }
+        arguments += ["--mail-from", mailFrom, "--public-url", publicURL, "--link-lifetime", String(linkLifetime)]
         return arguments
+    }
+
+    func apply(to configuration: inout NodeConfiguration, storePath: String) throws {
+        apply(to: &configuration)
+        if let smtpURL {
+            configuration.mailTransport = SMTPTransport(configuration: try SMTPConfiguration.parse(url: smtpURL),
+                                                        group: MultiThreadedEventLoopGroup.singleton)
+        } else {
+            configuration.mailTransport = DirectoryTransport(
+                directory: (storePath as NSString).deletingLastPathComponent + "/outbox")
+        }
+        configuration.mailFrom = mailFrom
+        configuration.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
+        configuration.linkLifetimeSeconds = Int64(linkLifetime)
     }
 
     func apply(to configuration: inout NodeConfiguration) {

@@ -24,7 +24,7 @@ struct Serve: AsyncParsableCommand {
         let (store, key) = try storeOptions.openStoreAndKey(createKey: false)
         var configuration = NodeConfiguration(nodeID: nodeId.map(NodeID.init) ?? .random(),
                                               host: listen.host, port: listen.port)
-        nodeOptions.apply(to: &configuration)
+        try nodeOptions.apply(to: &configuration, storePath: storeOptions.store)
         // Peer links are authenticated with a key only holders of the master key can derive.
         configuration.peerKey = key.derivedKey(purpose: "peer-link")
         let node = NodeServer(configuration: configuration, store: store)

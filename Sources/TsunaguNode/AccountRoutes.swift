@@ -1,0 +1,151 @@
+import Foundation
+import TsunaguCore
+import TsunaguCrypto
+import TsunaguStore
+
+/// Registration by e-mailed, single-use links, and the organization admin's user management
+/// (PROTOCOL.md §5; white paper 5.16–5.18).
+struct AccountRoutes: Sendable {
+    let context: NodeContext
+
+    private struct RegistrationBody: Decodable { var email: String }
+
+    /// `POST /v1/registrations {email}` → 202 always. An address an admin invited (or an active
+    /// account, whose link then sets a new password) gets a new link by mail; an unknown or
+    /// disabled address gets nothing — and the same answer, so nobody learns which exist.
+    func register(_ request: APIRequest) async throws -> APIResponse {
+        let body = try request.decode(RegistrationBody.self)
+        guard body.email.contains("@"), body.email.utf8.count <= 254 else { throw HubError.badRequest("email: not an address") }
+        if let user = try await context.store.user(email: body.email), !user.disabled {
+            try await context.store.issueActivationLink(for: user, lifetimeSeconds: context.configuration.linkLifetimeSeconds,
+                                                        mail: context.activationMail(name: user.name))
+            context.mailWorker?.wake()
+            await context.audit("registration.link", organization: user.organization, actor: nil, target: user.id.rawValue,
+                                source: request.source)
+        }
+        return .json(.accepted) { $0.field("status", "accepted") }
+    }
+
+    private struct CompleteBody: Decodable {
+        var token: String
+        var name: String
+        var password: String
+    }
+
+    /// `POST /v1/registrations/complete {token,name,password}` → 200 {user}.
+    func complete(_ request: APIRequest) async throws -> APIResponse {
+        let body = try request.decode(CompleteBody.self)
+        guard (1...512).contains(body.token.utf8.count) else { throw HubError.notFound("no such activation link") }
+        guard body.password.utf8.count <= 1024 else { throw HubError.badRequest("password: at most 1024 bytes") }
+        let hash = try await context.hashPassword(body.password)
+        let password = body.password
+        // The policy needs the account's address, which the link names: checked inside the store's transaction.
+        let user = try await context.store.completeActivation(token: body.token, name: body.name, passwordHash: hash,
+                                                              check: { PasswordPolicy().problem(with: password, email: $0) })
+        await context.audit("registration.complete", organization: user.organization, actor: user.id,
+                            target: user.id.rawValue, source: request.source)
+        return .json { w in
+            w.key("user")
+            w.beginObject()
+            w.field("id", user.id.rawValue)
+            w.field("name", user.name)
+            w.field("org", user.organization.rawValue)
+            w.endObject()
+        }
+    }
+
+    private struct InviteBody: Decodable {
+        var email: String
+        var name: String
+        var role: String?
+    }
+
+    /// `POST /v1/admin/users {email,name,role}`: an organization admin invites; the activation
+    /// link is mailed.
+    func invite(_ request: APIRequest) async throws -> APIResponse {
+        let session = try await context.authenticateAdmin(request)
+        let body = try request.decode(InviteBody.self)
+        guard let role = OrganizationRole(rawValue: body.role ?? "member") else {
+            throw HubError.badRequest("role: must be \"admin\" or \"member\"")
+        }
+        let user = try await context.store.invite(email: body.email, name: body.name, role: role,
+                                                  organization: session.user.organization,
+                                                  linkLifetimeSeconds: context.configuration.linkLifetimeSeconds,
+                                                  mail: context.activationMail(name: body.name))
+        context.mailWorker?.wake()
+        await context.audit("user.invite", organization: session.user.organization, actor: session.user.id,
+                            target: user.id.rawValue, source: request.source, details: "\(user.email) role \(role.rawValue)")
+        return .json(.created) { Self.write(user, status: "invited", into: &$0) }
+    }
+
+    private struct PatchBody: Decodable {
+        var role: String?
+        var disabled: Bool?
+    }
+
+    /// `PATCH /v1/admin/users/{id} {role?,disabled?}`: disabling ends the user's sessions and
+    /// closes their sockets on every node.
+    func update(_ request: APIRequest) async throws -> APIResponse {
+        let session = try await context.authenticateAdmin(request)
+        guard let id = request.parameters["id"].flatMap(UserID.init) else {
+            throw HubError.notFound("no such user in your organization")
+        }
+        let body = try request.decode(PatchBody.self)
+        var role: OrganizationRole?
+        if let raw = body.role {
+            guard let parsed = OrganizationRole(rawValue: raw) else { throw HubError.badRequest("role: must be \"admin\" or \"member\"") }
+            role = parsed
+        }
+        guard role != nil || body.disabled != nil else { throw HubError.badRequest("role or disabled: give at least one") }
+        if id == session.user.id && (body.disabled == true || role == .member) {
+            throw StoreError.conflict("admins cannot disable or demote themselves")
+        }
+        let (user, revoked) = try await context.store.updateUser(id, in: session.user.organization, role: role,
+                                                                 disabled: body.disabled)
+        for revokedSession in revoked { context.sessionRevoked(revokedSession) }
+        if let role {
+            await context.audit("user.role", organization: user.organization, actor: session.user.id, target: id.rawValue,
+                                source: request.source, details: role.rawValue)
+        }
+        if let disabled = body.disabled {
+            await context.audit(disabled ? "user.disable" : "user.enable", organization: user.organization,
+                                actor: session.user.id, target: id.rawValue, source: request.source)
+        }
+        return .json { Self.write(user, status: user.disabled ? "disabled" : "active", into: &$0) }
+    }
+
+    static func write(_ user: UserRecord, status: String, into w: inout JSONWriter) {
+        w.field("id", user.id.rawValue)
+        w.field("email", user.email)
+        w.field("name", user.name)
+        w.field("role", user.role.rawValue)
+        w.field("status", status)
+    }
+}
+
+extension NodeContext {
+    func authenticateAdmin(_ request: APIRequest) async throws -> SessionRecord {
+        let session = try await authenticate(request)
+        guard session.user.role == .admin else { throw StoreError.forbidden("organization admins only") }
+        return session
+    }
+
+    /// The activation mail: how to finish, with the token, valid for the link lifetime.
+    func activationMail(name: String) -> @Sendable (String) -> ActivationMail {
+        let base = configuration.publicURL
+        let minutes = configuration.linkLifetimeSeconds / 60
+        return { token in
+            ActivationMail(subject: "Tsunagu: activate your account / アカウントの有効化", body: """
+                Hello \(name),
+
+                Open this link to set your password (valid for \(minutes) minutes, once):
+                \(base)/activate#token=\(token)
+
+                Or complete it through the API: POST \(base)/v1/registrations/complete
+                with {"token":"\(token)","name":"…","password":"…"}.
+
+                If you did not expect this mail, ignore it; nothing changes without the link.
+                """)
+        }
+    }
+}

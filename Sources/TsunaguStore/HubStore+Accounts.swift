@@ -1,0 +1,107 @@
+import Foundation
+import GRDB
+import TsunaguCore
+import TsunaguCrypto
+
+/// What the invitation or registration mail says; the node renders it (it knows the public URL).
+public struct ActivationMail: Sendable {
+    public var subject: String
+    public var body: String
+    public init(subject: String, body: String) {
+        self.subject = subject
+        self.body = body
+    }
+}
+
+/// Invitations, activation links, and account changes by organization admins.
+extension HubStore {
+    /// Creates a not-yet-active user (no password) in the organization and queues the activation
+    /// mail, in one transaction. `conflict` when the address is taken.
+    public func invite(email: String, name: String, role: OrganizationRole, organization: OrganizationID,
+                       linkLifetimeSeconds: Int64, mail: @escaping @Sendable (_ token: String) -> ActivationMail)
+        async throws -> UserRecord
+    {
+        let user = try createUser(organization: organization, email: email, name: name, passwordHash: nil, role: role)
+        try await issueActivationLink(for: user, lifetimeSeconds: linkLifetimeSeconds, mail: mail)
+        return user
+    }
+
+    /// A new single-use link for `user` (invited, or asking again), mailed through the outbox.
+    public func issueActivationLink(for user: UserRecord, lifetimeSeconds: Int64,
+                                    mail: @escaping @Sendable (_ token: String) -> ActivationMail) async throws {
+        let (token, hash) = OpaqueToken.generate()
+        let now = Self.nowMillis()
+        let content = mail(token)
+        try await writeImmediate { [self] db in
+            try db.execute(sql: """
+                INSERT INTO activation_links (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)
+                """, arguments: [Data(hash), user.id.rawValue, now, now + lifetimeSeconds * 1000])
+            try enqueueMail(db, recipient: user.email, subject: content.subject, body: content.body, at: now)
+        }
+    }
+
+    /// Activates with a link token: sets name and password, uses the link up. Errors: `notFound`
+    /// (no such link), `conflict` (already used), `invalid` (expired).
+    /// `check` sees the account's e-mail address and returns a password-policy problem, if any.
+    public func completeActivation(token: String, name: String, passwordHash: String,
+                                   check: @escaping @Sendable (_ email: String) -> String?) async throws -> UserRecord {
+        let hash = Data(OpaqueToken.hash(token))
+        let now = Self.nowMillis()
+        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...200).contains(trimmed.count) else { throw StoreError.invalid("name: 1 to 200 characters") }
+        let userID = try await writeImmediate { [self] db -> UserID in
+            guard let link = try Row.fetchOne(db, sql: "SELECT * FROM activation_links WHERE token_hash = ?",
+                                              arguments: [hash]) else {
+                throw StoreError.notFound("no such activation link")
+            }
+            if (link["used_at"] as Int64?) != nil { throw StoreError.conflict("the activation link was already used") }
+            if (link["expires_at"] as Int64) < now { throw StoreError.invalid("the activation link has expired; ask for a new one") }
+            let id = UserID(unchecked: link["user_id"])
+            let sealedEmail = try Data.fetchOne(db, sql: "SELECT email FROM users WHERE id = ?", arguments: [id.rawValue])
+            let email = try sealedEmail.map { try open($0, table: "users", column: "email", row: id.rawValue) } ?? ""
+            if let problem = check(email) { throw StoreError.invalid(problem) }
+            try db.execute(sql: "UPDATE activation_links SET used_at = ? WHERE token_hash = ?", arguments: [now, hash])
+            try db.execute(sql: "UPDATE users SET name = ?, password_hash = ? WHERE id = ?",
+                           arguments: [seal(trimmed, table: "users", column: "name", row: id.rawValue), passwordHash,
+                                       id.rawValue])
+            return id
+        }
+        names.set(userID, trimmed)
+        guard let user = try await user(id: userID) else { throw StoreError.notFound("no such user") }
+        return user
+    }
+
+    /// Whether the account has been activated (has a password).
+    public func isActivated(_ id: UserID) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT password_hash IS NOT NULL FROM users WHERE id = ?", arguments: [id.rawValue]) ?? false
+        }
+    }
+
+    /// An admin's change to a user of their own organization. Disabling revokes every session of
+    /// the user and returns their ids, so the node can close the sockets everywhere.
+    public func updateUser(_ id: UserID, in organization: OrganizationID, role: OrganizationRole?, disabled: Bool?)
+        async throws -> (user: UserRecord, revokedSessions: [SessionID])
+    {
+        let now = Self.nowMillis()
+        let revoked = try await writeImmediate { db -> [SessionID] in
+            guard try String.fetchOne(db, sql: "SELECT org_id FROM users WHERE id = ?", arguments: [id.rawValue])
+                    == organization.rawValue else {
+                throw StoreError.notFound("no such user in your organization")
+            }
+            if let role {
+                try db.execute(sql: "UPDATE users SET org_role = ? WHERE id = ?", arguments: [role.rawValue, id.rawValue])
+            }
+            guard let disabled else { return [] }
+            try db.execute(sql: "UPDATE users SET disabled = ? WHERE id = ?", arguments: [disabled, id.rawValue])
+            guard disabled else { return [] }
+            let sessions = try String.fetchAll(db, sql: "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL",
+                                               arguments: [id.rawValue]).map(SessionID.init(unchecked:))
+            try db.execute(sql: "UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+                           arguments: [now, id.rawValue])
+            return sessions
+        }
+        guard let user = try await user(id: id) else { throw StoreError.notFound("no such user in your organization") }
+        return (user, revoked)
+    }
+}
