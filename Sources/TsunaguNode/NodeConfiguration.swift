@@ -43,6 +43,8 @@ public struct NodeConfiguration: Sendable {
     public var publicURL = "http://127.0.0.1:8080"
     /// Activation links are valid this long (white paper: links that expire), 30 min by default.
     public var linkLifetimeSeconds: Int64 = 1800
+    /// Failed logins that lock an address or a source address, and for how long.
+    public var loginThrottle = LoginThrottlePolicy()
     /// Fault injection for tests: the fraction of outbound peer announcements dropped.
     public var peerDropRate: Double = 0
 

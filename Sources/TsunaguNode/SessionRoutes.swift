@@ -16,15 +16,26 @@ struct SessionRoutes: Sendable {
     func login(_ request: APIRequest) async throws -> APIResponse {
         let body = try request.decode(LoginBody.self)
         guard body.password.utf8.count <= 1024 else { throw HubError.badRequest("password: too long") }
-        let found = try await context.store.userForLogin(email: body.email)
+        let store = context.store
+        if let until = try await store.loginLockedUntil(email: body.email, source: request.source) {
+            throw HubError(code: .rateLimited,
+                           message: "too many failed logins; try again after \(context.time.format(millis: until))")
+        }
+        let found = try await store.userForLogin(email: body.email)
         let valid = try await context.verifyPassword(body.password, hash: found?.passwordHash)
         guard valid, let user = found?.user, !user.disabled else {
             context.logger.info("login failed", metadata: ["tsunagu.node": "\(context.nodeID)"])
             await context.audit("login.failure", organization: found?.user.organization, actor: nil,
                                 target: found?.user.id.rawValue, source: request.source,
                                 details: found == nil ? "unknown address \(body.email)" : nil)
+            if try await store.recordLoginFailure(email: body.email, source: request.source,
+                                                  policy: context.configuration.loginThrottle) {
+                await context.audit("login.locked", organization: found?.user.organization, actor: nil,
+                                    target: found?.user.id.rawValue, source: request.source)
+            }
             throw HubError.unauthenticated("wrong e-mail address or password")
         }
+        try await store.clearLoginFailures(email: body.email)
         let (token, session) = try await context.store.createSession(
             user: user, lifetimeSeconds: context.configuration.sessionLifetimeSeconds)
         await context.audit("login.success", organization: user.organization, actor: user.id, target: session.id.rawValue,

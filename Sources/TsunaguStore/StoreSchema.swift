@@ -149,6 +149,16 @@ enum StoreSchema {
                 CREATE INDEX outbox_due ON outbox(sent_at, failed_permanently, next_attempt_at);
                 """)
         }
+        migrator.registerMigration("2026-11-27-login-throttle") { db in
+            try db.execute(sql: """
+                CREATE TABLE login_failures (
+                    key BLOB PRIMARY KEY,            -- HMAC of "account:<address>" or "source:<ip>": no address in clear
+                    failures INTEGER NOT NULL,
+                    window_start INTEGER NOT NULL,
+                    locked_until INTEGER NOT NULL DEFAULT 0
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

@@ -107,3 +107,45 @@ import TsunaguStore
         }
     }
 }
+
+/// Failed-login throttling: an address locks after five failures, for known and unknown
+/// addresses alike, and the lock holds on every node (it is in the store).
+@Suite struct LoginThrottleTests {
+    @Test func fiveFailuresLockTheAddressEvenWithTheRightPassword() async throws {
+        try await withLiveNode(nodes: 2) { live in
+            for email in ["nurse@sakura.test", "nobody@sakura.test"] {
+                for _ in 0..<5 {
+                    let wrong = try await live.http.send("POST", "/v1/sessions", json: ["email": .string(email), "password": "wrong password!"])
+                    #expect(wrong.status == 401)
+                }
+                let locked = try await live.http.send("POST", "/v1/sessions", json: ["email": .string(email), "password": "wrong password!"])
+                #expect(locked.status == 429)
+                #expect(locked.json?["code"]?.stringValue == "rate_limited")
+            }
+            // the right password does not open a locked account, on the other node either
+            let other = TsunaguHTTPClient(host: "127.0.0.1", port: live.ports[1], group: live.group)
+            let right = try await other.send("POST", "/v1/sessions",
+                                             json: ["email": "nurse@sakura.test", "password": .string(LiveNode.password)])
+            #expect(right.status == 429)
+            // other accounts from another source are unaffected… but this source has 10 failures; 20 lock it
+            let doctor = try await live.http.send("POST", "/v1/sessions",
+                                                  json: ["email": "doc@sakura.test", "password": .string(LiveNode.password)])
+            #expect(doctor.status == 201)
+        }
+    }
+
+    @Test func theLockExpires() async throws {
+        try await withLiveNode({ $0.loginThrottle.lockoutMillis = 500; $0.loginThrottle.accountFailures = 2 }) { live in
+            for _ in 0..<2 {
+                _ = try await live.http.send("POST", "/v1/sessions", json: ["email": "nurse@sakura.test", "password": "wrong password!"])
+            }
+            let locked = try await live.http.send("POST", "/v1/sessions",
+                                                  json: ["email": "nurse@sakura.test", "password": .string(LiveNode.password)])
+            #expect(locked.status == 429)
+            try await Task.sleep(for: .milliseconds(700))
+            let open = try await live.http.send("POST", "/v1/sessions",
+                                                json: ["email": "nurse@sakura.test", "password": .string(LiveNode.password)])
+            #expect(open.status == 201)
+        }
+    }
+}
