@@ -10,12 +10,15 @@ public enum WireErrorCode: String, Sendable, Codable, CaseIterable {
     case conflict
     case unavailable
     case `internal`
+    /// PROTOCOL.md §5: the organization requires a registered client certificate and the
+    /// connection presented none (or one that is not registered).
+    case clientCertificateRequired = "client_certificate_required"
 
     /// The HTTP status the JSON API answers with for this code.
     public var httpStatus: Int {
         switch self {
         case .badRequest: 400
-        case .unauthenticated: 401
+        case .unauthenticated, .clientCertificateRequired: 401
         case .forbidden: 403
         case .notFound: 404
         case .tooLarge: 413

@@ -14,9 +14,12 @@ struct APIRequest: Sendable {
     /// The client's address (for the audit log and throttling); behind the balancer this is the
     /// client itself, since the balancer splices TCP without terminating it.
     var source: String?
+    /// SHA-256 of the client certificate this TLS connection presented, if any.
+    var certificateFingerprint: [UInt8]?
 
-    init(head: HTTPRequestHead, body: [UInt8], source: String? = nil) {
+    init(head: HTTPRequestHead, body: [UInt8], source: String? = nil, certificateFingerprint: [UInt8]? = nil) {
         self.source = source
+        self.certificateFingerprint = certificateFingerprint
         method = head.method
         headers = head.headers
         self.body = body

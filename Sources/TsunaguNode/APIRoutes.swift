@@ -23,6 +23,9 @@ enum APIRoutes {
         router.add(.POST, "/v1/registrations/complete", accounts.complete)
         router.add(.POST, "/v1/admin/users", accounts.invite)
         router.add(.PATCH, "/v1/admin/users/{id}", accounts.update)
+        router.add(.POST, "/v1/admin/users/{id}/certificates", accounts.registerCertificate)
+        router.add(.PATCH, "/v1/admin/organization", accounts.updatePolicy)
+        router.add(.POST, "/v1/me/certificates", sessions.registerCertificate)
         addHealth(to: &router, context)
         return router
     }

@@ -114,6 +114,38 @@ struct AccountRoutes: Sendable {
         return .json { Self.write(user, status: user.disabled ? "disabled" : "active", into: &$0) }
     }
 
+    private struct CertificateBody: Decodable { var fingerprint: String }
+
+    /// `POST /v1/admin/users/{id}/certificates {fingerprint}` (hex SHA-256 of the DER): an admin
+    /// registers a user's certificate, e.g. before the organization starts requiring one.
+    func registerCertificate(_ request: APIRequest) async throws -> APIResponse {
+        let session = try await context.authenticateAdmin(request)
+        guard let id = request.parameters["id"].flatMap(UserID.init),
+            let user = try await context.store.user(id: id), user.organization == session.user.organization
+        else { throw HubError.notFound("no such user in your organization") }
+        let hex = try request.decode(CertificateBody.self).fingerprint.lowercased().replacingOccurrences(of: ":", with: "")
+        guard let fingerprint = ByteEncoding.bytes(hex: hex), fingerprint.count == 32 else {
+            throw HubError.badRequest("fingerprint: 64 hex digits (SHA-256 of the certificate's DER)")
+        }
+        try await context.store.registerCertificate(user: id, fingerprint: fingerprint)
+        await context.audit("certificate.add", organization: user.organization, actor: session.user.id,
+                            target: id.rawValue, source: request.source, details: hex)
+        return .json(.created) { $0.field("fingerprint", hex) }
+    }
+
+    private struct PolicyBody: Decodable { var require_client_certificate: Bool }
+
+    /// `PATCH /v1/admin/organization {require_client_certificate}`: the organization's policy.
+    func updatePolicy(_ request: APIRequest) async throws -> APIResponse {
+        let session = try await context.authenticateAdmin(request)
+        let body = try request.decode(PolicyBody.self)
+        try await context.store.setRequiresClientCertificate(session.user.organization, body.require_client_certificate)
+        await context.audit("policy.client-certificate", organization: session.user.organization, actor: session.user.id,
+                            target: session.user.organization.rawValue, source: request.source,
+                            details: body.require_client_certificate ? "required" : "optional")
+        return .json { $0.field("require_client_certificate", body.require_client_certificate) }
+    }
+
     static func write(_ user: UserRecord, status: String, into w: inout JSONWriter) {
         w.field("id", user.id.rawValue)
         w.field("email", user.email)

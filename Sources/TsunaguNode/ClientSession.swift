@@ -22,6 +22,8 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
     private let authenticated = Atomic<Bool>(false)
     private let queued = Atomic<Int>(0)
     let subscriptions = Mutex<[TimelineID: Subscription]>([:])
+    /// The client certificate presented on this connection (read at open, on the loop).
+    private var certificateFingerprint: [UInt8]?
     /// Written once by the request task on `auth`; read by the loop at close.
     private let sessionBox = Mutex<SessionRecord?>(nil)
 
@@ -36,6 +38,7 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
 
     func webSocketDidOpen(_ connection: WebSocketConnection) {
         self.connection = connection
+        certificateFingerprint = ClientCertificate.fingerprint(of: connection.channel)
         context.clients.withLock { $0[ObjectIdentifier(self)] = self }
         let (stream, continuation) = AsyncStream.makeStream(of: ClientRequest.self)
         requests = continuation
@@ -131,6 +134,7 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
         guard let record = try await context.store.session(token: token) else {
             throw HubError.unauthenticated("the token is not a live session")
         }
+        try await context.checkSecondFactor(record.user, fingerprint: certificateFingerprint)
         sessionBox.withLock { $0 = record }
         authenticated.store(true, ordering: .relaxed)
         context.hub.register(self, session: record.id)

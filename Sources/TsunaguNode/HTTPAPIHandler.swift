@@ -59,7 +59,8 @@ final class HTTPAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
             return finish(APIResponse.error(.tooLarge, "the request body is larger than \(maxBodyBytes) bytes"),
                           head: head, keepAlive: false, context: context)
         }
-        var request = APIRequest(head: head, body: body, source: context.channel.remoteAddress?.ipAddress)
+        var request = APIRequest(head: head, body: body, source: context.channel.remoteAddress?.ipAddress,
+                                 certificateFingerprint: ClientCertificate.fingerprint(of: context.channel))
         let handler: APIRouter.Handler
         switch router.match(method: head.method, path: request.path) {
         case .notFound:

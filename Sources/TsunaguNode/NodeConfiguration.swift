@@ -24,6 +24,9 @@ public struct NodeConfiguration: Sendable {
     /// PEM paths for TLS on the same listener.
     public var tlsCertificatePath: String?
     public var tlsKeyPath: String?
+    /// PEM CA whose client certificates the node accepts (the second factor). With it, the node
+    /// requests a certificate on every TLS connection; organizations may require one.
+    public var tlsClientCAPath: String?
     /// Largest HTTP request body the JSON API accepts.
     public var maxHTTPBodyBytes = 1 << 20
     public var eventLoopThreads = System.coreCount

@@ -90,6 +90,16 @@ final class NodeContext: Sendable {
         }
     }
 
+    /// The second factor: where the user's organization requires a client certificate, the
+    /// connection must have presented one that the user registered.
+    func checkSecondFactor(_ user: UserRecord, fingerprint: [UInt8]?) async throws {
+        guard try await store.requiresClientCertificate(user.organization) else { return }
+        guard let fingerprint, try await store.isCertificateRegistered(user: user.id, fingerprint: fingerprint) else {
+            throw HubError(code: .clientCertificateRequired,
+                           message: "this organization requires a registered client certificate")
+        }
+    }
+
     /// Hashes a new password on the blocking pool (scrypt is slow by design).
     func hashPassword(_ password: String) async throws -> String {
         let passwords = self.passwords

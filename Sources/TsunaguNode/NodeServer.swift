@@ -176,8 +176,16 @@ public final class NodeServer: Sendable {
     private func makeTLSContext() throws -> NIOSSLContext? {
         guard let certificate = configuration.tlsCertificatePath, let key = configuration.tlsKeyPath else { return nil }
         let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
-        let tls = TLSConfiguration.makeServerConfiguration(
+        var tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+        if let ca = configuration.tlsClientCAPath {
+            // Request a certificate; one that is presented must chain to this CA and be within its
+            // validity dates, or the handshake fails. Absent is allowed here: whether a login needs
+            // one is the organization's policy, checked at login and at WebSocket auth.
+            tls.certificateVerification = .optionalVerification
+            tls.trustRoots = .file(ca)
+            tls.sendCANameList = true
+        }
         return try NIOSSLContext(configuration: tls)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import TsunaguCore
+import TsunaguCrypto
 import TsunaguStore
 
 /// Login, logout and the caller's profile.
@@ -36,6 +37,13 @@ struct SessionRoutes: Sendable {
             throw HubError.unauthenticated("wrong e-mail address or password")
         }
         try await store.clearLoginFailures(email: body.email)
+        do {
+            try await context.checkSecondFactor(user, fingerprint: request.certificateFingerprint)
+        } catch {
+            await context.audit("login.failure", organization: user.organization, actor: nil, target: user.id.rawValue,
+                                source: request.source, details: "client certificate missing or not registered")
+            throw error
+        }
         let (token, session) = try await context.store.createSession(
             user: user, lifetimeSeconds: context.configuration.sessionLifetimeSeconds)
         await context.audit("login.success", organization: user.organization, actor: user.id, target: session.id.rawValue,
@@ -62,6 +70,20 @@ struct SessionRoutes: Sendable {
         await context.audit("logout", organization: session.user.organization, actor: session.user.id,
                             target: session.id.rawValue, source: request.source)
         return .noContent
+    }
+
+    /// `POST /v1/me/certificates`: registers the certificate this connection presents as the
+    /// caller's second factor → 201 {fingerprint}.
+    func registerCertificate(_ request: APIRequest) async throws -> APIResponse {
+        let session = try await context.authenticate(request)
+        guard let fingerprint = request.certificateFingerprint else {
+            throw HubError.badRequest("present the client certificate to register (TLS with --tls-client-ca)")
+        }
+        try await context.store.registerCertificate(user: session.user.id, fingerprint: fingerprint)
+        let hex = ByteEncoding.hex(fingerprint)
+        await context.audit("certificate.add", organization: session.user.organization, actor: session.user.id,
+                            target: session.user.id.rawValue, source: request.source, details: hex)
+        return .json(.created) { $0.field("fingerprint", hex) }
     }
 
     /// `GET /v1/me`: profile, organization, roles.

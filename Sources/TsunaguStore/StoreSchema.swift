@@ -159,6 +159,17 @@ enum StoreSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("2026-11-27-client-certificates") { db in
+            try db.execute(sql: """
+                ALTER TABLE organizations ADD COLUMN require_client_certificate INTEGER NOT NULL DEFAULT 0;
+                CREATE TABLE user_certificates (
+                    user_id TEXT NOT NULL REFERENCES users(id),
+                    fingerprint BLOB NOT NULL,       -- SHA-256 of the certificate's DER
+                    created_at INTEGER NOT NULL,
+                    PRIMARY KEY (user_id, fingerprint)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

@@ -9,6 +9,8 @@ import TsunaguNode
 struct NodeOptions: ParsableArguments {
     @Option(help: "PEM certificate chain for TLS on the same port.") var tlsCert: String?
     @Option(help: "PEM private key for TLS.") var tlsKey: String?
+    @Option(help: "PEM CA of client certificates (second factor): the node requests one on every TLS connection.")
+    var tlsClientCa: String?
     @Option(help: "Largest WebSocket message accepted, in bytes (larger: close 1009).")
     var maxMessageBytes = 65_536
     @Option(help: "Time zone of every time the hub prints (IANA name).") var timeZone = "Asia/Tokyo"
@@ -23,6 +25,7 @@ struct NodeOptions: ParsableArguments {
 
     func validate() throws {
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        if tlsClientCa != nil && tlsCert == nil { throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key") }
         guard (1024...(16 << 20)).contains(maxMessageBytes) else {
             throw ValidationError("--max-message-bytes: from 1024 to 16777216")
         }
@@ -42,6 +45,7 @@ struct NodeOptions: ParsableArguments {
         var arguments = ["--max-message-bytes", String(maxMessageBytes), "--time-zone", timeZone,
                          "--session-ttl", String(sessionTtl)]
         if let tlsCert, let tlsKey { arguments += ["--tls-cert", tlsCert, "--tls-key", tlsKey] }
+        if let tlsClientCa { arguments += ["--tls-client-ca", tlsClientCa] }
         if conformanceEcho { arguments.append("--conformance-echo") }
         if let smtpURL { arguments += ["--smtp-url", smtpURL] }
         arguments += ["--mail-from", mailFrom, "--public-url", publicURL, "--link-lifetime", String(linkLifetime)]
@@ -65,6 +69,7 @@ struct NodeOptions: ParsableArguments {
     func apply(to configuration: inout NodeConfiguration) {
         configuration.tlsCertificatePath = tlsCert
         configuration.tlsKeyPath = tlsKey
+        configuration.tlsClientCAPath = tlsClientCa
         configuration.limits.maxMessageBytes = maxMessageBytes
         configuration.time = WireTime(timeZone: TimeZone(identifier: timeZone)!)
         configuration.sessionLifetimeSeconds = Int64(sessionTtl)

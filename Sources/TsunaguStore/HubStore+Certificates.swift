@@ -1,0 +1,47 @@
+import Foundation
+import GRDB
+import TsunaguCore
+
+/// The client-certificate second factor (white paper 5.17): users register the SHA-256
+/// fingerprints of their certificates; an organization may require one on every login.
+extension HubStore {
+    public func registerCertificate(user: UserID, fingerprint: [UInt8]) async throws {
+        guard fingerprint.count == 32 else { throw StoreError.invalid("fingerprint: 32 bytes of SHA-256") }
+        let now = Self.nowMillis()
+        try await writeImmediate { db in
+            try db.execute(sql: """
+                INSERT INTO user_certificates (user_id, fingerprint, created_at) VALUES (?, ?, ?)
+                ON CONFLICT DO NOTHING
+                """, arguments: [user.rawValue, Data(fingerprint), now])
+        }
+    }
+
+    public func removeCertificate(user: UserID, fingerprint: [UInt8]) async throws -> Bool {
+        try await writeImmediate { db in
+            try db.execute(sql: "DELETE FROM user_certificates WHERE user_id = ? AND fingerprint = ?",
+                           arguments: [user.rawValue, Data(fingerprint)])
+            return db.changesCount > 0
+        }
+    }
+
+    public func isCertificateRegistered(user: UserID, fingerprint: [UInt8]) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM user_certificates WHERE user_id = ? AND fingerprint = ?",
+                              arguments: [user.rawValue, Data(fingerprint)]) ?? false
+        }
+    }
+
+    public func requiresClientCertificate(_ organization: OrganizationID) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT require_client_certificate FROM organizations WHERE id = ?",
+                              arguments: [organization.rawValue]) ?? false
+        }
+    }
+
+    public func setRequiresClientCertificate(_ organization: OrganizationID, _ required: Bool) async throws {
+        try await writeImmediate { db in
+            try db.execute(sql: "UPDATE organizations SET require_client_certificate = ? WHERE id = ?",
+                           arguments: [required, organization.rawValue])
+        }
+    }
+}

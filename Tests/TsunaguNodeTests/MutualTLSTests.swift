@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+import TsunaguClient
+import TsunaguCore
+import TsunaguStore
+
+/// The client-certificate second factor, with certificates made by `cluster/make-test-certs.sh`
+/// and requests made by curl over real TLS.
+@Suite struct MutualTLSTests {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("cluster/make-test-certs.sh").path
+
+    @Test func anOrganizationThatRequiresCertificatesAcceptsOnlyARegisteredOne() async throws {
+        let certs = FileManager.default.temporaryDirectory.appendingPathComponent("tsunagu-certs-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: certs) }
+        let made = try await Tool.run("/bin/bash", [Self.script, certs])
+        try #require(made.status == 0, "\(made.output)")
+        try await withLiveNode({
+            $0.tlsCertificatePath = certs + "/server.pem"
+            $0.tlsKeyPath = certs + "/server.key"
+            $0.tlsClientCAPath = certs + "/ca.pem"
+        }) { live in
+            let base = "https://127.0.0.1:\(live.port)"
+            let login = #"{"email":"nurse@sakura.test","password":"\#(LiveNode.password)"}"#
+            func curl(_ args: [String], cert: String? = nil) async throws -> (status: Int32, output: String) {
+                var all = ["-sk", "--max-time", "5", "-w", "\n%{http_code}"]
+                if let cert { all += ["--cert", "\(certs)/\(cert).pem", "--key", "\(certs)/\(cert).key"] }
+                return try await Tool.run("/usr/bin/curl", all + args)
+            }
+            func httpCode(_ result: (status: Int32, output: String)) -> String {
+                String(result.output.split(separator: "\n").last ?? "")
+            }
+            // no policy yet: a password is enough, with or without a certificate
+            #expect(httpCode(try await curl(["-XPOST", "\(base)/v1/sessions", "-d", login])) == "201")
+            // the nurse registers the certificate she presents
+            let register = try await curl(["-XPOST", "-H", "Authorization: Bearer \(live.nurseToken)",
+                                           "\(base)/v1/me/certificates"], cert: "alice")
+            #expect(httpCode(register) == "201", "\(register.output)")
+            // an admin turns the requirement on
+            let admin = try live.store.createUser(organization: live.nurse.organization, email: "admin@sakura.test",
+                                                  name: "Admin", passwordHash: nil, role: .admin)
+            let adminToken = try await live.store.createSession(user: admin, lifetimeSeconds: 600).token
+            let policy = try await curl(["-XPATCH", "-H", "Authorization: Bearer \(adminToken)",
+                                         "\(base)/v1/admin/organization", "-d", #"{"require_client_certificate":true}"#])
+            #expect(httpCode(policy) == "200")
+
+            let none = try await curl(["-XPOST", "\(base)/v1/sessions", "-d", login])
+            #expect(httpCode(none) == "401")
+            #expect(none.output.contains("client_certificate_required"))
+            let unregistered = try await curl(["-XPOST", "\(base)/v1/sessions", "-d", login], cert: "bob")
+            #expect(httpCode(unregistered) == "401")
+            #expect(unregistered.output.contains("client_certificate_required"))
+            let otherCA = try await curl(["-XPOST", "\(base)/v1/sessions", "-d", login], cert: "mallory")
+            #expect(otherCA.status != 0 || httpCode(otherCA) == "000", "a certificate from another CA must fail the handshake")
+            #expect(!otherCA.output.contains("token"))
+            let registered = try await curl(["-XPOST", "\(base)/v1/sessions", "-d", login], cert: "alice")
+            #expect(httpCode(registered) == "201")
+            #expect(registered.output.contains("\"token\""))
+            // the pharmacy (no requirement) is unaffected
+            let pharmacist = try await curl(["-XPOST", "\(base)/v1/sessions", "-d",
+                                             #"{"email":"pharm@kita.test","password":"\#(LiveNode.password)"}"#])
+            #expect(httpCode(pharmacist) == "201")
+        }
+    }
+}
