@@ -1,10 +1,17 @@
-/// The password rules (white paper 5.17). One policy for the deployment today; per-organization
-/// policies are the next step (docs/security.md).
-public struct PasswordPolicy: Sendable {
+/// The password rules (white paper 5.17), set per organization by its admins.
+public struct PasswordPolicy: Sendable, Equatable {
     public var minimumLength = 10
+    /// How many of the classes lowercase, uppercase, digit, other must appear.
+    public var minimumClasses = 1
     public var maximumBytes = 1024
 
-    public init() {}
+    public init(minimumLength: Int = 10, minimumClasses: Int = 1) {
+        self.minimumLength = minimumLength
+        self.minimumClasses = minimumClasses
+    }
+
+    public static let allowedMinimumLengths = 8...128
+    public static let allowedMinimumClasses = 1...4
 
     /// A short list of the most used passwords (from public breach statistics); any password that
     /// contains one of them as its whole is refused.
@@ -27,6 +34,14 @@ public struct PasswordPolicy: Sendable {
             return "password: must not contain your e-mail address"
         }
         if Set(lowered).count < 4 { return "password: too few different characters" }
+        var classes = 0
+        if password.contains(where: { $0.isLowercase }) { classes += 1 }
+        if password.contains(where: { $0.isUppercase }) { classes += 1 }
+        if password.contains(where: { $0.isNumber }) { classes += 1 }
+        if password.contains(where: { !$0.isLetter && !$0.isNumber }) { classes += 1 }
+        if classes < minimumClasses {
+            return "password: use at least \(minimumClasses) of lowercase, uppercase, digits and other characters"
+        }
         return nil
     }
 }

@@ -41,7 +41,7 @@ struct AccountRoutes: Sendable {
         let password = body.password
         // The policy needs the account's address, which the link names: checked inside the store's transaction.
         let user = try await context.store.completeActivation(token: body.token, name: body.name, passwordHash: hash,
-                                                              check: { PasswordPolicy().problem(with: password, email: $0) })
+                                                              check: { email, policy in policy.problem(with: password, email: email) })
         await context.audit("registration.complete", organization: user.organization, actor: user.id,
                             target: user.id.rawValue, source: request.source)
         return .json { w in
@@ -133,17 +133,49 @@ struct AccountRoutes: Sendable {
         return .json(.created) { $0.field("fingerprint", hex) }
     }
 
-    private struct PolicyBody: Decodable { var require_client_certificate: Bool }
+    private struct PolicyBody: Decodable {
+        var require_client_certificate: Bool?
+        var password_min_length: Int?
+        var password_min_classes: Int?
+    }
 
-    /// `PATCH /v1/admin/organization {require_client_certificate}`: the organization's policy.
+    /// `PATCH /v1/admin/organization {require_client_certificate?, password_min_length?,
+    /// password_min_classes?}`: the organization's security policy.
     func updatePolicy(_ request: APIRequest) async throws -> APIResponse {
         let session = try await context.authenticateAdmin(request)
+        let organization = session.user.organization
         let body = try request.decode(PolicyBody.self)
-        try await context.store.setRequiresClientCertificate(session.user.organization, body.require_client_certificate)
-        await context.audit("policy.client-certificate", organization: session.user.organization, actor: session.user.id,
-                            target: session.user.organization.rawValue, source: request.source,
-                            details: body.require_client_certificate ? "required" : "optional")
-        return .json { $0.field("require_client_certificate", body.require_client_certificate) }
+        let store = context.store
+        var policy = try await store.passwordPolicy(organization)
+        if let length = body.password_min_length {
+            guard PasswordPolicy.allowedMinimumLengths.contains(length) else {
+                throw HubError.badRequest("password_min_length: from 8 to 128")
+            }
+            policy.minimumLength = length
+        }
+        if let classes = body.password_min_classes {
+            guard PasswordPolicy.allowedMinimumClasses.contains(classes) else {
+                throw HubError.badRequest("password_min_classes: from 1 to 4")
+            }
+            policy.minimumClasses = classes
+        }
+        if body.password_min_length != nil || body.password_min_classes != nil {
+            try await store.setPasswordPolicy(organization, policy)
+            await context.audit("policy.password", organization: organization, actor: session.user.id,
+                                target: organization.rawValue, source: request.source,
+                                details: "min length \(policy.minimumLength), min classes \(policy.minimumClasses)")
+        }
+        if let required = body.require_client_certificate {
+            try await store.setRequiresClientCertificate(organization, required)
+            await context.audit("policy.client-certificate", organization: organization, actor: session.user.id,
+                                target: organization.rawValue, source: request.source, details: required ? "required" : "optional")
+        }
+        let required = try await store.requiresClientCertificate(organization)
+        return .json { w in
+            w.field("require_client_certificate", required)
+            w.field("password_min_length", policy.minimumLength)
+            w.field("password_min_classes", policy.minimumClasses)
+        }
     }
 
     static func write(_ user: UserRecord, status: String, into w: inout JSONWriter) {

@@ -42,9 +42,12 @@ extension HubStore {
 
     /// Activates with a link token: sets name and password, uses the link up. Errors: `notFound`
     /// (no such link), `conflict` (already used), `invalid` (expired).
-    /// `check` sees the account's e-mail address and returns a password-policy problem, if any.
+    /// `check` sees the account's e-mail address and its organization's password policy and
+    /// returns a problem, if any (then nothing changes and the link stays usable).
     public func completeActivation(token: String, name: String, passwordHash: String,
-                                   check: @escaping @Sendable (_ email: String) -> String?) async throws -> UserRecord {
+                                   check: @escaping @Sendable (_ email: String, _ policy: PasswordPolicy) -> String?)
+        async throws -> UserRecord
+    {
         let hash = Data(OpaqueToken.hash(token))
         let now = Self.nowMillis()
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -57,9 +60,11 @@ extension HubStore {
             if (link["used_at"] as Int64?) != nil { throw StoreError.conflict("the activation link was already used") }
             if (link["expires_at"] as Int64) < now { throw StoreError.invalid("the activation link has expired; ask for a new one") }
             let id = UserID(unchecked: link["user_id"])
-            let sealedEmail = try Data.fetchOne(db, sql: "SELECT email FROM users WHERE id = ?", arguments: [id.rawValue])
-            let email = try sealedEmail.map { try open($0, table: "users", column: "email", row: id.rawValue) } ?? ""
-            if let problem = check(email) { throw StoreError.invalid(problem) }
+            guard let account = try Row.fetchOne(db, sql: "SELECT email, org_id FROM users WHERE id = ?",
+                                                 arguments: [id.rawValue]) else { throw StoreError.notFound("no such user") }
+            let email = try open(account["email"], table: "users", column: "email", row: id.rawValue)
+            let policy = try Self.passwordPolicy(db, OrganizationID(unchecked: account["org_id"]))
+            if let problem = check(email, policy) { throw StoreError.invalid(problem) }
             try db.execute(sql: "UPDATE activation_links SET used_at = ? WHERE token_hash = ?", arguments: [now, hash])
             try db.execute(sql: "UPDATE users SET name = ?, password_hash = ? WHERE id = ?",
                            arguments: [seal(trimmed, table: "users", column: "name", row: id.rawValue), passwordHash,

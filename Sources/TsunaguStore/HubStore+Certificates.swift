@@ -45,3 +45,23 @@ extension HubStore {
         }
     }
 }
+
+extension HubStore {
+    public func passwordPolicy(_ organization: OrganizationID) async throws -> PasswordPolicy {
+        try await pool.read { db in try Self.passwordPolicy(db, organization) }
+    }
+
+    static func passwordPolicy(_ db: Database, _ organization: OrganizationID) throws -> PasswordPolicy {
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT password_min_length, password_min_classes FROM organizations WHERE id = ?
+            """, arguments: [organization.rawValue]) else { return PasswordPolicy() }
+        return PasswordPolicy(minimumLength: row["password_min_length"], minimumClasses: row["password_min_classes"])
+    }
+
+    public func setPasswordPolicy(_ organization: OrganizationID, _ policy: PasswordPolicy) async throws {
+        try await writeImmediate { db in
+            try db.execute(sql: "UPDATE organizations SET password_min_length = ?, password_min_classes = ? WHERE id = ?",
+                           arguments: [policy.minimumLength, policy.minimumClasses, organization.rawValue])
+        }
+    }
+}

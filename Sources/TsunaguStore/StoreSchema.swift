@@ -170,6 +170,12 @@ enum StoreSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("2026-11-27-password-policy") { db in
+            try db.execute(sql: """
+                ALTER TABLE organizations ADD COLUMN password_min_length INTEGER NOT NULL DEFAULT 10;
+                ALTER TABLE organizations ADD COLUMN password_min_classes INTEGER NOT NULL DEFAULT 1;
+                """)
+        }
         return migrator
     }
 }

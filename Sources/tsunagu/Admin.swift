@@ -28,7 +28,7 @@ extension Admin {
 
         func run() async throws {
             let password = try readPasswordFromStandardInput()
-            try checkPassword(password)
+            try checkPassword(password, email: email)
             let store = try storeOptions.openStore(createKey: true)
             guard try store.organizationCount() == 0 else {
                 throw CLIError("the store already has an organization; use `tsunagu admin add-user`")
@@ -67,7 +67,7 @@ extension Admin {
 
         func run() async throws {
             let password = try readPasswordFromStandardInput()
-            try checkPassword(password)
+            try checkPassword(password, email: email)
             let store = try storeOptions.openStore(createKey: false)
             do {
                 let organization: OrganizationRecord

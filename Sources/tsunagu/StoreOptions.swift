@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TsunaguCore
 import TsunaguCrypto
 import TsunaguStore
 
@@ -61,7 +62,7 @@ func readPasswordFromStandardInput() throws -> String {
     return line
 }
 
-/// The minimum password rule until per-organization policies arrive (docs/security.md).
-func checkPassword(_ password: String) throws {
-    guard password.count >= 10 else { throw CLIError("the password must have at least 10 characters") }
+/// The default password policy (organizations may tighten theirs through the admin API).
+func checkPassword(_ password: String, email: String) throws {
+    if let problem = PasswordPolicy().problem(with: password, email: email) { throw CLIError(problem) }
 }
