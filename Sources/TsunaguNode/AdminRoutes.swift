@@ -22,15 +22,16 @@ struct AdminRoutes: Sendable {
             w.key("entries")
             w.beginArray()
             for entry in entries {
+                let record = entry.record
                 w.beginObject()
                 w.field("seq", entry.seq)
                 w.field("at", time.format(millis: entry.atMillis))
-                w.field("action", entry.action)
-                if let actor = entry.actor { w.field("actor", actor.rawValue) }
-                if let target = entry.target { w.field("target", target) }
-                if let source = entry.source { w.field("source", source) }
-                if let node = entry.node { w.field("node", node) }
-                if let details = entry.details { w.field("details", details) }
+                w.field("action", record.action)
+                if let actor = record.actor { w.field("actor", actor.rawValue) }
+                if let target = record.target { w.field("target", target) }
+                if let source = record.source { w.field("source", source) }
+                if let node = record.node { w.field("node", node) }
+                if let details = record.details { w.field("details", details) }
                 w.endObject()
             }
             w.endArray()

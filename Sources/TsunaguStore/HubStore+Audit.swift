@@ -5,16 +5,12 @@ import TsunaguCrypto
 
 /// One entry of the audit log (white paper 8.15: privileged actions and logins, protected against
 /// tampering).
-public struct AuditEntry: Sendable, Equatable {
+public struct AuditEntry: Sendable {
+    /// Position in the chain.
     public var seq: Int64
     public var atMillis: Int64
-    public var organization: OrganizationID?
-    public var actor: UserID?
-    public var action: String
-    public var target: String?
-    public var source: String?
-    public var node: String?
-    public var details: String?
+    /// What was recorded (details decrypted).
+    public var record: AuditRecord
 }
 
 /// What to record; the store assigns seq, time and the chain.
@@ -91,10 +87,7 @@ extension HubStore {
             let rows = try Row.fetchCursor(db, sql: "SELECT * FROM audit_log ORDER BY seq")
             while let row = try rows.next() {
                 let seq: Int64 = row["seq"]
-                let record = AuditRecord(
-                    organization: (row["org_id"] as String?).map(OrganizationID.init(unchecked:)),
-                    actor: (row["actor_id"] as String?).map(UserID.init(unchecked:)), action: row["action"],
-                    target: row["target"], source: row["source"], node: row["node"])
+                let record = Self.auditRecord(row)
                 let expected = auditChain(previous: previous, seq: seq, at: row["at_ms"], record: record,
                                           details: row["details"])
                 let stored: Data = row["chain"]
@@ -107,6 +100,13 @@ extension HubStore {
         }
     }
 
+    /// The row's fields other than the (encrypted) details.
+    private static func auditRecord(_ row: Row) -> AuditRecord {
+        AuditRecord(organization: (row["org_id"] as String?).map(OrganizationID.init(unchecked:)),
+                    actor: (row["actor_id"] as String?).map(UserID.init(unchecked:)), action: row["action"],
+                    target: row["target"], source: row["source"], node: row["node"])
+    }
+
     /// An organization's entries between two instants, oldest first, details decrypted.
     public func auditEntries(organization: OrganizationID, fromMillis: Int64, toMillis: Int64, limit: Int) async throws
         -> [AuditEntry]
@@ -116,11 +116,11 @@ extension HubStore {
                 SELECT * FROM audit_log WHERE org_id = ? AND at_ms >= ? AND at_ms <= ? ORDER BY seq LIMIT ?
                 """, arguments: [organization.rawValue, fromMillis, toMillis, limit]).map { row in
                 let seq: Int64 = row["seq"]
-                return AuditEntry(
-                    seq: seq, atMillis: row["at_ms"], organization: (row["org_id"] as String?).map(OrganizationID.init(unchecked:)),
-                    actor: (row["actor_id"] as String?).map(UserID.init(unchecked:)), action: row["action"],
-                    target: row["target"], source: row["source"], node: row["node"],
-                    details: try (row["details"] as Data?).map { try open($0, table: "audit_log", column: "details", row: String(seq)) })
+                var record = Self.auditRecord(row)
+                record.details = try (row["details"] as Data?).map {
+                    try open($0, table: "audit_log", column: "details", row: String(seq))
+                }
+                return AuditEntry(seq: seq, atMillis: row["at_ms"], record: record)
             }
         }
     }

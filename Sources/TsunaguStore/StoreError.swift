@@ -1,3 +1,4 @@
+import GRDB
 import TsunaguCore
 
 /// The store's one error type. Messages name what failed, never a value a person typed.
@@ -21,8 +22,6 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 }
-
-import GRDB
 
 extension StoreError {
     /// True when `error` means the database cannot be reached or written right now (locked past the

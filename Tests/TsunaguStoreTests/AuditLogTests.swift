@@ -21,7 +21,7 @@ import TsunaguStore
         #expect(result.checked == 5 && result.brokenAt == nil)
         let entries = try await f.store.auditEntries(organization: f.organization.id, fromMillis: 0,
                                                      toMillis: Int64.max, limit: 10)
-        #expect(entries.map(\.details) == (0..<5).map { "attempt \($0)" })
+        #expect(entries.map(\.record.details) == (0..<5).map { "attempt \($0)" })
     }
 
     @Test(arguments: [
