@@ -56,10 +56,34 @@ import TsunaguStore
             let registered = try await curl(["-XPOST", "\(base)/v1/sessions", "-d", login], cert: "alice")
             #expect(httpCode(registered) == "201")
             #expect(registered.output.contains("\"token\""))
+            // WebSocket auth over TLS checks the same factor (Python's websockets as the client)
+            let token = try #require(try await live.store.createSession(user: live.nurse, lifetimeSeconds: 600).token as String?)
+            for (cert, expected) in [("alice", "ok"), ("bob", "client_certificate_required"), (nil, "client_certificate_required")] {
+                let reply = try await Self.webSocketAuth(port: live.port, token: token, certs: certs, cert: cert)
+                #expect(reply.contains(expected), "\(cert ?? "no certificate"): \(reply)")
+            }
             // the pharmacy (no requirement) is unaffected
             let pharmacist = try await curl(["-XPOST", "\(base)/v1/sessions", "-d",
                                              #"{"email":"pharm@kita.test","password":"\#(LiveNode.password)"}"#])
             #expect(httpCode(pharmacist) == "201")
         }
+    }
+
+    /// Connects with `wss://`, optionally presenting a client certificate, sends `auth`, returns the reply.
+    static func webSocketAuth(port: Int, token: String, certs: String, cert: String?) async throws -> String {
+        let script = """
+            import asyncio, json, ssl, sys, websockets
+            async def main():
+                ctx = ssl.create_default_context(cafile=sys.argv[2] + "/ca.pem")
+                if sys.argv[4] != "-":
+                    ctx.load_cert_chain(sys.argv[2] + "/" + sys.argv[4] + ".pem", sys.argv[2] + "/" + sys.argv[4] + ".key")
+                async with websockets.connect("wss://127.0.0.1:" + sys.argv[1] + "/v1/ws", ssl=ctx) as ws:
+                    await ws.send(json.dumps({"type": "auth", "id": 1, "token": sys.argv[3]}))
+                    print(await asyncio.wait_for(ws.recv(), 5))
+            asyncio.run(main())
+            """
+        let result = try await Tool.run("/usr/bin/env", ["python3", "-c", script, String(port), certs, token, cert ?? "-"])
+        guard result.status == 0 else { throw TestFailure("websocket client failed (pip install websockets?): \(result.output)") }
+        return result.output
     }
 }

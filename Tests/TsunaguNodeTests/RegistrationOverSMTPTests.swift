@@ -6,12 +6,13 @@ import TsunaguCore
 import TsunaguMail
 import TsunaguStore
 
-/// The whole registration chain against a real SMTP server (aiosmtpd, started here): an admin
-/// invites → the node's outbox worker sends over SMTP → the mail is read from the server's
-/// mailbox → the link activates the account under the organization's password policy → login.
+/// The whole registration chain against a real SMTP server (aiosmtpd, started here): register →
+/// the node's outbox worker sends over SMTP → the mail is read from the server's mailbox → the
+/// link activates the account under the organization's password policy → login; the link works
+/// once, and an unknown address gets the same answer and no mail.
 @Suite struct RegistrationOverSMTPTests {
     @Test(.disabled(if: ProcessInfo.processInfo.environment["TSUNAGU_SKIP_SMTP"] == "1", "TSUNAGU_SKIP_SMTP=1"))
-    func inviteMailActivateLogin() async throws {
+    func registerMailActivateLogin() async throws {
         let check = try await Tool.run("/usr/bin/env", ["python3", "-c", "import aiosmtpd"])
         try #require(check.status == 0, "aiosmtpd is not importable by python3: pip install aiosmtpd (or TSUNAGU_SKIP_SMTP=1)")
         let mailbox = FileManager.default.temporaryDirectory.appendingPathComponent("tsunagu-maildir-\(UUID().uuidString)").path
@@ -34,10 +35,12 @@ import TsunaguStore
                                                   json: ["password_min_length": 12, "password_min_classes": 3], token: adminToken)
             #expect(policy.status == 200)
             #expect(policy.json?["password_min_classes"]?.intValue == 3)
-            // the SMTP server may still be starting: the outbox retries until it answers
-            let invited = try await live.http.send("POST", "/v1/admin/users",
-                                                   json: ["email": "kana@sakura.test", "name": "Kana"], token: adminToken)
-            #expect(invited.status == 201)
+            // an invited account (no password yet) asks for its link; an unknown address gets the same answer
+            _ = try live.store.createUser(organization: live.owner.organization, email: "kana@sakura.test", name: "Kana",
+                                          passwordHash: nil, role: .member)
+            let known = try await live.http.send("POST", "/v1/registrations", json: ["email": "Kana@Sakura.test"])
+            let unknown = try await live.http.send("POST", "/v1/registrations", json: ["email": "ghost@sakura.test"])
+            #expect(known.status == 202 && unknown.status == 202 && known.body == unknown.body)
             let text = try await Self.firstMail(in: mailbox + "/new")
             #expect(text.contains("kana@sakura.test"))
             let decoded = Self.unfoldQuotedPrintable(text)
@@ -49,9 +52,15 @@ import TsunaguStore
             let done = try await live.http.send("POST", "/v1/registrations/complete",
                                                 json: ["token": .string(token), "name": "Ito Kana", "password": "Violet-harbor-92"])
             #expect(done.status == 200)
+            let reused = try await live.http.send("POST", "/v1/registrations/complete",
+                                                  json: ["token": .string(token), "name": "X", "password": "Another-pass-77"])
+            #expect(reused.status == 409)
             let login = try await live.http.send("POST", "/v1/sessions",
                                                  json: ["email": "kana@sakura.test", "password": "Violet-harbor-92"])
             #expect(login.status == 201)
+            // only the known address got mail (the SMTP server's mailbox holds one message)
+            try await Task.sleep(for: .seconds(3))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: mailbox + "/new").count == 1)
         }
     }
 
