@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Pure domain: ids, roles and permission rules, events, wire messages. No I/O.
@@ -48,6 +49,7 @@ let package = Package(
             "TsunaguCore", "TsunaguCrypto", "TsunaguStore", "TsunaguWebSocket", "TsunaguClient", "TsunaguMail",
             nio, nioPosix, nioHTTP1, nioWebSocket, nioSSL,
             .product(name: "NIOTLS", package: "swift-nio"), logging,
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 
         // Outgoing mail: the outbox delivery worker and its transports (SMTP client on SwiftNIO, .eml files).

@@ -38,6 +38,12 @@ enum APIRoutes {
     }
 
     private static func addHealth(to router: inout APIRouter, _ context: NodeContext) {
+        router.add(.GET, "/metrics") { _ in
+            let text = context.metrics.scrape(connections: context.clients.withLock { $0.count },
+                                              subscriptions: context.hub.subscriptionCount,
+                                              peerLinks: context.peers?.connectedPeers ?? 0)
+            return APIResponse(status: .ok, body: text, contentType: "text/plain; version=0.0.4")
+        }
         router.add(.GET, "/healthz") { _ in
             .json { $0.field("status", "ok"); $0.field("node", context.nodeID.rawValue) }
         }

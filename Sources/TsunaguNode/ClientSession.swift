@@ -123,8 +123,10 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
                 throw HubError.unauthenticated(self.session == nil ? "send auth first" : "the session has expired")
             }
             try await perform(request, as: session.user)
+            context.metrics.request(request.command.operationName, outcome: "ok")
         } catch {
             let (code, message) = context.failure(error, operation: request.command.operationName)
+            context.metrics.request(request.command.operationName, outcome: code.rawValue)
             reply(ServerMessage.error(re: request.id, code: code, message: message))
         }
     }

@@ -17,6 +17,7 @@ final class NodeContext: Sendable {
     /// Outbound peer links, when the node is part of a cluster.
     let peers: PeerMesh?
     let peerAuth: PeerAuth?
+    let metrics = NodeMetrics()
     /// Delivers the outbox when the node sends mail.
     let mailWorker: MailDeliveryWorker?
     /// Threads for CPU-heavy work (password hashing), started and stopped with the node.
@@ -33,7 +34,9 @@ final class NodeContext: Sendable {
         self.passwords = passwords
         self.dummyHash = passwords.hash("tsunagu-dummy-password")
         self.logger = logger
-        self.hub = SubscriptionHub(store: store, time: configuration.time, logger: logger)
+        let metrics = self.metrics
+        self.hub = SubscriptionHub(store: store, time: configuration.time, logger: logger,
+                                   onRepairRead: { metrics.repairs.increment() })
         self.mailWorker = configuration.mailTransport.map {
             MailDeliveryWorker(store: StoreOutbox(store: store, from: configuration.mailFrom), transport: $0,
                                logger: logger)
@@ -61,11 +64,13 @@ final class NodeContext: Sendable {
 
     /// An event was committed through this node.
     func committed(_ event: TimelineEvent) {
+        metrics.eventsCommitted.increment()
         hub.publish(event)
         peers?.announce(PeerMessage.event(event.timeline, event.seq))
     }
 
     func receiptMoved(timeline: TimelineID, user: UserID, seq: Int64) {
+        metrics.receipts.increment()
         hub.publishReceipt(timeline: timeline, user: user, seq: seq)
         peers?.announce(PeerMessage.receipt(timeline, user, seq))
     }

@@ -29,6 +29,7 @@ struct SessionRoutes: Sendable {
             await context.audit("login.failure", organization: found?.user.organization, actor: nil,
                                 target: found?.user.id.rawValue, source: request.source,
                                 details: found == nil ? "unknown address \(body.email)" : nil)
+            context.metrics.login("failure")
             if try await store.recordLoginFailure(email: body.email, source: request.source,
                                                   policy: context.configuration.loginThrottle) {
                 await context.audit("login.locked", organization: found?.user.organization, actor: nil,
@@ -44,6 +45,7 @@ struct SessionRoutes: Sendable {
                                 source: request.source, details: "client certificate missing or not registered")
             throw error
         }
+        context.metrics.login("success")
         let (token, session) = try await context.store.createSession(
             user: user, lifetimeSeconds: context.configuration.sessionLifetimeSeconds)
         await context.audit("login.success", organization: user.organization, actor: user.id, target: session.id.rawValue,

@@ -32,6 +32,7 @@ extension SubscriptionHub {
             do {
                 let events = try await store.events(timeline: timeline, after: from, through: target, limit: 500)
                 if events.isEmpty { break }
+                onRepairRead()
                 for event in events { publish(event) }
             } catch {
                 logger.warning("repair from the store failed", metadata: ["tsunagu.error": "\(error)"])

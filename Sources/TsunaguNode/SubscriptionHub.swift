@@ -41,11 +41,14 @@ final class SubscriptionHub: Sendable {
     private let time: WireTime
     let logger: Logger
     private let holdTime: TimeAmount = .milliseconds(20)
+    /// Called for each store read that delivered events committed elsewhere (metrics).
+    let onRepairRead: @Sendable () -> Void
 
-    init(store: HubStore, time: WireTime, logger: Logger) {
+    init(store: HubStore, time: WireTime, logger: Logger, onRepairRead: @escaping @Sendable () -> Void = {}) {
         self.store = store
         self.time = time
         self.logger = logger
+        self.onRepairRead = onRepairRead
     }
 
     // MARK: subscriptions

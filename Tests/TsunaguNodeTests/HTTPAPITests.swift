@@ -96,3 +96,26 @@ import TsunaguCore
         }
     }
 }
+
+/// `GET /metrics`: Prometheus text with low-cardinality labels.
+@Suite struct MetricsTests {
+    @Test func metricsCountWhatHappened() async throws {
+        try await withLiveNode { live in
+            let doctor = try await live.session(live.ownerToken)
+            _ = try await doctor.subscribe(live.timeline)
+            _ = try await doctor.post(live.timeline, "counted")
+            _ = try await doctor.request(["type": "post", "timeline": "tl_nosuchtimeline", "body": "x",
+                                          "client_msg_id": .string(UUID().uuidString)])
+            let metrics = try await live.http.send("GET", "/metrics")
+            #expect(metrics.status == 200)
+            #expect(metrics.header("content-type")?.hasPrefix("text/plain") == true)
+            let text = metrics.text
+            #expect(text.contains("tsunagu_events_committed_total 1"))
+            #expect(text.contains(#"tsunagu_requests_total{op="post",outcome="ok"} 1"#))
+            #expect(text.contains(#"tsunagu_requests_total{op="post",outcome="forbidden"} 1"#))
+            #expect(text.contains("tsunagu_websocket_connections 1"))
+            #expect(text.contains("tsunagu_subscriptions 1"))
+            #expect(!text.contains(live.timeline.rawValue), "no timeline id in a label")
+        }
+    }
+}
