@@ -16,6 +16,7 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
     // Event-loop state.
     private var budget = MalformedMessageBudget()
     private var authTimer: Scheduled<Void>?
+    private var expiryTimer: Scheduled<Void>?
     private var requests: AsyncStream<ClientRequest>.Continuation?
 
     // Shared between the loop and the request task.
@@ -84,6 +85,7 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
     func webSocketDidClose(_ connection: WebSocketConnection) {
         context.clients.withLock { $0[ObjectIdentifier(self)] = nil }
         authTimer?.cancel()
+        expiryTimer?.cancel()
         requests?.finish()
         requests = nil
         let subscriptions = self.subscriptions.withLock { subs in
@@ -140,6 +142,14 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
         sessionBox.withLock { $0 = record }
         authenticated.store(true, ordering: .relaxed)
         context.hub.register(self, session: record.id)
+        // A session that expires ends its sockets too, not only its next request.
+        let remaining = max(0, record.expiresAtMillis - WireTime.nowMillis())
+        connection.eventLoop.execute { [self] in
+            guard requests != nil else { return }  // already closed
+            expiryTimer = connection.eventLoop.scheduleTask(in: .milliseconds(remaining)) { [weak self] in
+                self?.terminate(code: TsunaguCloseCode.sessionEnded, reason: "session expired")
+            }
+        }
         let nodeID = context.nodeID.rawValue
         reply(ServerMessage.ok(re: id) { w in
             w.key("user")
