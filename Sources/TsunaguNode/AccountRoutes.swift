@@ -46,11 +46,7 @@ struct AccountRoutes: Sendable {
                             target: user.id.rawValue, source: request.source)
         return .json { w in
             w.key("user")
-            w.beginObject()
-            w.field("id", user.id.rawValue)
-            w.field("name", user.name)
-            w.field("org", user.organization.rawValue)
-            w.endObject()
+            user.writeSummary(into: &w)
         }
     }
 

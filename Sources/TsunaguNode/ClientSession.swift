@@ -153,11 +153,7 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
         let nodeID = context.nodeID.rawValue
         reply(ServerMessage.ok(re: id) { w in
             w.key("user")
-            w.beginObject()
-            w.field("id", record.user.id.rawValue)
-            w.field("name", record.user.name)
-            w.field("org", record.user.organization.rawValue)
-            w.endObject()
+            record.user.writeSummary(into: &w)
             w.field("node", nodeID)
         })
     }

@@ -55,11 +55,7 @@ struct SessionRoutes: Sendable {
             w.field("token", token)
             w.field("expires_at", time.format(millis: session.expiresAtMillis))
             w.key("user")
-            w.beginObject()
-            w.field("id", user.id.rawValue)
-            w.field("name", user.name)
-            w.field("org", user.organization.rawValue)
-            w.endObject()
+            user.writeSummary(into: &w)
         }
     }
 

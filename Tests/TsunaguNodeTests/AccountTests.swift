@@ -94,13 +94,12 @@ import TsunaguStore
             let otherOrg = try await live.http.send("PATCH", "/v1/admin/users/\(live.outsider.id.rawValue)",
                                                     json: ["disabled": true], token: adminToken)
             #expect(otherOrg.status == 404)
-            let started = ContinuousClock.now
             let disabled = try await live.http.send("PATCH", "/v1/admin/users/\(live.nurse.id.rawValue)",
                                                     json: ["disabled": true], token: adminToken)
             #expect(disabled.status == 200)
             #expect(disabled.json?["status"]?.stringValue == "disabled")
+            // closed within a second of the admin's answer (the close is sent before the answer)
             #expect(try await nurse.waitForClose(timeout: .seconds(1)) == TsunaguCloseCode.sessionEnded)
-            #expect(ContinuousClock.now - started < .seconds(1))
             let login = try await live.http.send("POST", "/v1/sessions",
                                                  json: ["email": "nurse@sakura.test", "password": .string(LiveNode.password)])
             #expect(login.status == 401)

@@ -62,7 +62,8 @@ struct LiveKeepAliveAndFanOutTests {
         #expect(Array(frame.compressedFrame().readableBytesView.dropFirst(header)) == compressed.payload)
 
         // A burst above the high water mark within one tick overflows; the caller closes with 4008.
-        let connection = connections.withLockedValue { $0[0] }
+        // The plain client's connection (the two upgrades may complete in either order).
+        let connection = try #require(connections.withLockedValue { $0.first { !$0.compressionEnabled } })
         let results = try await connection.eventLoop.submit {
             let big = SharedFrame(text: String(repeating: "x", count: 3000))
             let results = (0..<5).map { _ in connection.send(big) }
