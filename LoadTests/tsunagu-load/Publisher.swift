@@ -90,7 +90,7 @@ final class Publisher {
             connection.send(ByteBuffer(string: text), flush: false)
         }
         connection.flush()
-        stats.postsSent += count
+        stats.counts.postsSent += count
     }
 
     func stop() {
@@ -106,11 +106,11 @@ final class Publisher {
 
     func received(_ message: ByteBuffer) {
         guard let f = MessageFields.scan(message) else {
-            stats.unparsable += 1
+            stats.counts.unparsable += 1
             return
         }
         guard let re = f.re else {
-            if f.type == "reconnect" { stats.reconnectRequests += 1 }
+            if f.type == "reconnect" { stats.counts.reconnectRequests += 1 }
             return
         }
         if re == 1 {
@@ -124,12 +124,12 @@ final class Publisher {
         }
         guard let post = inflight.removeValue(forKey: re) else { return }
         if f.type == "ok", let seq = f.seq {
-            stats.postsAcked += 1
-            stats.ack.recordNanoseconds(monotonicNanoseconds() - post.sentNs)
+            stats.counts.postsAcked += 1
+            stats.counts.ack.recordNanoseconds(monotonicNanoseconds() - post.sentNs)
             let timeline = timelines[post.timeline]
-            if seq > stats.highestAcked[timeline, default: Int.min] { stats.highestAcked[timeline] = seq }
+            if seq > stats.counts.highestAcked[timeline, default: Int.min] { stats.counts.highestAcked[timeline] = seq }
         } else {
-            stats.postErrors[f.code ?? "unknown", default: 0] += 1
+            stats.counts.postErrors[f.code ?? "unknown", default: 0] += 1
         }
     }
 
@@ -137,7 +137,7 @@ final class Publisher {
         if !authenticated {
             ready.fail(LoadError("publisher \(index): closed before auth: code \(code.map(String.init) ?? "none") \(reason)"))
         } else if !closing {
-            stats.unexpectedCloses += 1
+            stats.counts.unexpectedCloses += 1
             stats.noteError("publisher \(index) closed by server: code \(code.map(String.init) ?? "none") \(reason)")
         }
         stop()

@@ -23,47 +23,22 @@ extension LatencyHistogram {
 
 /// Counters and histograms of one event loop; touched only on that loop.
 final class LoopStats {
-    var delivery = makeLatencyHistogram()
-    var ack = makeLatencyHistogram()
-    var connect = makeLatencyHistogram()
-    var delivered = 0
-    var loadDelivered = 0
-    var postsSent = 0
-    var postsAcked = 0
-    var postErrors: [String: Int] = [:]
-    var subscribed = 0
-    var connectFailures = 0
-    var unexpectedCloses = 0
-    var reconnectRequests = 0
-    var unparsable = 0
-    var errorSamples: [String] = []
-    var highestAcked: [String: Int] = [:]
+    /// This loop's counts, in the same shape as the merged result.
+    var counts = StatsSnapshot()
     var subscribers: [Subscriber] = []
     var publishers: [Publisher] = []
 
     func noteError(_ message: String) {
-        if errorSamples.count < 5 && !errorSamples.contains(message) { errorSamples.append(message) }
+        if counts.errorSamples.count < 5 && !counts.errorSamples.contains(message) { counts.errorSamples.append(message) }
     }
 
     func snapshot(withHistograms: Bool) -> StatsSnapshot {
-        var s = StatsSnapshot()
-        s.delivered = delivered
-        s.loadDelivered = loadDelivered
-        s.postsSent = postsSent
-        s.postsAcked = postsAcked
-        s.postErrors = postErrors
-        s.subscribed = subscribed
-        s.connectFailures = connectFailures
-        s.unexpectedCloses = unexpectedCloses
-        s.reconnectRequests = reconnectRequests
-        s.unparsable = unparsable
-        s.errorSamples = errorSamples
-        s.highestAcked = highestAcked
+        var s = counts
         s.inflightPosts = publishers.reduce(0) { $0 + $1.inflightCount }
-        if withHistograms {
-            s.delivery = delivery
-            s.ack = ack
-            s.connect = connect
+        if !withHistograms {
+            s.delivery = makeLatencyHistogram()
+            s.ack = makeLatencyHistogram()
+            s.connect = makeLatencyHistogram()
         }
         return s
     }

@@ -67,7 +67,7 @@ final class Subscriber {
     private func fail(_ message: String) {
         guard state != .live && state != .closed else { return }
         state = .closed
-        stats.connectFailures += 1
+        stats.counts.connectFailures += 1
         stats.noteError("subscriber: \(message)")
         ready.fail(LoadError(message))
         connection?.close()
@@ -75,17 +75,17 @@ final class Subscriber {
 
     func received(_ message: ByteBuffer) {
         guard let f = MessageFields.scan(message) else {
-            stats.unparsable += 1
+            stats.counts.unparsable += 1
             return
         }
         switch f.type {
         case "event":
             guard let seq = f.seq, f.timeline == timeline else { return }
-            stats.delivered += 1
+            stats.counts.delivered += 1
             if let body = f.body, let sentNs = Self.sendTime(inLoadBody: body) {
-                stats.loadDelivered += 1
+                stats.counts.loadDelivered += 1
                 let now = monotonicNanoseconds()
-                stats.delivery.recordNanoseconds(now > sentNs ? now - sentNs : 0)
+                stats.counts.delivery.recordNanoseconds(now > sentNs ? now - sentNs : 0)
             }
             if tracker != nil {
                 tracker!.record(seq)
@@ -93,7 +93,7 @@ final class Subscriber {
                 early.append(seq)
             }
         case "ok" where f.re == 1 && state == .authenticating:
-            stats.connect.recordNanoseconds(monotonicNanoseconds() - startNs)
+            stats.counts.connect.recordNanoseconds(monotonicNanoseconds() - startNs)
             state = .subscribing
             connection?.send(#"{"type":"subscribe","id":2,"timeline":\#(JSONValue.string(timeline)),"since":null}"#)
         case "ok" where f.re == 2 && state == .subscribing:
@@ -103,13 +103,13 @@ final class Subscriber {
             early = []
             self.tracker = tracker
             state = .live
-            stats.subscribed += 1
+            stats.counts.subscribed += 1
             stats.subscribers.append(self)
             ready.succeed(())
         case "error" where f.re == 1 || f.re == 2:
             fail("\(f.re == 1 ? "auth" : "subscribe") refused: \(f.code ?? "?")")
         case "reconnect":
-            stats.reconnectRequests += 1
+            stats.counts.reconnectRequests += 1
         default:
             break
         }
@@ -120,7 +120,7 @@ final class Subscriber {
         case .closed:
             return
         case .live:
-            stats.unexpectedCloses += 1
+            stats.counts.unexpectedCloses += 1
             stats.noteError("subscriber closed by server: code \(code.map(String.init) ?? "none") \(reason)")
             state = .closed
         default:
