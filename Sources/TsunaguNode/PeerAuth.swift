@@ -75,15 +75,9 @@ struct PeerMessage: Codable, Sendable, Equatable {
         return w.string
     }
 
+    /// The same object clients receive for a moved read marker: one serializer for both.
     static func receipt(_ timeline: TimelineID, _ user: UserID, _ seq: Int64) -> String {
-        var w = JSONWriter()
-        w.beginObject()
-        w.field("type", "receipt")
-        w.field("timeline", timeline.rawValue)
-        w.field("user", user.rawValue)
-        w.field("seq", seq)
-        w.endObject()
-        return w.string
+        String(decoding: ServerMessage.receipt(timeline: timeline, user: user, seq: seq), as: UTF8.self)
     }
 
     static func revoke(_ session: SessionID) -> String {
