@@ -23,6 +23,7 @@ enum Entry {
             printError("tsunagu-load: error: \(message)")
             exit(2)
         }
+        if options.worker { exit(await WorkerMain.run()) }
         let json = options.json
         let runner = Runner(options: options, log: { printError($0) })
         do {

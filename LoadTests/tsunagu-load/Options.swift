@@ -32,8 +32,12 @@ struct TsunaguLoad: ParsableCommand {
     @Option(help: "Host to connect to: a loopback address (127.0.0.0/8, localhost or ::1).")
     var host = "127.0.0.1"
 
-    @Option(help: "Port of the node or balancer.")
-    var port = 8080
+    @Option(help: "Port of the node or balancer (default 8080).")
+    var port: Int?
+
+    @Option(help: ArgumentHelp("Several target ports, comma-separated, ranges allowed (e.g. 9200-9203,9300): connections spread over them round robin; HTTP calls use the first. Instead of --port.",
+                               valueName: "list"))
+    var ports: String?
 
     @Option(help: "Path of the WebSocket endpoint.")
     var path = "/v1/ws"
@@ -62,8 +66,11 @@ struct TsunaguLoad: ParsableCommand {
     @Option(help: ArgumentHelp("Number of publisher connections (separate from the subscribers).", valueName: "p"))
     var publishers = 1
 
-    @Option(help: ArgumentHelp("Messages per second posted, all publishers together.", valueName: "msgs-per-s"))
-    var rate = 10.0
+    @Option(help: ArgumentHelp("Messages per second posted, all publishers together (default 10; 0 with --publishers 0 holds the connections idle).", valueName: "msgs-per-s"))
+    var rate: Double?
+
+    /// Messages per second, all publishers together: --rate, 10 by default, none with --window.
+    var postRate: Double { rate ?? (window == nil ? 10 : 0) }
 
     @Option(help: ArgumentHelp("How long publishers post, in seconds (1 to 3600).", valueName: "seconds"))
     var duration = 10.0
@@ -87,15 +94,67 @@ struct TsunaguLoad: ParsableCommand {
     @Flag(help: "No live progress line on stderr.")
     var quiet = false
 
+    @Flag(help: "Resilient clients: after any connection loss (server close, a draining node's reconnect message, a killed node) reconnect to the next port with a jittered backoff and resubscribe with since = the last seq held; publishers re-send unanswered posts with the same client_msg_id.")
+    var reconnect = false
+
+    @Option(help: ArgumentHelp("Run the subscribers in this many worker processes (this binary again); publishers stay in this one. For runs beyond one process's open-file limit.",
+                               valueName: "n"))
+    var processes = 1
+
+    @Option(help: ArgumentHelp("Closed loop instead of --rate: each publisher keeps this many posts in flight and sends the next as soon as one is acknowledged (the maximum durable post rate).",
+                               valueName: "posts"))
+    var window: Int?
+
+    @Option(help: ArgumentHelp("Write the latency percentile distribution to FILE: an SVG image (.svg) or an HTML page with the image (.html).",
+                               valueName: "file"))
+    var plot: String?
+
+    /// Set only on the worker processes that --processes starts; their config comes on stdin.
+    @Flag(help: .private)
+    var worker = false
+
+    /// How each publisher paces its posts.
+    var pacing: Pacing {
+        if let window { return .window(window) }
+        return .rate(publishers > 0 ? postRate / Double(publishers) : 0)
+    }
+
+    /// The ports connections go to, in order; the first also serves the HTTP calls.
+    var portList: [Int] {
+        guard let ports else { return [port ?? 8080] }
+        return (try? Self.parsePorts(ports)) ?? []
+    }
+
+    /// "9200-9203,9300" → [9200, 9201, 9202, 9203, 9300].
+    static func parsePorts(_ list: String) throws -> [Int] {
+        var result: [Int] = []
+        for item in list.split(separator: ",").map({ String($0).trimmed }) where !item.isEmpty {
+            let bounds = item.split(separator: "-", omittingEmptySubsequences: false).map { Int(String($0).trimmed) }
+            guard (1...2).contains(bounds.count), let low = bounds.first!, let high = bounds.last!,
+                  (1...65535).contains(low), (1...65535).contains(high), low <= high else {
+                throw ValidationError("--ports: '\(item)' is not a port or a range LOW-HIGH of ports (1 to 65535)")
+            }
+            result.append(contentsOf: low...high)
+            guard result.count <= 1000 else { throw ValidationError("--ports: at most 1000 ports") }
+        }
+        guard !result.isEmpty else { throw ValidationError("--ports must name at least one port") }
+        return result
+    }
+
     var sourceAddressList: [String] {
         (sourceAddresses ?? "").split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
     }
 
     func validate() throws {
+        if worker { return }  // a worker's configuration arrives on stdin, checked by its parent
         guard Self.isLoopback(host) else {
             throw ValidationError("--host must be a loopback address (127.0.0.0/8, localhost or ::1): '\(host)' is not; this tool is for loopback load tests")
         }
-        guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535") }
+        if let port, !(1...65535).contains(port) { throw ValidationError("--port must be between 1 and 65535") }
+        if let ports {
+            guard port == nil else { throw ValidationError("--port and --ports cannot be combined") }
+            _ = try Self.parsePorts(ports)
+        }
         guard path.hasPrefix("/") else { throw ValidationError("--path must start with '/'") }
         if let token {
             guard !token.isEmpty else { throw ValidationError("--token must not be empty") }
@@ -121,8 +180,26 @@ struct TsunaguLoad: ParsableCommand {
         guard (1...200_000).contains(connections) else { throw ValidationError("--connections must be between 1 and 200000") }
         guard ramp > 0, ramp.isFinite else { throw ValidationError("--ramp must be a positive number of connections per second") }
         guard (0...10_000).contains(publishers) else { throw ValidationError("--publishers must be between 0 and 10000") }
-        guard rate >= 0, rate <= 1_000_000 else { throw ValidationError("--rate must be between 0 and 1000000 messages per second") }
-        if rate > 0 && publishers == 0 { throw ValidationError("--publishers must be at least 1 when --rate is above 0") }
+        guard postRate >= 0, postRate <= 1_000_000 else { throw ValidationError("--rate must be between 0 and 1000000 messages per second") }
+        if let window {
+            guard (1...100_000).contains(window) else { throw ValidationError("--window must be between 1 and 100000 posts in flight") }
+            guard postRate == 0 else {
+                throw ValidationError("--window and --rate cannot be combined: --window keeps posts in flight, --rate paces them")
+            }
+            guard publishers > 0 else { throw ValidationError("--window needs at least one publisher (--publishers)") }
+        } else if postRate > 0 && publishers == 0 {
+            throw ValidationError("--publishers must be at least 1 when --rate is above 0")
+        }
+        guard (1...64).contains(processes) else { throw ValidationError("--processes must be between 1 and 64") }
+        if processes > 1 && connections < processes {
+            throw ValidationError("--processes must not exceed --connections")
+        }
+        if let plot {
+            let lower = plot.lowercased()
+            guard lower.hasSuffix(".svg") || lower.hasSuffix(".html") || lower.hasSuffix(".htm") else {
+                throw ValidationError("--plot: '\(plot)' must end in .svg or .html")
+            }
+        }
         guard duration >= 1, duration <= 3600 else { throw ValidationError("--duration must be between 1 and 3600 seconds") }
         guard grace >= 0, grace <= 600 else { throw ValidationError("--grace must be between 0 and 600 seconds") }
         guard (1...256).contains(eventLoops) else { throw ValidationError("--event-loops must be between 1 and 256") }

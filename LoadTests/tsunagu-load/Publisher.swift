@@ -1,32 +1,62 @@
 import NIOCore
 import TsunaguClient
 
-/// One publisher connection: auth, then posts at its share of the rate, cycling over the timelines,
-/// and records post→ack latency and the highest acknowledged seq per timeline. Lives on its loop.
+/// How a publisher paces its posts.
+enum Pacing: Sendable {
+    /// Open loop: this many posts per second, whatever the server does.
+    case rate(Double)
+    /// Closed loop: this many posts in flight; a new one as soon as one is answered.
+    case window(Int)
+}
+
+/// One publisher connection: auth, then posts (paced by `Pacing`), cycling over the timelines, and
+/// records post→ack latency and the highest acknowledged seq per timeline. With `target.reconnect`
+/// it reconnects after a loss and re-sends every unanswered post with its original `client_msg_id`
+/// (posts are idempotent per client_msg_id, so a retry never creates a second event).
+/// Lives on its loop.
 final class Publisher {
+    /// A post sent and not yet answered: its text is kept for a retry.
+    private struct Pending {
+        var sentNs: UInt64
+        var timeline: Int
+        var text: ByteBuffer
+    }
+
     let index: Int
     private let timelines: [String]
     private let timelineJSON: [String]
+    private let target: Target
+    private let localAddress: String?
+    private let loop: any EventLoop
     private let stats: LoopStats
     private let ready: EventLoopPromise<Void>
+    private var readySettled = false
     private var connection: LoadConnection?
+    private var generation = 0
     private var authenticated = false
     private var nextID = 2
     private var sent = 0
-    private var inflight: [Int: (sentNs: UInt64, timeline: Int)] = [:]
+    private var inflight: [Int: Pending] = [:]
     private var ticker: RepeatedTask?
     private var postingStartNs: UInt64 = 0
-    private var ratePerSecond = 0.0
+    private var pacing: Pacing?
     private var closing = false
+    private var portTurn: Int
+    private var backoff = ReconnectBackoff()
 
     var inflightCount: Int { inflight.count }
 
-    private init(index: Int, timelines: [String], stats: LoopStats, ready: EventLoopPromise<Void>) {
+    private init(index: Int, timelines: [String], target: Target, localAddress: String?, loop: any EventLoop,
+                 stats: LoopStats, ready: EventLoopPromise<Void>) {
         self.index = index
         self.timelines = timelines
         self.timelineJSON = timelines.map { JSONValue.string($0).serialized() }
+        self.target = target
+        self.localAddress = localAddress
+        self.loop = loop
         self.stats = stats
         self.ready = ready
+        self.portTurn = index
     }
 
     /// Connects and authenticates on `loop` (call on `loop`).
@@ -34,68 +64,108 @@ final class Publisher {
                       loop: any EventLoop, board: StatsBoard) -> EventLoopFuture<NIOLoopBound<Publisher>> {
         let stats = board.stats(on: loop)
         let ready = loop.makePromise(of: Void.self)
-        let publisher = Publisher(index: index, timelines: timelines, stats: stats, ready: ready)
+        let publisher = Publisher(index: index, timelines: timelines, target: target, localAddress: localAddress,
+                                  loop: loop, stats: stats, ready: ready)
         let bound = NIOLoopBound(publisher, eventLoop: loop)
         stats.publishers.append(publisher)
         let setupTimeout = loop.assumeIsolated().scheduleTask(in: .seconds(30)) {
-            bound.value.ready.fail(LoadError("publisher \(index): no answer to auth within 30 s"))
+            bound.value.settleReady(LoadError("publisher \(index): no answer to auth within 30 s"))
             bound.value.finish()
         }
         ready.futureResult.whenComplete { _ in setupTimeout.cancel() }
-        LoadConnection.connect(
-            host: target.host, port: target.port, path: target.path, offerCompression: target.compression,
-            localAddress: localAddress, group: loop,
-            onText: { bound.value.received($0) },
-            onClose: { code, reason in bound.value.closed(code: code, reason: reason) }
-        ).assumeIsolated().whenComplete { result in
-            switch result {
-            case .success(let connection):
-                bound.value.connection = connection
-                connection.send(#"{"type":"auth","id":1,"token":\#(JSONValue.string(target.token))}"#)
-            case .failure(let error):
-                bound.value.ready.fail(LoadError("publisher \(index): connect: \(error)"))
-            }
-        }
+        publisher.open()
         return ready.futureResult.map { bound }
     }
 
-    /// Posts `ratePerSecond` messages per second until `stop()`.
-    func startPosting(ratePerSecond: Double, on loop: any EventLoop) {
-        guard ratePerSecond > 0 else { return }
-        self.ratePerSecond = ratePerSecond
-        postingStartNs = monotonicNanoseconds()
-        // Tick often enough for smooth pacing, never more than 1000 times a second.
-        let intervalNs = max(1_000_000, min(10_000_000, Int64(1e9 / ratePerSecond)))
+    private func open() {
+        generation += 1
+        let attempt = generation
         let bound = NIOLoopBound(self, eventLoop: loop)
-        ticker = loop.scheduleRepeatedTask(initialDelay: .zero, delay: .nanoseconds(intervalNs)) { _ in
-            bound.value.tick()
+        LoadConnection.connect(
+            host: target.host, port: target.port(turn: portTurn), path: target.path,
+            offerCompression: target.compression, localAddress: localAddress, group: loop,
+            onText: { bound.value.received($0, attempt: attempt) },
+            onClose: { code, reason in bound.value.closed(code: code, reason: reason, attempt: attempt) }
+        ).assumeIsolated().whenComplete { result in
+            let publisher = bound.value
+            switch result {
+            case .success(let connection):
+                guard attempt == publisher.generation, !publisher.closing else { return connection.close() }
+                publisher.connection = connection
+                connection.send(#"{"type":"auth","id":1,"token":\#(JSONValue.string(publisher.target.token))}"#)
+            case .failure(let error):
+                guard attempt == publisher.generation else { return }
+                if publisher.readySettled && publisher.target.reconnect {
+                    publisher.scheduleReconnect()
+                } else {
+                    publisher.settleReady(LoadError("publisher \(publisher.index): connect: \(error)"))
+                }
+            }
+        }
+    }
+
+    private func settleReady(_ error: (any Error)? = nil) {
+        guard !readySettled else { return }
+        readySettled = true
+        if let error { ready.fail(error) } else { ready.succeed(()) }
+    }
+
+    /// Posts as `pacing` says until `stop()`.
+    func startPosting(_ pacing: Pacing) {
+        self.pacing = pacing
+        postingStartNs = monotonicNanoseconds()
+        switch pacing {
+        case .rate(let ratePerSecond):
+            guard ratePerSecond > 0 else { return }
+            // Tick often enough for smooth pacing, never more than 1000 times a second.
+            let intervalNs = max(1_000_000, min(10_000_000, Int64(1e9 / ratePerSecond)))
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            ticker = loop.scheduleRepeatedTask(initialDelay: .zero, delay: .nanoseconds(intervalNs)) { _ in
+                bound.value.tick()
+            }
+        case .window:
+            fillWindow()
         }
     }
 
     private func tick() {
-        guard let connection, authenticated, !closing else { return }
+        guard let connection, authenticated, !closing, case .rate(let ratePerSecond) = pacing else { return }
         let now = monotonicNanoseconds()
         let due = Int(Double(now - postingStartNs) / 1e9 * ratePerSecond) - sent
-        // After a stall, catch up gradually rather than in one burst.
+        // After a stall (or an outage), catch up gradually rather than in one burst.
         let count = min(due, max(100, Int(ratePerSecond / 10)))
         guard count > 0 else { return }
-        for _ in 0..<count {
-            let id = nextID
-            nextID += 1
-            let t = (index + sent) % timelines.count
-            sent += 1
-            let sendNs = monotonicNanoseconds()
-            inflight[id] = (sendNs, t)
-            let text = #"{"type":"post","id":\#(id),"timeline":\#(timelineJSON[t]),"body":"load \#(index)-\#(sent) \#(sendNs)","client_msg_id":"\#(makeUUID())"}"#
-            connection.send(ByteBuffer(string: text), flush: false)
-        }
+        for _ in 0..<count { post(on: connection) }
         connection.flush()
-        stats.counts.postsSent += count
+    }
+
+    /// Closed loop: top the window up to its size.
+    private func fillWindow() {
+        guard let connection, authenticated, !closing, case .window(let size) = pacing else { return }
+        var posted = false
+        while inflight.count < size {
+            post(on: connection)
+            posted = true
+        }
+        if posted { connection.flush() }
+    }
+
+    private func post(on connection: LoadConnection) {
+        let id = nextID
+        nextID += 1
+        let t = (index + sent) % timelines.count
+        sent += 1
+        let sendNs = monotonicNanoseconds()
+        let text = ByteBuffer(string: #"{"type":"post","id":\#(id),"timeline":\#(timelineJSON[t]),"body":"load \#(index)-\#(sent) \#(sendNs)","client_msg_id":"\#(makeUUID())"}"#)
+        inflight[id] = Pending(sentNs: sendNs, timeline: t, text: text)
+        connection.send(text, flush: false)
+        stats.counts.postsSent += 1
     }
 
     func stop() {
         ticker?.cancel()
         ticker = nil
+        pacing = nil
     }
 
     func finish() {
@@ -104,43 +174,87 @@ final class Publisher {
         connection?.close()
     }
 
-    func received(_ message: ByteBuffer) {
+    func received(_ message: ByteBuffer, attempt: Int) {
+        guard attempt == generation else { return }
         guard let f = MessageFields.scan(message) else {
             stats.counts.unparsable += 1
             return
         }
         guard let re = f.re else {
-            if f.type == "reconnect" { stats.counts.reconnectRequests += 1 }
+            if f.type == "reconnect" {
+                stats.counts.reconnectRequests += 1
+                if target.reconnect && authenticated { connectionLost() }
+            }
             return
         }
         if re == 1 {
             if f.type == "ok" {
                 authenticated = true
-                ready.succeed(())
+                backoff.reset()
+                settleReady()
+                resendUnanswered()
+                fillWindow()
+            } else if readySettled && target.reconnect {
+                scheduleReconnect()
             } else {
-                ready.fail(LoadError("publisher \(index): auth refused: \(f.code ?? "?")"))
+                settleReady(LoadError("publisher \(index): auth refused: \(f.code ?? "?")"))
             }
             return
         }
-        guard let post = inflight.removeValue(forKey: re) else { return }
+        guard let post = inflight[re] else { return }
         if f.type == "ok", let seq = f.seq {
+            inflight[re] = nil
             stats.counts.postsAcked += 1
             stats.counts.ack.recordNanoseconds(monotonicNanoseconds() - post.sentNs)
             let timeline = timelines[post.timeline]
             if seq > stats.counts.highestAcked[timeline, default: Int.min] { stats.counts.highestAcked[timeline] = seq }
+            fillWindow()
+        } else if f.code == "unavailable" && target.reconnect {
+            // This node is leaving: the post stays pending and goes again on the next connection.
+            connectionLost()
         } else {
+            inflight[re] = nil
             stats.counts.postErrors[f.code ?? "unknown", default: 0] += 1
+            fillWindow()
         }
     }
 
-    func closed(code: UInt16?, reason: String) {
-        if !authenticated {
-            ready.fail(LoadError("publisher \(index): closed before auth: code \(code.map(String.init) ?? "none") \(reason)"))
-        } else if !closing {
+    /// After a reconnect: every unanswered post again, same id and client_msg_id, oldest first.
+    private func resendUnanswered() {
+        guard let connection, !inflight.isEmpty else { return }
+        for id in inflight.keys.sorted() { connection.send(inflight[id]!.text, flush: false) }
+        connection.flush()
+        stats.counts.postRetries += inflight.count
+    }
+
+    func closed(code: UInt16?, reason: String, attempt: Int) {
+        guard attempt == generation, !closing else { return }
+        if !readySettled {
+            settleReady(LoadError("publisher \(index): closed before auth: code \(code.map(String.init) ?? "none") \(reason)"))
+        } else if target.reconnect {
+            connectionLost()
+        } else {
             stats.counts.unexpectedCloses += 1
             stats.noteError("publisher \(index) closed by server: code \(code.map(String.init) ?? "none") \(reason)")
+            stop()
         }
-        stop()
+    }
+
+    private func connectionLost() {
+        stats.counts.publisherReconnects += 1
+        scheduleReconnect()
+    }
+
+    private func scheduleReconnect() {
+        authenticated = false
+        generation += 1
+        connection?.close()
+        connection = nil
+        portTurn += 1
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        loop.assumeIsolated().scheduleTask(in: backoff.nextDelay()) {
+            if !bound.value.closing { bound.value.open() }
+        }
     }
 }
 

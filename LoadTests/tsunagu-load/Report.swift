@@ -9,12 +9,17 @@ struct RunReport {
     let connectFailures: Int
     let connectSeconds: Double
     let postingSeconds: Double
+    /// Worker processes that died or stopped answering (--processes).
+    let workerFailures: [String]
+    /// Per worker process, what it last reported; nil without --processes.
+    let workers: [WorkerSummary]?
 
     /// The run passed: nothing lost, duplicated or reordered; every subscriber connected and stayed;
     /// every post was answered within the grace period.
+    /// With --reconnect, losing a connection is expected; not getting it back is a failure.
     var passed: Bool {
         loss.passed && connectFailures == 0 && stats.unexpectedCloses == 0 && stats.subscribed == options.connections
-            && unanswered == 0
+            && unanswered == 0 && stats.notRecovered == 0 && workerFailures.isEmpty
     }
 
     var unanswered: Int { stats.inflightPosts }
@@ -35,15 +40,24 @@ struct RunReport {
         return [
             "passed": .bool(passed),
             "config": [
-                "host": .string(options.host), "port": .int(options.port), "connections": .int(options.connections),
-                "publishers": .int(options.publishers), "rate": .number(options.rate),
+                "host": .string(options.host), "port": .int(options.portList.first ?? 0),
+                "ports": .array(options.portList.map { .int($0) }), "connections": .int(options.connections),
+                "publishers": .int(options.publishers), "rate": .number(options.postRate), "window": options.window.map { .int($0) } ?? .null,
                 "duration_s": .number(options.duration), "timelines": .int(timelines),
                 "compression": .bool(options.compression), "event_loops": .int(options.eventLoops),
+                "reconnect": .bool(options.reconnect), "processes": .int(options.processes),
             ],
             "connections": [
                 "requested": .int(options.connections), "subscribed": .int(stats.subscribed),
                 "failed": .int(connectFailures), "closed_by_server": .int(stats.unexpectedCloses),
                 "reconnect_requests": .int(stats.reconnectRequests), "connect_s": .number(round3(connectSeconds)),
+            ],
+            "reconnect": [
+                "losses": .int(stats.connectionLosses), "reconnects": .int(stats.reconnects),
+                "failed_attempts": .int(stats.reconnectFailures), "not_recovered": .int(stats.notRecovered),
+                "recovery_s": stats.recoverySeconds.map { .number(round3($0)) } ?? .null,
+                "redelivered": .int(stats.redelivered), "publisher_reconnects": .int(stats.publisherReconnects),
+                "post_retries": .int(stats.postRetries),
             ],
             "posts": [
                 "sent": .int(stats.postsSent), "acked": .int(stats.postsAcked),
@@ -57,13 +71,15 @@ struct RunReport {
                 "publish_to_deliver": Self.percentiles(stats.delivery),
                 "post_to_ack": Self.percentiles(stats.ack),
                 "connect_and_auth": Self.percentiles(stats.connect),
+                "reconnect": Self.percentiles(stats.reconnect),
             ],
             "loss_check": [
                 "passed": .bool(loss.passed), "missing": .int(loss.missing),
                 "duplicates": .int(loss.duplicates), "out_of_order": .int(loss.outOfOrder),
                 "subscriptions": .int(loss.subscriptions),
             ],
-            "errors": .array(stats.errorSamples.map { .string($0) }),
+            "errors": .array((workerFailures + stats.errorSamples).map { .string($0) }),
+            "workers": workers.map { list in .array(list.map(\.json)) } ?? .null,
         ]
     }
 
@@ -82,9 +98,21 @@ struct RunReport {
         lines.append("  latency      " + Self.line("publish→deliver", stats.delivery))
         lines.append("               " + Self.line("post→ack", stats.ack))
         lines.append("               " + Self.line("connect+auth", stats.connect))
+        if options.reconnect || stats.connectionLosses > 0 {
+            var line = "  reconnects   \(stats.connectionLosses) lost, \(stats.reconnects) back"
+            if let recovery = stats.recoverySeconds { line += ", all back within \(String(format1: recovery))s of the first loss" }
+            line += ", \(stats.notRecovered) not back; \(stats.redelivered) replayed events deduped"
+            line += "; publishers \(stats.publisherReconnects) reconnects, \(stats.postRetries) posts re-sent"
+            lines.append(line)
+            lines.append("               " + Self.line("reconnect", stats.reconnect))
+        }
         lines.append("  loss check   \(loss.passed ? "passed" : "FAILED"): missing \(loss.missing), duplicates \(loss.duplicates),"
             + " out of order \(loss.outOfOrder) over \(loss.subscriptions) subscription(s)")
-        for e in stats.errorSamples { lines.append("  error        \(e)") }
+        if let workers {
+            lines.append("  processes    \(workers.count) workers: "
+                + workers.map { "\($0.stats?.subscribed ?? 0) subscribed" + ($0.failure == nil ? "" : " (died)") }.joined(separator: ", "))
+        }
+        for e in workerFailures + stats.errorSamples { lines.append("  error        \(e)") }
         return lines.joined(separator: "\n")
     }
 
@@ -97,3 +125,15 @@ struct RunReport {
 }
 
 private func round3(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }
+
+/// One worker process in the report.
+struct WorkerSummary {
+    var number: Int
+    var stats: StatsSnapshot?
+    var failure: String?
+
+    var json: JSONValue {
+        ["worker": .int(number), "subscribed": .int(stats?.subscribed ?? 0), "events_received": .int(stats?.delivered ?? 0),
+         "deliveries": .int(stats?.loadDelivered ?? 0), "failure": failure.map { .string($0) } ?? .null]
+    }
+}

@@ -2,11 +2,6 @@ import NIOCore
 import NIOPosix
 import TsunaguClient
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Runs one load test from validated options; returns the report.
 struct Runner {
@@ -14,7 +9,8 @@ struct Runner {
     let log: @Sendable (String) -> Void
 
     func run() async throws -> RunReport {
-        raiseFileLimit()
+        let local = options.processes > 1 ? 0 : options.connections
+        raiseFileLimit(needed: local + options.publishers, log: log)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: options.eventLoops)
         do {
             let report = try await run(group: group)
@@ -27,60 +23,49 @@ struct Runner {
     }
 
     private func run(group: MultiThreadedEventLoopGroup) async throws -> RunReport {
-        let http = TsunaguHTTPClient(host: options.connectHost, port: options.port, group: group)
+        let ports = options.portList
+        let http = TsunaguHTTPClient(host: options.connectHost, port: ports[0], group: group)
         let token = try await sessionToken(http)
-        try await preflight(group: group, token: token)
+        for port in ports { try await preflight(port: port, group: group, token: token) }
         let timelines = try await prepareTimelines(http, token: token)
-        let target = Target(host: options.connectHost, port: options.port, path: options.path, token: token,
-                            compression: options.compression)
-        let board = try await StatsBoard(group: group)
+        let target = Target(host: options.connectHost, ports: ports, path: options.path, token: token,
+                            compression: options.compression, reconnect: options.reconnect)
         let sources = options.sourceAddressList
-        var sourceIndex = 0
-        func nextSource() -> String? {
-            guard !sources.isEmpty else { return nil }
-            defer { sourceIndex += 1 }
-            return sources[sourceIndex % sources.count]
+        let share = SubscriberShare(count: options.connections, ramp: options.ramp)
+        let fleet: any SubscriberFleet
+        if options.processes > 1 {
+            fleet = try WorkerFleet(config: WorkerConfig(target: target, timelines: timelines, sourceAddresses: sources,
+                                                         share: share, eventLoops: options.eventLoops),
+                                    processes: options.processes)
+        } else {
+            fleet = LocalFleet(group: group, board: try await StatsBoard(group: group), target: target,
+                               timelines: timelines, sourceAddresses: sources, share: share,
+                               log: options.quiet ? nil : log)
+        }
+        let board = try await StatsBoard(group: group)  // the publishers'
+        func snapshot(withHistograms: Bool) async throws -> StatsSnapshot {
+            var total = try await board.snapshot(withHistograms: withHistograms)
+            total.merge(try await fleet.snapshot(withHistograms: withHistograms))
+            return total
         }
 
         // 1. Subscribers, paced by --ramp.
         let clock = ContinuousClock()
         let connectStart = clock.now
-        log("connecting \(options.connections) subscribers to \(timelines.count) timeline(s) at \(Int(options.ramp))/s")
-        var pending: [EventLoopFuture<Void>] = []
-        var failedWhileConnecting = 0
-        let maxConcurrentHandshakes = 1000
-        var lastProgress = clock.now
-        for i in 0..<options.connections {
-            let due = connectStart + .seconds(Double(i) / options.ramp)
-            if due > clock.now { try await Task.sleep(until: due, clock: clock) }
-            if pending.count >= maxConcurrentHandshakes {
-                let oldest = pending.removeFirst()
-                do { try await oldest.get() } catch { failedWhileConnecting += 1 }
-            }
-            let loop = group.next()
-            let timeline = timelines[i % timelines.count]
-            let source = nextSource()
-            pending.append(loop.flatSubmit {
-                Subscriber.start(index: i, timeline: timeline, target: target, localAddress: source, loop: loop, board: board)
-            })
-            if clock.now - lastProgress >= .seconds(1), !options.quiet {
-                lastProgress = clock.now
-                log("  \(i + 1)/\(options.connections) connecting")
-            }
-        }
-        for future in pending {
-            do { try await future.get() } catch { failedWhileConnecting += 1 }
-        }
+        log("connecting \(options.connections) subscribers to \(timelines.count) timeline(s) at \(Int(options.ramp))/s"
+            + (ports.count > 1 ? " over \(ports.count) ports" : "")
+            + (options.processes > 1 ? " in \(options.processes) processes" : ""))
+        let failedWhileConnecting = try await fleet.connect()
         let connectElapsed = clock.now - connectStart
-        let afterConnect = try await board.snapshot(withHistograms: false)
+        let afterConnect = try await snapshot(withHistograms: false)
         log("subscribed \(afterConnect.subscribed)/\(options.connections) in \(format(connectElapsed))"
             + (afterConnect.connectFailures > 0 ? ", \(afterConnect.connectFailures) failed (\(afterConnect.errorSamples.first ?? ""))" : ""))
 
-        // 2. Publishers.
+        // 2. Publishers (source addresses continue after the subscribers').
         var publishers: [NIOLoopBound<Publisher>] = []
         for p in 0..<options.publishers {
             let loop = group.next()
-            let source = nextSource()
+            let source = sources.isEmpty ? nil : sources[(options.connections + p) % sources.count]
             let publisher = try await loop.flatSubmit {
                 Publisher.start(index: p, timelines: timelines, target: target, localAddress: source, loop: loop, board: board)
             }.get()
@@ -88,23 +73,22 @@ struct Runner {
         }
 
         // 3. Post for --duration, with a progress line every second.
-        let ratePerPublisher = options.publishers > 0 ? options.rate / Double(options.publishers) : 0
+        let pacing = options.pacing
         for publisher in publishers {
-            let loop = publisher.eventLoop
-            try await loop.submit { publisher.value.startPosting(ratePerSecond: ratePerPublisher, on: loop) }.get()
+            try await publisher.eventLoop.submit { publisher.value.startPosting(pacing) }.get()
         }
         let runStart = clock.now
         let runEnd = runStart + .seconds(options.duration)
-        var previous = try await board.snapshot(withHistograms: false)
+        var previous = try await snapshot(withHistograms: false)
         var previousTime = clock.now
         while clock.now < runEnd {
             try await Task.sleep(until: min(runEnd, clock.now + .seconds(1)), clock: clock)
             let now = clock.now
-            let snapshot = try await board.snapshot(withHistograms: !options.quiet)
+            let current = try await snapshot(withHistograms: !options.quiet)
             if !options.quiet {
-                log(progressLine(snapshot, previous: previous, interval: now - previousTime, elapsed: now - runStart))
+                log(progressLine(current, previous: previous, interval: now - previousTime, elapsed: now - runStart))
             }
-            previous = snapshot
+            previous = current
             previousTime = now
         }
         for publisher in publishers {
@@ -114,47 +98,42 @@ struct Runner {
 
         // 4. Grace: wait for outstanding acks, then for every acked seq to reach every subscriber.
         let graceEnd = clock.now + .seconds(options.grace)
-        var snapshot = try await board.snapshot(withHistograms: false)
-        while snapshot.inflightPosts > 0 && clock.now < graceEnd {
+        var current = try await snapshot(withHistograms: false)
+        while current.inflightPosts > 0 && clock.now < graceEnd {
             try await Task.sleep(for: .milliseconds(100))
-            snapshot = try await board.snapshot(withHistograms: false)
+            current = try await snapshot(withHistograms: false)
         }
-        var loss = try await checkLoss(board, highestAcked: snapshot.highestAcked)
+        var loss = try await fleet.checkLoss(highestAcked: current.highestAcked)
         while loss.missing > 0 && clock.now < graceEnd {
             try await Task.sleep(for: .milliseconds(200))
-            snapshot = try await board.snapshot(withHistograms: false)
-            loss = try await checkLoss(board, highestAcked: snapshot.highestAcked)
+            current = try await snapshot(withHistograms: false)
+            loss = try await fleet.checkLoss(highestAcked: current.highestAcked)
         }
-        let final = try await board.snapshot(withHistograms: true)
-        loss = try await checkLoss(board, highestAcked: final.highestAcked)
+        var final = try await board.snapshot(withHistograms: true)
+        loss = try await fleet.checkLoss(highestAcked: final.highestAcked)
 
         // 5. Close everything.
+        final.merge(try await fleet.finish())
         _ = try await board.onEveryLoop { stats in
-            for s in stats.subscribers { s.finish() }
             for p in stats.publishers { p.finish() }
             return 0
         }
         try? await Task.sleep(for: .milliseconds(300))
 
+        let workerFailures = await fleet.failures()
         return RunReport(options: options, timelines: timelines.count, stats: final, loss: loss,
                          connectFailures: max(final.connectFailures, failedWhileConnecting),
-                         connectSeconds: connectElapsed.seconds, postingSeconds: postingElapsed.seconds)
-    }
-
-    private func checkLoss(_ board: StatsBoard, highestAcked: [String: Int]) async throws -> LossReport {
-        let parts = try await board.onEveryLoop { stats in
-            LossChecker.check(stats.subscribers.compactMap { s in s.tracker.map { (timeline: s.timeline, tracker: $0) } },
-                              highestAcked: highestAcked)
-        }
-        return parts.reduce(LossReport(), +)
+                         connectSeconds: connectElapsed.seconds, postingSeconds: postingElapsed.seconds,
+                         workerFailures: workerFailures,
+                         workers: (fleet as? WorkerFleet)?.perWorker.map { WorkerSummary(number: $0.number, stats: $0.stats, failure: $0.failure) })
     }
 
     /// One WebSocket connection and auth before the crowd: a clear error when the endpoint or token is wrong.
-    private func preflight(group: any EventLoopGroup, token: String) async throws {
-        let url = "ws://\(options.host):\(options.port)\(options.path)"
+    private func preflight(port: Int, group: any EventLoopGroup, token: String) async throws {
+        let url = "ws://\(options.host):\(port)\(options.path)"
         let probe: TsunaguConnection
         do {
-            probe = try await TsunaguConnection.connect(host: options.connectHost, port: options.port, path: options.path,
+            probe = try await TsunaguConnection.connect(host: options.connectHost, port: port, path: options.path,
                                                         offerCompression: options.compression, group: group)
         } catch {
             throw LoadError("cannot open \(url): \(error)")
@@ -179,7 +158,7 @@ struct Runner {
             reply = try await http.send("POST", "/v1/sessions",
                                         json: ["email": .string(options.email ?? ""), "password": .string(options.password ?? "")])
         } catch {
-            throw LoadError("cannot reach \(options.host):\(options.port): \(error)")
+            throw LoadError("cannot reach \(options.host):\(options.portList[0]): \(error)")
         }
         guard reply.status == 201 || reply.status == 200, let token = reply.json?["token"]?.stringValue else {
             throw LoadError("login as \(options.email ?? "") failed: HTTP \(reply.status) \(reply.text.prefix(200))")
@@ -214,25 +193,8 @@ struct Runner {
         }
         if s.postErrorCount > 0 { line += " post errors \(s.postErrorCount)" }
         if s.unexpectedCloses > 0 { line += " closed \(s.unexpectedCloses)" }
+        if s.connectionLosses > 0 { line += " lost \(s.connectionLosses) reconnected \(s.reconnects) down \(s.notRecovered)" }
         return line
-    }
-
-    /// Many connections need many descriptors: lift the soft limit to the hard one.
-    private func raiseFileLimit() {
-        var limit = rlimit()
-        #if canImport(Glibc)
-        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-        #else
-        let resource = RLIMIT_NOFILE
-        #endif
-        guard getrlimit(resource, &limit) == 0 else { return }
-        if limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = limit.rlim_max
-            if setrlimit(resource, &limit) != 0 { _ = getrlimit(resource, &limit) }
-        }
-        if options.connections + options.publishers + 64 > Int(clamping: limit.rlim_cur) {
-            log("warning: the open-file limit (\(limit.rlim_cur)) is below --connections + --publishers")
-        }
     }
 }
 

@@ -16,7 +16,8 @@ extension LatencyHistogram {
     }
 }
 
-/// Monotonic nanoseconds; one process, one clock, so send and receive times compare directly.
+/// Monotonic nanoseconds (CLOCK_MONOTONIC, one clock for every process on this machine), so a send
+/// time in a publisher and a receive time in a worker process compare directly.
 @inline(__always) func monotonicNanoseconds() -> UInt64 {
     UInt64(NIODeadline.now().uptimeNanoseconds)
 }
@@ -35,10 +36,12 @@ final class LoopStats {
     func snapshot(withHistograms: Bool) -> StatsSnapshot {
         var s = counts
         s.inflightPosts = publishers.reduce(0) { $0 + $1.inflightCount }
+        s.notRecovered = subscribers.reduce(0) { $0 + ($1.isDown ? 1 : 0) }
         if !withHistograms {
             s.delivery = makeLatencyHistogram()
             s.ack = makeLatencyHistogram()
             s.connect = makeLatencyHistogram()
+            s.reconnect = makeLatencyHistogram()
         }
         return s
     }
@@ -59,9 +62,31 @@ struct StatsSnapshot: Sendable {
     var inflightPosts = 0
     var errorSamples: [String] = []
     var highestAcked: [String: Int] = [:]
+    /// Resilient clients (--reconnect): live connections lost, subscribers subscribed again, failed attempts.
+    var connectionLosses = 0
+    var reconnects = 0
+    var reconnectFailures = 0
+    var publisherReconnects = 0
+    /// Events replayed after a resubscribe that the subscriber already held (deduped by seq).
+    var redelivered = 0
+    /// Unanswered posts sent again after a publisher reconnected.
+    var postRetries = 0
+    /// Subscribers lost and not subscribed again (at the time of the snapshot).
+    var notRecovered = 0
+    /// The first connection loss and the last resubscription, in monotonic ns (UInt64.max / 0 when none).
+    var firstLossNs = UInt64.max
+    var lastRecoveryNs: UInt64 = 0
     var delivery = makeLatencyHistogram()
     var ack = makeLatencyHistogram()
     var connect = makeLatencyHistogram()
+    /// From a connection loss to subscribed again.
+    var reconnect = makeLatencyHistogram()
+
+    /// From the first loss to the moment every lost subscriber was back; nil without losses.
+    var recoverySeconds: Double? {
+        guard firstLossNs != .max else { return nil }
+        return lastRecoveryNs > firstLossNs ? Double(lastRecoveryNs - firstLossNs) / 1e9 : 0
+    }
 
     var postErrorCount: Int { postErrors.values.reduce(0, +) }
 
@@ -79,9 +104,19 @@ struct StatsSnapshot: Sendable {
         inflightPosts += o.inflightPosts
         for e in o.errorSamples where errorSamples.count < 5 && !errorSamples.contains(e) { errorSamples.append(e) }
         highestAcked.merge(o.highestAcked, uniquingKeysWith: max)
+        connectionLosses += o.connectionLosses
+        reconnects += o.reconnects
+        reconnectFailures += o.reconnectFailures
+        publisherReconnects += o.publisherReconnects
+        redelivered += o.redelivered
+        postRetries += o.postRetries
+        notRecovered += o.notRecovered
+        firstLossNs = min(firstLossNs, o.firstLossNs)
+        lastRecoveryNs = max(lastRecoveryNs, o.lastRecoveryNs)
         delivery.add(o.delivery)
         ack.add(o.ack)
         connect.add(o.connect)
+        reconnect.add(o.reconnect)
     }
 }
 

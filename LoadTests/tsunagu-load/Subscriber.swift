@@ -1,71 +1,101 @@
 import NIOCore
 import TsunaguClient
 
-/// Everything a connection needs to reach the server.
-struct Target: Sendable {
-    var host: String
-    var port: Int
-    var path: String
-    var token: String
-    var compression: Bool
-}
-
-/// One subscriber connection: auth, subscribe to one timeline, then count and time every event.
+/// One subscriber: auth, subscribe to one timeline, then count and time every event.
+/// With `target.reconnect` it survives connection losses: it reconnects to the next port, re-sends
+/// `auth` and resubscribes with `since` = the last seq it holds, so the server replays the gap.
 /// Lives on its connection's event loop.
 final class Subscriber {
-    enum State { case connecting, authenticating, subscribing, live, closed }
+    enum State { case connecting, authenticating, subscribing, live, waiting, closed }
 
     let index: Int
     let timeline: String
+    private let target: Target
+    private let localAddress: String?
+    private let loop: any EventLoop
     private let stats: LoopStats
     private let ready: EventLoopPromise<Void>
-    private let startNs: UInt64
     private(set) var state = State.connecting
     private(set) var tracker: SeqTracker?
     private var early: [Int] = []
-    var connection: LoadConnection?
+    private var connection: LoadConnection?
+    /// Bumped for every new connection attempt: callbacks of an abandoned connection are ignored.
+    private var generation = 0
+    private var attemptStartNs: UInt64 = 0
+    private var setupTimeout: Scheduled<Void>?
+    private var portTurn: Int
+    private var backoff = ReconnectBackoff()
+    /// When the current outage began (nil while connected, or before the first subscription).
+    private(set) var lostAtNs: UInt64?
+    /// Seqs at or below this may come again in the replay after a resubscribe; those already held are not duplicates.
+    private var replayCeiling = Int.min
 
-    private init(index: Int, timeline: String, stats: LoopStats, ready: EventLoopPromise<Void>) {
+    var isDown: Bool { lostAtNs != nil }
+
+    private init(index: Int, timeline: String, target: Target, localAddress: String?, loop: any EventLoop,
+                 stats: LoopStats, ready: EventLoopPromise<Void>) {
         self.index = index
         self.timeline = timeline
+        self.target = target
+        self.localAddress = localAddress
+        self.loop = loop
         self.stats = stats
         self.ready = ready
-        self.startNs = monotonicNanoseconds()
+        self.portTurn = index
     }
 
-    /// Connects on `loop` (call on `loop`); the future completes once subscribed.
+    /// Connects on `loop` (call on `loop`); the future completes once subscribed the first time.
     static func start(index: Int, timeline: String, target: Target, localAddress: String?,
                       loop: any EventLoop, board: StatsBoard) -> EventLoopFuture<Void> {
-        let stats = board.stats(on: loop)
         let ready = loop.makePromise(of: Void.self)
-        let subscriber = Subscriber(index: index, timeline: timeline, stats: stats, ready: ready)
-        let bound = NIOLoopBound(subscriber, eventLoop: loop)
-        let setupTimeout = loop.assumeIsolated().scheduleTask(in: .seconds(30)) {
-            bound.value.fail("no answer to auth/subscribe within 30 s")
+        let subscriber = Subscriber(index: index, timeline: timeline, target: target, localAddress: localAddress,
+                                    loop: loop, stats: board.stats(on: loop), ready: ready)
+        subscriber.open()
+        return ready.futureResult
+    }
+
+    private var bound: NIOLoopBound<Subscriber> { NIOLoopBound(self, eventLoop: loop) }
+
+    private func open() {
+        generation += 1
+        let attempt = generation
+        let bound = self.bound
+        state = .connecting
+        attemptStartNs = monotonicNanoseconds()
+        setupTimeout = loop.assumeIsolated().scheduleTask(in: .seconds(30)) {
+            bound.value.setupFailed(attempt, "no answer to auth/subscribe within 30 s")
         }
-        ready.futureResult.whenComplete { _ in setupTimeout.cancel() }
         LoadConnection.connect(
-            host: target.host, port: target.port, path: target.path, offerCompression: target.compression,
-            localAddress: localAddress, group: loop,
-            onText: { bound.value.received($0) },
-            onClose: { code, reason in bound.value.closed(code: code, reason: reason) }
+            host: target.host, port: target.port(turn: portTurn), path: target.path,
+            offerCompression: target.compression, localAddress: localAddress, group: loop,
+            onText: { bound.value.received($0, attempt: attempt) },
+            onClose: { code, reason in bound.value.closed(code: code, reason: reason, attempt: attempt) }
         ).assumeIsolated().whenComplete { result in
             let subscriber = bound.value
             switch result {
             case .success(let connection):
+                guard attempt == subscriber.generation, subscriber.state == .connecting else {
+                    return connection.close()  // abandoned meanwhile (timeout or the end of the run)
+                }
                 subscriber.connection = connection
-                guard subscriber.state == .connecting else { return connection.close() }  // timed out meanwhile
                 subscriber.state = .authenticating
-                connection.send(#"{"type":"auth","id":1,"token":\#(JSONValue.string(target.token))}"#)
+                connection.send(#"{"type":"auth","id":1,"token":\#(JSONValue.string(subscriber.target.token))}"#)
             case .failure(let error):
-                subscriber.fail("connect: \(error)")
+                subscriber.setupFailed(attempt, "connect: \(error)")
             }
         }
-        return ready.futureResult
     }
 
-    private func fail(_ message: String) {
-        guard state != .live && state != .closed else { return }
+    /// The current attempt did not get to `live`.
+    private func setupFailed(_ attempt: Int, _ message: String) {
+        guard attempt == generation, state != .live, state != .closed, state != .waiting else { return }
+        setupTimeout?.cancel()
+        if tracker != nil {
+            // A reconnect attempt: keep trying until the run ends.
+            stats.counts.reconnectFailures += 1
+            scheduleReconnect()
+            return
+        }
         state = .closed
         stats.counts.connectFailures += 1
         stats.noteError("subscriber: \(message)")
@@ -73,7 +103,8 @@ final class Subscriber {
         connection?.close()
     }
 
-    func received(_ message: ByteBuffer) {
+    func received(_ message: ByteBuffer, attempt: Int) {
+        guard attempt == generation else { return }
         guard let f = MessageFields.scan(message) else {
             stats.counts.unparsable += 1
             return
@@ -82,6 +113,10 @@ final class Subscriber {
         case "event":
             guard let seq = f.seq, f.timeline == timeline else { return }
             stats.counts.delivered += 1
+            if seq <= replayCeiling, tracker?.has(seq) == true {
+                stats.counts.redelivered += 1  // replayed after a resubscribe: already held
+                return
+            }
             if let body = f.body, let sentNs = Self.sendTime(inLoadBody: body) {
                 stats.counts.loadDelivered += 1
                 let now = monotonicNanoseconds()
@@ -93,45 +128,92 @@ final class Subscriber {
                 early.append(seq)
             }
         case "ok" where f.re == 1 && state == .authenticating:
-            stats.counts.connect.recordNanoseconds(monotonicNanoseconds() - startNs)
+            if tracker == nil { stats.counts.connect.recordNanoseconds(monotonicNanoseconds() - attemptStartNs) }
             state = .subscribing
-            connection?.send(#"{"type":"subscribe","id":2,"timeline":\#(JSONValue.string(timeline)),"since":null}"#)
+            // The replay may start before the reply; anything up to what we hold already may come again.
+            replayCeiling = tracker?.maxSeen ?? Int.min
+            let since = tracker.map { String($0.contiguousThrough) } ?? "null"
+            connection?.send(#"{"type":"subscribe","id":2,"timeline":\#(JSONValue.string(timeline)),"since":\#(since)}"#)
         case "ok" where f.re == 2 && state == .subscribing:
-            guard let head = f.head else { return fail("subscribe reply without head") }
+            if tracker != nil {
+                setupTimeout?.cancel()
+                state = .live
+                resubscribed()
+                return
+            }
+            guard let head = f.head else { return setupFailed(generation, "subscribe reply without head") }
+            setupTimeout?.cancel()
+            state = .live
             var tracker = SeqTracker(after: head)
             for seq in early { tracker.record(seq) }
             early = []
             self.tracker = tracker
-            state = .live
             stats.counts.subscribed += 1
             stats.subscribers.append(self)
             ready.succeed(())
         case "error" where f.re == 1 || f.re == 2:
-            fail("\(f.re == 1 ? "auth" : "subscribe") refused: \(f.code ?? "?")")
+            setupFailed(generation, "\(f.re == 1 ? "auth" : "subscribe") refused: \(f.code ?? "?")")
         case "reconnect":
             stats.counts.reconnectRequests += 1
+            // A draining node: leave now rather than wait for its close; the replay covers the gap.
+            if target.reconnect && state == .live { connectionLost() }
         default:
             break
         }
     }
 
-    func closed(code: UInt16?, reason: String) {
+    func closed(code: UInt16?, reason: String, attempt: Int) {
+        guard attempt == generation else { return }
         switch state {
-        case .closed:
+        case .closed, .waiting:
             return
         case .live:
+            if target.reconnect { return connectionLost() }
             stats.counts.unexpectedCloses += 1
             stats.noteError("subscriber closed by server: code \(code.map(String.init) ?? "none") \(reason)")
             state = .closed
         default:
-            fail("closed during setup: code \(code.map(String.init) ?? "none") \(reason)")
+            setupFailed(attempt, "closed during setup: code \(code.map(String.init) ?? "none") \(reason)")
         }
+    }
+
+    /// A live connection ended (close, dropped TCP, or a `reconnect` request): start the outage clock.
+    private func connectionLost() {
+        let now = monotonicNanoseconds()
+        lostAtNs = now
+        stats.counts.connectionLosses += 1
+        if now < stats.counts.firstLossNs { stats.counts.firstLossNs = now }
+        scheduleReconnect()
+    }
+
+    private func scheduleReconnect() {
+        state = .waiting
+        generation += 1  // whatever the old connection still says is ignored
+        connection?.close()
+        connection = nil
+        portTurn += 1
+        let bound = self.bound
+        loop.assumeIsolated().scheduleTask(in: backoff.nextDelay()) {
+            if bound.value.state == .waiting { bound.value.open() }
+        }
+    }
+
+    /// Subscribed again after an outage.
+    private func resubscribed() {
+        backoff.reset()
+        let now = monotonicNanoseconds()
+        if let lost = lostAtNs { stats.counts.reconnect.recordNanoseconds(now - lost) }
+        lostAtNs = nil
+        stats.counts.reconnects += 1
+        stats.counts.lastRecoveryNs = max(stats.counts.lastRecoveryNs, now)
     }
 
     /// Our own close at the end of the run.
     func finish() {
-        if state == .live { state = .closed }
-        connection?.close()
+        setupTimeout?.cancel()
+        let wasOpen = state != .closed && state != .waiting
+        state = .closed
+        if wasOpen { connection?.close() }
     }
 
     /// "load <publisher>-<n> <monotonic send ns>" → the send time.

@@ -294,7 +294,16 @@ enum WebSocketConnector {
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
         if let local = options.localAddress {
             do {
-                bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: local, port: 0))
+                let address = try SocketAddress(ipAddress: local, port: 0)
+                #if os(Linux)
+                // IP_BIND_ADDRESS_NO_PORT (24): choose the ephemeral port at connect(), per destination,
+                // not at bind(): otherwise one source address is capped at one ephemeral range in total,
+                // however many target ports a load run spreads over.
+                if address.protocol == .inet {
+                    bootstrap = bootstrap.channelOption(.ipOption(.init(rawValue: 24)), value: 1)
+                }
+                #endif
+                bootstrap = bootstrap.bind(to: address)
             } catch {
                 return eventLoop.makeFailedFuture(error)
             }
