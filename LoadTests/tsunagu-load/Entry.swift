@@ -28,6 +28,10 @@ enum Entry {
         let runner = Runner(options: options, log: { printError($0) })
         do {
             let report = try await runner.run()
+            if let path = options.plot {
+                let plot = report.plot
+                try writeTextFile(path.lowercased().hasSuffix(".svg") ? plot.svg : plot.html, to: path)
+            }
             if json {
                 printError(report.summary)
                 print(report.json.serialized())

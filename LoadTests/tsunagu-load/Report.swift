@@ -137,3 +137,27 @@ struct WorkerSummary {
          "deliveries": .int(stats?.loadDelivered ?? 0), "failure": failure.map { .string($0) } ?? .null]
     }
 }
+
+extension RunReport {
+    /// The percentile chart of this run (--plot).
+    var plot: PercentilePlot {
+        let o = options
+        let pacing = o.window.map { "window \($0)" } ?? "\(String(format1: o.postRate)) posts/s"
+        let ports = o.portList.count > 1 ? "\(o.portList.count) ports" : "port \(o.portList.first ?? 0)"
+        var subtitle = "\(o.connections) subscribers, \(o.publishers) publishers, \(pacing), \(String(format1: o.duration)) s, "
+            + "\(timelines) timeline(s), \(ports)"
+        if o.processes > 1 { subtitle += ", \(o.processes) processes" }
+        if o.compression { subtitle += ", permessage-deflate" }
+        if o.reconnect { subtitle += ", reconnect (\(stats.connectionLosses) lost)" }
+        var series: [PercentilePlot.Series] = [
+            .init(name: "publish→deliver", color: "#1f77b4", histogram: stats.delivery),
+            .init(name: "post→ack", color: "#ff7f0e", histogram: stats.ack),
+            .init(name: "connect+auth", color: "#2ca02c", histogram: stats.connect),
+        ]
+        if stats.reconnect.totalCount > 0 {
+            series.append(.init(name: "reconnect", color: "#d62728", histogram: stats.reconnect))
+        }
+        return PercentilePlot(title: "tsunagu-load latency by percentile (\(passed ? "passed" : "FAILED"))",
+                              subtitle: subtitle, series: series)
+    }
+}
