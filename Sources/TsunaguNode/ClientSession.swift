@@ -6,8 +6,10 @@ import TsunaguStore
 import TsunaguWebSocket
 
 /// One client's WebSocket session on `/v1/ws`: authentication, its subscriptions, and its
-/// requests. Frames arrive on the event loop, are parsed there, and go in order to one task per
-/// connection that runs them against the store (requests are answered in the order sent).
+/// requests. Frames arrive on the event loop, are parsed there, and queue in an inbox that a task
+/// drains in order against the store (requests are answered in the order sent). The task exists
+/// only while requests wait: an idle subscribed connection holds no task (a suspended task keeps
+/// about 5 KB of stack slabs, the largest part of an idle connection's memory before this).
 final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
     let context: NodeContext
     /// Set in `webSocketDidOpen`, before any other callback.
@@ -17,11 +19,12 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
     private var budget = MalformedMessageBudget()
     private var authTimer: Scheduled<Void>?
     private var expiryTimer: Scheduled<Void>?
-    private var requests: AsyncStream<ClientRequest>.Continuation?
+    /// False once the connection closed (no new requests are taken).
+    private var open = true
 
     // Shared between the loop and the request task.
     private let authenticated = Atomic<Bool>(false)
-    private let queued = Atomic<Int>(0)
+    private let inbox = Mutex(RequestInbox())
     let subscriptions = Mutex<[TimelineID: Subscription]>([:])
     /// The client certificate presented on this connection (read at open, on the loop).
     private var certificateFingerprint: [UInt8]?
@@ -41,18 +44,10 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
         self.connection = connection
         certificateFingerprint = ClientCertificate.fingerprint(of: connection.channel)
         context.clients.withLock { $0[ObjectIdentifier(self)] = self }
-        let (stream, continuation) = AsyncStream.makeStream(of: ClientRequest.self)
-        requests = continuation
         authTimer = connection.eventLoop.scheduleTask(in: context.configuration.authTimeout) { [self] in
             if !authenticated.load(ordering: .relaxed) {
                 connection.close(code: .init(codeNumber: Int(TsunaguCloseCode.authTimeout)),
                                  reason: "no valid auth within the auth timeout")
-            }
-        }
-        Task { [self] in
-            for await request in stream {
-                await handle(request)
-                queued.subtract(1, ordering: .relaxed)
             }
         }
     }
@@ -68,13 +63,16 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
             }
             return
         }
-        if queued.add(1, ordering: .relaxed).newValue > Self.maxQueuedRequests {
-            queued.subtract(1, ordering: .relaxed)
+        guard open else { return }
+        switch inbox.withLock({ $0.enqueue(request, limit: Self.maxQueuedRequests) }) {
+        case .full:
             reply(ServerMessage.error(re: request.id, code: .rateLimited,
                                       message: "too many requests in flight; wait for replies"))
-            return
+        case .queued:
+            break
+        case .startDraining:
+            Task { [self] in await drainInbox() }
         }
-        requests?.yield(request)
     }
 
     func webSocket(_ connection: WebSocketConnection, didReceiveBinary data: ByteBuffer) {
@@ -86,8 +84,9 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
         context.clients.withLock { $0[ObjectIdentifier(self)] = nil }
         authTimer?.cancel()
         expiryTimer?.cancel()
-        requests?.finish()
-        requests = nil
+        // Requests already queued still run (a post sent just before the close is committed or
+        // refused as before; the client learns its fate by resuming with `since`).
+        open = false
         let subscriptions = self.subscriptions.withLock { subs in
             defer { subs = [:] }
             return Array(subs.values)
@@ -114,7 +113,14 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
         connection.send(SharedFrame(text: ByteBuffer(bytes: bytes)))
     }
 
-    // MARK: requests (on the connection's task)
+    // MARK: requests (on the connection's drain task)
+
+    /// Runs queued requests one at a time until the inbox is empty, then ends.
+    private func drainInbox() async {
+        while let request = inbox.withLock({ $0.next() }) {
+            await handle(request)
+        }
+    }
 
     private func handle(_ request: ClientRequest) async {
         do {
@@ -145,7 +151,9 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
         // A session that expires ends its sockets too, not only its next request.
         let remaining = max(0, record.expiresAtMillis - WireTime.nowMillis())
         connection.eventLoop.execute { [self] in
-            guard requests != nil else { return }  // already closed
+            guard open else { return }  // already closed
+            authTimer?.cancel()
+            authTimer = nil
             expiryTimer = connection.eventLoop.scheduleTask(in: .milliseconds(remaining)) { [weak self] in
                 self?.terminate(code: TsunaguCloseCode.sessionEnded, reason: "session expired")
             }

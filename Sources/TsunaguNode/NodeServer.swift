@@ -55,6 +55,11 @@ public final class NodeServer: Sendable {
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Each channel keeps its receive buffer between reads; most connections are idle
+            // subscribers that send a few small frames, so start small (NIO's default is 2 KB) and
+            // let busy connections grow it. Part of the per-connection memory budget
+            // (docs/benchmarks.md, idle connections).
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls {

@@ -19,8 +19,9 @@ public final class WebSocketConnection: @unchecked Sendable {
     // Immutable after init, so readable from any thread.
     public let channel: Channel
     public let remoteAddress: SocketAddress?
-    /// The upgrade request (path, query, headers such as Authorization).
-    public let requestHead: HTTPRequestHead
+    /// The upgrade request's target (path and query). The whole request head is not kept: its
+    /// headers would cost about 1 KB on every idle connection.
+    public let uri: String
     /// The agreed permessage-deflate parameters, nil when uncompressed.
     public let compression: PermessageDeflate?
     public let limits: WebSocketLimits
@@ -33,7 +34,7 @@ public final class WebSocketConnection: @unchecked Sendable {
     init(channel: Channel, requestHead: HTTPRequestHead, compression: PermessageDeflate?, limits: WebSocketLimits) {
         self.channel = channel
         self.remoteAddress = channel.remoteAddress
-        self.requestHead = requestHead
+        self.uri = requestHead.uri
         self.compression = compression
         self.limits = limits
     }

@@ -1,0 +1,47 @@
+import TsunaguCore
+
+/// The requests of one connection that wait for its drain task, oldest first. At most one drain
+/// task runs per connection, so requests are answered in the order they were sent; the task is
+/// started by the request that finds the inbox idle and ends when the inbox is empty.
+struct RequestInbox {
+    /// An array, emptied (storage freed) whenever the drain task finds nothing left: an idle
+    /// connection holds no buffer. At most `limit` long, so removing from the front is cheap.
+    private var waiting: [ClientRequest] = []
+    /// A drain task is running (it may be between two requests).
+    private var draining = false
+    /// The drain task took a request and has not asked for the next one yet.
+    private var running = false
+
+    enum Enqueued: Equatable {
+        /// A task is already draining; it will reach this request.
+        case queued
+        /// The inbox was idle: the caller starts the drain task.
+        case startDraining
+        /// `limit` requests already wait or run: refused (`rate_limited`), not queued.
+        case full
+    }
+
+    /// Requests waiting or running, the one in progress included.
+    private var inFlight: Int { waiting.count + (running ? 1 : 0) }
+
+    mutating func enqueue(_ request: ClientRequest, limit: Int) -> Enqueued {
+        guard inFlight < limit else { return .full }
+        waiting.append(request)
+        if draining { return .queued }
+        draining = true
+        return .startDraining
+    }
+
+    /// The next request for the drain task, or nil (and the task ends) when none waits.
+    mutating func next() -> ClientRequest? {
+        guard !waiting.isEmpty else {
+            waiting = []
+            draining = false
+            running = false
+            return nil
+        }
+        let request = waiting.removeFirst()
+        running = true
+        return request
+    }
+}
