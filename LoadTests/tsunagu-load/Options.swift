@@ -8,25 +8,62 @@ struct TsunaguLoad: ParsableCommand {
         commandName: "tsunagu-load",
         abstract: "Load-test a Tsunagu node or balancer on this machine and check that no event is lost.",
         discussion: """
-            Connects --connections WebSocket subscribers (at --ramp per second), logs them in and subscribes \
-            each to one of the timelines, round robin. Then --publishers connections post messages at \
-            --rate messages per second in total for --duration seconds. Every subscriber measures how long \
-            each message took from the publisher's send to its own delivery.
+            How a run goes: it connects --connections WebSocket subscribers (at --ramp per second), logs \
+            them in and subscribes each to one of the timelines, round robin. Then --publishers \
+            connections post for --duration seconds, at --rate messages per second in total or, with \
+            --window, keeping that many posts in flight each. Every subscriber measures how long each \
+            message took from the publisher's send to its own delivery (HdrHistogram percentiles).
 
-            At the end (after waiting up to --grace seconds for stragglers) it checks, for every \
-            subscriber, that the seqs it received are contiguous from the head it subscribed at, without \
-            duplicates, and that every acknowledged post reached every subscriber of its timeline.
+            The loss check: at the end (after up to --grace seconds for stragglers) every subscriber \
+            must hold every seq from the head it subscribed at up to the highest acknowledged post of \
+            its timeline, once each and in order. The run also fails when a subscriber cannot connect, \
+            a connection is closed by the server (unless --reconnect), or a post stays unanswered.
 
-            The run also fails when a subscriber cannot connect or is closed by the server, or a post \
-            gets no answer within the grace period.
+            Many connections: one source address reaches one port through about 28,000 ephemeral \
+            ports, and one process may hold only so many open files. --ports spreads connections over \
+            several target ports (balancers or nodes), --source-addresses over several 127.x source \
+            addresses, and --processes runs the subscribers in worker processes (publishers stay in \
+            this one; the report merges everything, histograms included).
+
+            Reconnect storms: with --reconnect a lost connection (a draining node's `reconnect` \
+            message, close 1001/1006, a killed node) is opened again on the next port after a jittered \
+            50-200 ms backoff (doubling, at most 5 s), and resubscribed with `since` = the last seq \
+            held; replayed events are deduplicated by seq. Publishers re-send unanswered posts with \
+            the same client_msg_id. The report adds reconnects, the reconnect latency (loss to \
+            subscribed again) and recovery_s (first loss to the last subscriber back).
 
             Exit status: 0 when the run passed, 1 when it failed (or could not start), 2 for bad \
             flags. Only loopback targets are accepted.
 
-            Example (a local `tsunagu up` on port 8080):
+            Examples:
+              # One node, or a local `tsunagu up`, on port 8080:
               tsunagu-load --port 8080 --email admin@example.com \\
                 --password '...' --create-timelines 4 --connections 500 \\
                 --publishers 4 --rate 200 --duration 30
+
+              # 100,000 subscribers: 12 balancer ports, 4 source addresses,
+              # 8 worker processes:
+              tsunagu-load --ports 9200-9211 --token "$TOKEN" \\
+                --source-addresses 127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5 \\
+                --processes 8 --create-timelines 100 --connections 100000 \\
+                --ramp 2000 --publishers 8 --rate 500 --duration 120 \\
+                --grace 30 --json > run.json
+
+              # A reconnect storm: posts go on for 60 s while a script drains
+              # or kills a node; how fast did everyone come back?
+              tsunagu-load --ports 9201-9203 --token "$TOKEN" \\
+                --create-timelines 10 --connections 5000 --publishers 4 \\
+                --rate 200 --duration 60 --grace 20 --reconnect \\
+                --plot storm.html
+
+              # The maximum durable post rate: 8 posts in flight per publisher:
+              tsunagu-load --port 8080 --token "$TOKEN" --create-timelines 16 \\
+                --connections 100 --publishers 16 --window 8 --duration 20
+
+              # An idle hold: 20,000 connections, no posts, for 10 minutes:
+              tsunagu-load --port 8080 --token "$TOKEN" --timeline tl_... \\
+                --connections 20000 --processes 2 --publishers 0 --rate 0 \\
+                --duration 600
             """)
 
     @Option(help: "Host to connect to: a loopback address (127.0.0.0/8, localhost or ::1).")
