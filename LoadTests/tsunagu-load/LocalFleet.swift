@@ -30,7 +30,7 @@ struct LocalFleet: SubscriberFleet {
             }
             let loop = group.next()
             let timeline = timelines[i % timelines.count]
-            let source = sourceAddresses.isEmpty ? nil : sourceAddresses[i % sourceAddresses.count]
+            let source = target.sourceAddress(from: sourceAddresses, connection: i)
             let (target, board) = (self.target, self.board)
             pending.append(loop.flatSubmit {
                 Subscriber.start(index: i, timeline: timeline, target: target, localAddress: source, loop: loop, board: board)

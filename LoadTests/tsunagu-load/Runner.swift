@@ -65,7 +65,7 @@ struct Runner {
         var publishers: [NIOLoopBound<Publisher>] = []
         for p in 0..<options.publishers {
             let loop = group.next()
-            let source = sources.isEmpty ? nil : sources[(options.connections + p) % sources.count]
+            let source = target.sourceAddress(from: sources, connection: options.connections + p)
             let publisher = try await loop.flatSubmit {
                 Publisher.start(index: p, timelines: timelines, target: target, localAddress: source, loop: loop, board: board)
             }.get()

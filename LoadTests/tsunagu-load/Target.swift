@@ -14,4 +14,11 @@ struct Target: Sendable {
     func port(turn: Int) -> Int {
         ports[turn % ports.count]
     }
+
+    /// The source address of connection `index`: connections walk the ports first and move to the next
+    /// source address after each round, so every (source, port) pair gets its share; with
+    /// `sources[index % count]` two sources and two ports would pair up and use only two of four.
+    func sourceAddress(from sources: [String], connection index: Int) -> String? {
+        sources.isEmpty ? nil : sources[(index / ports.count) % sources.count]
+    }
 }
