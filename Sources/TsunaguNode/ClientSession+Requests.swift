@@ -81,8 +81,7 @@ extension ClientSession {
         let head: Int64
         let receipts: [ReadReceipt]
         do {
-            head = try await context.store.authorizedHead(user: user.id, timeline: timeline)
-            receipts = try await context.store.receipts(timeline: timeline)
+            (head, receipts) = try await context.store.subscriptionStart(user: user.id, timeline: timeline)
         } catch {
             hub.remove(subscription)
             subscriptions.withLock { if $0[timeline] === subscription { $0[timeline] = nil } }

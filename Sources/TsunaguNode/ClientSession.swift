@@ -141,10 +141,15 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
 
     private func authenticate(_ id: Int64, token: String) async throws {
         guard session == nil else { throw HubError.badRequest("already authenticated") }
-        guard let record = try await context.store.session(token: token) else {
+        let record: SessionRecord
+        switch try await context.store.authenticateConnection(token: token, certificateFingerprint: certificateFingerprint) {
+        case .live(let live):
+            record = live
+        case .unknownToken:
             throw HubError.unauthenticated("the token is not a live session")
+        case .clientCertificateRequired:
+            throw HubError.clientCertificateRequired
         }
-        try await context.checkSecondFactor(record.user, fingerprint: certificateFingerprint)
         sessionBox.withLock { $0 = record }
         authenticated.store(true, ordering: .relaxed)
         context.hub.register(self, session: record.id)

@@ -11,6 +11,8 @@ struct HubError: Error {
     }
     static func badRequest(_ message: String) -> HubError { HubError(code: .badRequest, message: message) }
     static func notFound(_ message: String) -> HubError { HubError(code: .notFound, message: message) }
+    static let clientCertificateRequired = HubError(
+        code: .clientCertificateRequired, message: "this organization requires a registered client certificate")
 }
 
 /// The one place that turns any error into a wire code and a message (STYLE.md). Unknown errors

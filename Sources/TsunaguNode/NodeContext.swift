@@ -100,8 +100,7 @@ final class NodeContext: Sendable {
     func checkSecondFactor(_ user: UserRecord, fingerprint: [UInt8]?) async throws {
         guard try await store.requiresClientCertificate(user.organization) else { return }
         guard let fingerprint, try await store.isCertificateRegistered(user: user.id, fingerprint: fingerprint) else {
-            throw HubError(code: .clientCertificateRequired,
-                           message: "this organization requires a registered client certificate")
+            throw HubError.clientCertificateRequired
         }
     }
 

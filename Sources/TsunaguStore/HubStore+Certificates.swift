@@ -25,17 +25,21 @@ extension HubStore {
     }
 
     public func isCertificateRegistered(user: UserID, fingerprint: [UInt8]) async throws -> Bool {
-        try await pool.read { db in
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM user_certificates WHERE user_id = ? AND fingerprint = ?",
-                              arguments: [user.rawValue, Data(fingerprint)]) ?? false
-        }
+        try await pool.read { db in try Self.isCertificateRegistered(db, user: user, fingerprint: fingerprint) }
     }
 
     public func requiresClientCertificate(_ organization: OrganizationID) async throws -> Bool {
-        try await pool.read { db in
-            try Bool.fetchOne(db, sql: "SELECT require_client_certificate FROM organizations WHERE id = ?",
-                              arguments: [organization.rawValue]) ?? false
-        }
+        try await pool.read { db in try Self.requiresClientCertificate(db, organization) }
+    }
+
+    static func isCertificateRegistered(_ db: Database, user: UserID, fingerprint: [UInt8]) throws -> Bool {
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM user_certificates WHERE user_id = ? AND fingerprint = ?"),
+                          arguments: [user.rawValue, Data(fingerprint)]) ?? false
+    }
+
+    static func requiresClientCertificate(_ db: Database, _ organization: OrganizationID) throws -> Bool {
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT require_client_certificate FROM organizations WHERE id = ?"),
+                          arguments: [organization.rawValue]) ?? false
     }
 
     public func setRequiresClientCertificate(_ organization: OrganizationID, _ required: Bool) async throws {

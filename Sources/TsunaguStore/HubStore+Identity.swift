@@ -157,14 +157,18 @@ extension HubStore {
     public func session(token: String) async throws -> SessionRecord? {
         let hash = Data(OpaqueToken.hash(token))
         let now = Self.nowMillis()
-        return try await pool.read { [self] db -> SessionRecord? in
-            guard let row = try Row.fetchOne(db, sql: """
-                SELECT s.id AS session_id, s.expires_at, u.* FROM sessions s JOIN users u ON u.id = s.user_id
-                WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > ? AND u.disabled = 0
-                """, arguments: [hash, now]) else { return nil }
-            return SessionRecord(id: SessionID(unchecked: row["session_id"]), user: try userRecord(row),
-                                 expiresAtMillis: row["expires_at"])
-        }
+        return try await pool.read { [self] db in try liveSession(db, tokenHash: hash, now: now) }
+    }
+
+    /// The live (not revoked, not expired, user not disabled) session of a token hash.
+    func liveSession(_ db: Database, tokenHash: Data, now: Int64) throws -> SessionRecord? {
+        // Cached statement: this runs once per WebSocket auth, the hottest read of a connection storm.
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT s.id AS session_id, s.expires_at, u.* FROM sessions s JOIN users u ON u.id = s.user_id
+            WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > ? AND u.disabled = 0
+            """), arguments: [tokenHash, now]) else { return nil }
+        return SessionRecord(id: SessionID(unchecked: row["session_id"]), user: try userRecord(row),
+                             expiresAtMillis: row["expires_at"])
     }
 
     public func revokeSession(_ id: SessionID) async throws {

@@ -54,7 +54,8 @@ extension HubStore {
     }
 
     static func role(_ db: Database, user: UserID, timeline: TimelineID) throws -> TimelineRole? {
-        try String.fetchOne(db, sql: "SELECT role FROM memberships WHERE timeline_id = ? AND user_id = ?",
+        // Cached statements: every operation on a timeline authorizes and most read the head.
+        try String.fetchOne(db.cachedStatement(sql: "SELECT role FROM memberships WHERE timeline_id = ? AND user_id = ?"),
                             arguments: [timeline.rawValue, user.rawValue]).flatMap(TimelineRole.init)
     }
 
@@ -79,7 +80,8 @@ extension HubStore {
     }
 
     static func head(_ db: Database, _ timeline: TimelineID) throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT head FROM timelines WHERE id = ?", arguments: [timeline.rawValue]) ?? 0
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT head FROM timelines WHERE id = ?"),
+                           arguments: [timeline.rawValue]) ?? 0
     }
 
     /// Adds `email`'s user to the timeline with `role`; only an owner may. Users of any organization can

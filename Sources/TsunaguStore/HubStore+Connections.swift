@@ -1,0 +1,48 @@
+import Foundation
+import GRDB
+import TsunaguCore
+import TsunaguCrypto
+
+/// The reads a WebSocket connection makes while it sets up: each is one read transaction, so a
+/// connection storm (thousands of clients resuming after a node loss) costs one trip to the
+/// reader pool per `auth` and one per `subscribe`, not one per query.
+extension HubStore {
+    public enum ConnectionAuth: Sendable, Equatable {
+        case live(SessionRecord)
+        /// No live session has this token (unknown, revoked, expired, or its user disabled).
+        case unknownToken
+        /// The user's organization requires a registered client certificate (white paper 5.17)
+        /// and the connection presented none, or one the user did not register.
+        case clientCertificateRequired
+    }
+
+    /// `auth` on a WebSocket: the token's live session and the second-factor check in one read.
+    public func authenticateConnection(token: String, certificateFingerprint: [UInt8]?) async throws -> ConnectionAuth {
+        let hash = Data(OpaqueToken.hash(token))
+        let now = Self.nowMillis()
+        return try await pool.read { [self] db in
+            guard let session = try liveSession(db, tokenHash: hash, now: now) else { return .unknownToken }
+            if try Self.requiresClientCertificate(db, session.user.organization) {
+                guard let fingerprint = certificateFingerprint,
+                    try Self.isCertificateRegistered(db, user: session.user.id, fingerprint: fingerprint)
+                else { return .clientCertificateRequired }
+            }
+            return .live(session)
+        }
+    }
+
+    /// `subscribe`: checks that the user may read the timeline and returns its head and read
+    /// markers, from one snapshot.
+    public func subscriptionStart(user: UserID, timeline: TimelineID) async throws
+        -> (head: Int64, receipts: [ReadReceipt])
+    {
+        try await pool.read { db in
+            try Self.authorize(db, user: user, timeline: timeline, .read)
+            let receipts = try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT user_id, seq FROM read_receipts WHERE timeline_id = ? ORDER BY user_id"),
+                arguments: [timeline.rawValue]
+            ).map { ReadReceipt(user: UserID(unchecked: $0["user_id"]), seq: $0["seq"]) }
+            return (try Self.head(db, timeline), receipts)
+        }
+    }
+}
