@@ -32,6 +32,9 @@ final class SubscriptionHub: Sendable {
         var held: [Int64: Delivery] = [:]
         var holdDeadlineScheduled = false
         var isEmpty: Bool { groups.isEmpty }
+
+        /// Runs `body` on the feed where it is stored (through the dictionary's in-place accessor).
+        mutating func withInPlace(_ body: (inout Feed) -> Void) { body(&self) }
     }
 
     private let feeds = Mutex<[TimelineID: Feed]>([:])
@@ -53,26 +56,38 @@ final class SubscriptionHub: Sendable {
 
     // MARK: subscriptions
 
+    // The feeds are changed in place (`feeds[timeline, default:]`, `feeds[timeline]?`): copying a
+    // feed out of the dictionary and back would copy its subscriber array on every change, which
+    // made connecting n subscribers to one timeline cost O(n²).
+
     func add(_ subscription: Subscription) {
         feeds.withLock { feeds in
-            var feed = feeds[subscription.timeline] ?? Feed()
-            if let index = feed.groups.firstIndex(where: { $0.loop === subscription.eventLoop }) {
-                feed.groups[index].subscriptions.append(subscription)
-            } else {
-                feed.groups.append(LoopGroup(loop: subscription.eventLoop, subscriptions: [subscription]))
+            let loop = subscription.eventLoop
+            var added = false
+            feeds[subscription.timeline, default: Feed()].groups.withIndices { groups, index in
+                guard !added, groups[index].loop === loop else { return }
+                groups[index].subscriptions.append(subscription)
+                added = true
             }
-            feeds[subscription.timeline] = feed
+            if !added {
+                feeds[subscription.timeline, default: Feed()].groups.append(
+                    LoopGroup(loop: loop, subscriptions: [subscription]))
+            }
         }
     }
 
     func remove(_ subscription: Subscription) {
         feeds.withLock { feeds in
-            guard var feed = feeds[subscription.timeline] else { return }
-            for index in feed.groups.indices {
-                feed.groups[index].subscriptions.removeAll { $0 === subscription }
+            guard feeds[subscription.timeline] != nil else { return }
+            let loop = subscription.eventLoop
+            feeds[subscription.timeline]!.groups.withIndices { groups, index in
+                guard groups[index].loop === loop else { return }
+                if let position = groups[index].subscriptions.lastIndex(where: { $0 === subscription }) {
+                    groups[index].subscriptions.remove(at: position)
+                }
             }
-            feed.groups.removeAll { $0.subscriptions.isEmpty }
-            feeds[subscription.timeline] = feed.isEmpty ? nil : feed
+            feeds[subscription.timeline]!.groups.removeAll { $0.subscriptions.isEmpty }
+            if feeds[subscription.timeline]!.isEmpty { feeds[subscription.timeline] = nil }
         }
     }
 
@@ -88,13 +103,14 @@ final class SubscriptionHub: Sendable {
     /// subscription read after registering (everything up to it comes from its replay).
     func anchor(_ timeline: TimelineID, at head: Int64) {
         feeds.withLock { feeds in
-            guard var feed = feeds[timeline], feed.lastReleased == nil else { return }
-            feed.lastReleased = head
-            for seq in feed.held.keys.sorted() where seq <= head { feed.held[seq] = nil }
-            while let last = feed.lastReleased, let next = feed.held.removeValue(forKey: last + 1) {
-                Self.release(next, seq: last + 1, in: &feed)
+            guard feeds[timeline]?.lastReleased == nil else { return }
+            feeds[timeline]?.withInPlace { feed in
+                feed.lastReleased = head
+                for seq in feed.held.keys.sorted() where seq <= head { feed.held[seq] = nil }
+                while let last = feed.lastReleased, let next = feed.held.removeValue(forKey: last + 1) {
+                    Self.release(next, seq: last + 1, in: &feed)
+                }
             }
-            feeds[timeline] = feed
         }
     }
 
@@ -112,22 +128,22 @@ final class SubscriptionHub: Sendable {
         let delivery = Delivery.event(seq: event.seq, frame: frame, leaving: leaving)
         var scheduleRelease: (any EventLoop)?
         feeds.withLock { feeds in
-            guard var feed = feeds[event.timeline] else { return }
-            defer { feeds[event.timeline] = feed }
-            if let last = feed.lastReleased {
-                if event.seq <= last { return }
-                if event.seq > last + 1 {
-                    feed.held[event.seq] = delivery
-                    if !feed.holdDeadlineScheduled {
-                        feed.holdDeadlineScheduled = true
-                        scheduleRelease = feed.groups.first?.loop
+            feeds[event.timeline]?.withInPlace { feed in
+                if let last = feed.lastReleased {
+                    if event.seq <= last { return }
+                    if event.seq > last + 1 {
+                        feed.held[event.seq] = delivery
+                        if !feed.holdDeadlineScheduled {
+                            feed.holdDeadlineScheduled = true
+                            scheduleRelease = feed.groups.first?.loop
+                        }
+                        return
                     }
-                    return
                 }
-            }
-            Self.release(delivery, seq: event.seq, in: &feed)
-            while let last = feed.lastReleased, let next = feed.held.removeValue(forKey: last + 1) {
-                Self.release(next, seq: last + 1, in: &feed)
+                Self.release(delivery, seq: event.seq, in: &feed)
+                while let last = feed.lastReleased, let next = feed.held.removeValue(forKey: last + 1) {
+                    Self.release(next, seq: last + 1, in: &feed)
+                }
             }
         }
         if let loop = scheduleRelease {
@@ -140,12 +156,12 @@ final class SubscriptionHub: Sendable {
     /// the gap and repair it from the store.
     private func releaseHeld(_ timeline: TimelineID) {
         feeds.withLock { feeds in
-            guard var feed = feeds[timeline] else { return }
-            feed.holdDeadlineScheduled = false
-            for seq in feed.held.keys.sorted() {
-                Self.release(feed.held.removeValue(forKey: seq)!, seq: seq, in: &feed)
+            feeds[timeline]?.withInPlace { feed in
+                feed.holdDeadlineScheduled = false
+                for seq in feed.held.keys.sorted() {
+                    Self.release(feed.held.removeValue(forKey: seq)!, seq: seq, in: &feed)
+                }
             }
-            feeds[timeline] = feed
         }
     }
 
@@ -191,5 +207,12 @@ final class SubscriptionHub: Sendable {
     func endSession(_ session: SessionID) {
         let clients = sessions.withLock { $0.removeValue(forKey: session) } ?? [:]
         for client in clients.values { client.terminate(code: TsunaguCloseCode.sessionEnded, reason: "session ended") }
+    }
+}
+
+extension Array {
+    /// Calls `body` for each index with the array itself, in place (no copy of the elements).
+    fileprivate mutating func withIndices(_ body: (inout Self, Index) -> Void) {
+        for index in indices { body(&self, index) }
     }
 }
