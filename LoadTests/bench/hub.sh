@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# LoadTests/bench/hub.sh: the hub's own targets of docs/benchmarks.md ("Hub targets"), each a
+# bounded run of tsunagu-load against fresh release-build nodes on loopback. One JSON line per
+# test on stdout (and in $OUT/hub.jsonl); logs and full reports in $OUT.
+#
+#   (cd /work/main && swift build -c release --scratch-path .build-release)
+#   LoadTests/bench/hub.sh                 # TESTS="handshakes posts fanout5k fanout15k idle"
+#
+# handshakes  connections/s (WebSocket upgrade + auth + subscribe) on one node, and on 3 nodes
+# posts       acknowledged durable posts/s, 3 nodes on one store (group commit, synchronous=FULL)
+# fanout5k    5,000 subscribers of one timeline, 10 msg/s: publish→deliver p99
+# fanout15k   15,000 subscribers of one timeline, one message per second: p99
+# idle        node RSS per idle authenticated, subscribed connection (15,000 connections)
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+B=${B:-$ROOT/.build-release/release}
+OUT=${OUT:-$HERE/run/hub}; mkdir -p "$OUT"; : > "$OUT/hub.jsonl"
+TESTS=${TESTS:-"handshakes posts fanout5k fanout15k idle"}
+PW=cluster-demo-password; EMAIL=admin@bench.test; BASE=9500
+ulimit -n 20000
+log() { echo "[$(date +%T)] $*" >&2; }
+has() { [[ " $TESTS " == *" $1 "* ]]; }
+NODE_PIDS=()
+
+# start_nodes N: a fresh store and N nodes on BASE+1…; sets TOKEN (an admin session).
+start_nodes() {
+  stop_nodes; rm -rf "$OUT/store"; mkdir -p "$OUT/store"
+  local store=(--store "$OUT/store/t.sqlite" --master-key-file "$OUT/store/k.key")
+  echo "$PW" | "$B/tsunagu" admin bootstrap "${store[@]}" --org Bench --email $EMAIL --password-stdin >/dev/null 2>&1
+  for i in $(seq 1 "$1"); do
+    "$B/tsunagu" serve "${store[@]}" --listen 127.0.0.1:$((BASE + i)) --node-id n_$((BASE + i)) >"$OUT/node$i.log" 2>&1 &
+    NODE_PIDS+=($!)
+  done
+  for i in $(seq 1 "$1"); do
+    for _ in $(seq 1 100); do curl -sf 127.0.0.1:$((BASE + i))/readyz >/dev/null && break; sleep 0.1; done
+  done
+  TOKEN=$(curl -sf -XPOST 127.0.0.1:$((BASE + 1))/v1/sessions -d "{\"email\":\"$EMAIL\",\"password\":\"$PW\"}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+}
+stop_nodes() { for p in "${NODE_PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait "${NODE_PIDS[@]}" 2>/dev/null; NODE_PIDS=(); }
+trap stop_nodes EXIT
+cpu_ticks() { local t=0; for p in "${NODE_PIDS[@]}"; do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $t; }
+rss_kb() { awk '/^VmRSS/{print $2}' /proc/$1/status; }
+
+# load NAME [tsunagu-load flags…]: runs it with the session token, keeps the report, prints a line.
+load() {
+  local name=$1; shift
+  local c0; c0=$(cpu_ticks)
+  timeout 300 "$B/tsunagu-load" --token "$TOKEN" --json --quiet --plot "$OUT/$name.html" "$@" \
+    >"$OUT/$name.json" 2>"$OUT/$name.log"
+  local c1; c1=$(cpu_ticks)
+  python3 - "$OUT/$name.json" "$name" $((c1 - c0)) <<'EOF' | tee -a "$OUT/hub.jsonl"
+import json, sys
+path, name, ticks = sys.argv[1], sys.argv[2], int(sys.argv[3])
+try:
+    r = json.load(open(path))
+except Exception as e:
+    print(json.dumps(dict(test=name, error=f"no report: {e}"))); sys.exit()
+lat = r["latency_us"]
+ms = lambda h, p: round(h.get(p, 0) / 1e3, 2)
+conns = r["connections"]
+print(json.dumps(dict(
+    test=name, passed=r["passed"], loss_check=r["loss_check"]["passed"],
+    connections=conns["subscribed"], connect_s=conns["connect_s"],
+    connections_per_s=round(conns["subscribed"] / conns["connect_s"], 1) if conns["connect_s"] else None,
+    connect_auth_p50_ms=ms(lat["connect_and_auth"], "p50"), connect_auth_p99_ms=ms(lat["connect_and_auth"], "p99"),
+    posts_acked=r["posts"]["acked"], posts_per_s=r["posts"]["per_s"],
+    post_ack_p50_ms=ms(lat["post_to_ack"], "p50"), post_ack_p99_ms=ms(lat["post_to_ack"], "p99"),
+    deliveries=r["deliveries"], deliveries_per_s=r["deliveries_per_s"],
+    deliver_p50_ms=ms(lat["publish_to_deliver"], "p50"), deliver_p99_ms=ms(lat["publish_to_deliver"], "p99"),
+    deliver_max_ms=ms(lat["publish_to_deliver"], "max"),
+    server_cpu_s=ticks / 100,
+    server_cpu_us_per_delivery=round(ticks / 100 / r["deliveries"] * 1e6, 2) if r["deliveries"] else None)))
+EOF
+}
+
+if has handshakes; then
+  log "handshakes: 1 node, 15,000 connections as fast as they come"
+  start_nodes 1
+  load handshakes-1node --port $((BASE + 1)) --create-timelines 10 --connections 15000 --ramp 50000 \
+    --publishers 0 --rate 0 --duration 1 --processes 2
+  log "handshakes: 3 nodes (connections round robin over their ports), 30,000 connections"
+  start_nodes 3
+  load handshakes-3nodes --ports $((BASE + 1))-$((BASE + 3)) --create-timelines 10 --connections 30000 --ramp 50000 \
+    --publishers 0 --rate 0 --duration 1 --processes 3
+fi
+if has posts; then
+  log "posts: 3 nodes on one store, 48 publishers with 16 posts in flight each, 20 s"
+  start_nodes 3
+  load posts-3nodes --ports $((BASE + 1))-$((BASE + 3)) --create-timelines 48 --connections 48 \
+    --publishers 48 --window 16 --duration 20 --grace 10
+  log "posts: 1 node, the same load"
+  start_nodes 1
+  load posts-1node --port $((BASE + 1)) --create-timelines 48 --connections 48 \
+    --publishers 48 --window 16 --duration 20 --grace 10
+fi
+if has fanout5k; then
+  log "fanout5k: 5,000 subscribers of one timeline, 10 msg/s for 30 s, one node"
+  start_nodes 1
+  load fanout5k --port $((BASE + 1)) --create-timelines 1 --connections 5000 --ramp 5000 \
+    --publishers 1 --rate 10 --duration 30 --grace 10
+fi
+if has fanout15k; then
+  log "fanout15k: 15,000 subscribers of one timeline, 1 msg/s for 10 s, one node"
+  start_nodes 1
+  load fanout15k --port $((BASE + 1)) --create-timelines 1 --connections 15000 --ramp 5000 --processes 2 \
+    --publishers 1 --rate 1 --duration 10 --grace 10
+fi
+if has idle; then
+  log "idle: RSS of a fresh node before and with 15,000 idle subscribed connections"
+  start_nodes 1
+  sleep 1; r0=$(rss_kb "${NODE_PIDS[0]}")
+  timeout 120 "$B/tsunagu-load" --token "$TOKEN" --port $((BASE + 1)) --create-timelines 1 --connections 15000 \
+    --ramp 5000 --publishers 0 --rate 0 --duration 8 --processes 2 >"$OUT/idle.json" 2>"$OUT/idle.log" &
+  lp=$!
+  for _ in $(seq 1 240); do grep -q "^subscribed" "$OUT/idle.log" && break; sleep 0.5; done
+  sleep 2; r1=$(rss_kb "${NODE_PIDS[0]}"); wait $lp
+  echo "{\"test\":\"idle\",\"connections\":15000,\"rss0_kb\":$r0,\"rss1_kb\":$r1,\"kb_per_conn\":$(echo "scale=2;($r1-$r0)/15000" | bc)}" |
+    tee -a "$OUT/hub.jsonl"
+fi
+stop_nodes
