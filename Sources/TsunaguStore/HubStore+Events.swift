@@ -20,12 +20,13 @@ extension HubStore {
     }
 
     /// Posts a message. Idempotent per (author, client_msg_id): a retry returns the original event
-    /// with `created == false` and writes nothing.
+    /// with `created == false` and writes nothing — also when both arrive in the same group commit,
+    /// since the second runs after the first's savepoint inside the one transaction.
     public func post(timeline: TimelineID, author: UserRecord, body: String, clientMsgID: String) async throws
         -> (event: TimelineEvent, created: Bool)
     {
         let now = Self.nowMillis()
-        return try await writeImmediate { [self] db in
+        return try await writeGrouped { [self] db in
             try Self.authorize(db, user: author.id, timeline: timeline, .post)
             if let existing = try Row.fetchOne(db, sql: """
                 SELECT * FROM events WHERE author_id = ? AND client_msg_id = ?
@@ -46,7 +47,7 @@ extension HubStore {
     public func react(timeline: TimelineID, author: UserRecord, targetSeq: Int64, reaction: String,
                       op: TimelineEvent.ReactionOp) async throws -> TimelineEvent {
         let now = Self.nowMillis()
-        return try await writeImmediate { [self] db in
+        return try await writeGrouped { [self] db in
             try Self.authorize(db, user: author.id, timeline: timeline, .react)
             let kind = try String.fetchOne(db, sql: "SELECT kind FROM events WHERE timeline_id = ? AND seq = ?",
                                            arguments: [timeline.rawValue, targetSeq])
@@ -63,7 +64,7 @@ extension HubStore {
         -> TimelineEvent
     {
         let now = Self.nowMillis()
-        return try await writeImmediate { [self] db in
+        return try await writeGrouped { [self] db in
             try Self.authorize(db, user: author.id, timeline: timeline, .startOrEndCall)
             let existing = try Row.fetchOne(db, sql: """
                 SELECT started_at, ended_at FROM call_logs WHERE timeline_id = ? AND call_id = ?
@@ -96,7 +97,7 @@ extension HubStore {
     /// beyond (markers never move back).
     public func markRead(timeline: TimelineID, user: UserID, seq: Int64) async throws -> Bool {
         let now = Self.nowMillis()
-        return try await writeImmediate { db in
+        return try await writeGrouped { db in
             try Self.authorize(db, user: user, timeline: timeline, .markRead)
             guard seq <= (try Self.head(db, timeline)) else {
                 throw StoreError.invalid("seq: beyond the timeline's head")

@@ -15,6 +15,8 @@ public final class HubStore: Sendable {
     /// Keys the audit log's chain; derived from the master key, so never in the store.
     let auditKey: SymmetricKey
     let names = NameCache()
+    /// Batches the frequent event writes into shared transactions (one WAL fsync per batch).
+    let groupCommit: GroupCommitter
 
     /// Opens (creating and migrating if needed) the store at `path`, unlocking its data keys with
     /// `masterKey`. Throws `StoreError.masterKeyMismatch` when the key does not open them.
@@ -38,6 +40,7 @@ public final class HubStore: Sendable {
         // prepareDatabase has run; set FULL again on the one writer connection.
         try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrate(pool)
+        groupCommit = GroupCommitter(writer: pool)
         cipher = try Self.loadDataKeys(pool, wrapper: KeyWrapper(master: masterKey))
         blindIndex = BlindIndex(key: masterKey.derivedKey(purpose: "blind-index"))
         auditKey = masterKey.derivedKey(purpose: "audit-chain")
@@ -70,6 +73,13 @@ public final class HubStore: Sendable {
             }
             return result!
         }
+    }
+
+    /// Runs `body` like `writeImmediate`, but inside a savepoint of a transaction shared with the
+    /// other writes queued meanwhile (see `GroupCommitter`). For the frequent writes whose callers
+    /// wait on the commit: posts, reactions, calls, read markers.
+    func writeGrouped<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await groupCommit.enqueue(body)
     }
 
     func writeImmediateSync<T>(_ body: (Database) throws -> T) throws -> T {

@@ -1,0 +1,140 @@
+import Synchronization
+import GRDB
+
+/// Group commit for the store's frequent writes (post, react, call, mark read).
+///
+/// DESIGN.md acknowledges an event only once it is durably committed, and the store keeps
+/// `synchronous = FULL`, so every COMMIT waits for an fsync of the WAL. One transaction per write
+/// would cap a node at one acknowledgement per fsync. The committer instead runs every write that
+/// arrived while the previous commit was in progress in ONE IMMEDIATE transaction — classic group
+/// commit, no timer: a lone write starts at once, and batches only form under load.
+///
+/// Each operation runs inside its own SAVEPOINT, so one that throws (forbidden, conflict, not found)
+/// rolls back only its own changes and gets its own error while the others commit. Later operations
+/// of a batch see the earlier ones' writes, so per-timeline seqs stay dense and a repeated
+/// (author, client_msg_id) finds the first post even within one batch. Results are handed back only
+/// after COMMIT succeeded; if the transaction fails as a whole, every caller of the batch gets that
+/// error, because none of their writes is durable.
+///
+/// Each process batches its own writes; across processes SQLite's write lock (with the store's busy
+/// timeout) serializes the batches.
+final class GroupCommitter: Sendable {
+    /// Bounds how long one transaction holds the write lock (other processes wait for it) and how
+    /// much work one failed COMMIT throws away.
+    static let defaultMaxBatch = 256
+
+    /// How many transactions ran and how many operations they carried (for tests and operators:
+    /// `operations / transactions` is the mean batch size).
+    struct Counts: Equatable, Sendable {
+        var transactions = 0
+        var operations = 0
+    }
+
+    private struct Job: Sendable {
+        let operation: @Sendable (Database) throws -> any Sendable
+        let continuation: CheckedContinuation<any Sendable, any Error>
+    }
+
+    private struct State: ~Copyable {
+        var queue: [Job] = []
+        /// True from the moment a drain is scheduled on the writer until it finds the queue empty;
+        /// while true, new jobs only queue up and join the next batch.
+        var draining = false
+        var counts = Counts()
+    }
+
+    private let writer: any DatabaseWriter
+    private let maxBatch: Int
+    private let state = Mutex(State())
+
+    init(writer: any DatabaseWriter, maxBatch: Int = GroupCommitter.defaultMaxBatch) {
+        precondition(maxBatch > 0)
+        self.writer = writer
+        self.maxBatch = maxBatch
+    }
+
+    var counts: Counts { state.withLock { $0.counts } }
+
+    /// Jobs waiting for the next batch (not the one being committed).
+    var queuedCount: Int { state.withLock { $0.queue.count } }
+
+    /// Runs `operation` in the next group transaction and returns its result once that transaction
+    /// has committed. The operation must do all of its reads and writes through the `Database` it is
+    /// given; it may run after the caller's task was cancelled (a write, once queued, is not taken
+    /// back half-way).
+    func enqueue<T: Sendable>(_ operation: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let value = try await withCheckedThrowingContinuation { continuation in
+            let job = Job(operation: { try operation($0) }, continuation: continuation)
+            let startDrain = state.withLock { state -> Bool in
+                state.queue.append(job)
+                if state.draining { return false }
+                state.draining = true
+                return true
+            }
+            if startDrain { scheduleDrain() }
+        }
+        // The job boxed the operation's own result, so this cast cannot fail.
+        return value as! T
+    }
+
+    /// One batch per access to the writer, so that the store's other writes (queued on the same
+    /// serial writer) interleave with a long run of batches instead of waiting for it to end.
+    private func scheduleDrain() {
+        writer.asyncWriteWithoutTransaction { [self] db in
+            drainOneBatch(db)
+        }
+    }
+
+    private func drainOneBatch(_ db: Database) {
+        let batch = state.withLock { state -> [Job] in
+            let count = min(state.queue.count, maxBatch)
+            let batch = Array(state.queue.prefix(count))
+            state.queue.removeFirst(count)
+            state.counts.transactions += 1
+            state.counts.operations += count
+            return batch
+        }
+        let outcomes = commit(batch, db)
+        for (job, outcome) in zip(batch, outcomes) {
+            job.continuation.resume(with: outcome)
+        }
+        let more = state.withLock { state -> Bool in
+            if state.queue.isEmpty {
+                state.draining = false
+                return false
+            }
+            return true
+        }
+        if more { scheduleDrain() }
+    }
+
+    /// Runs the batch in one IMMEDIATE transaction, each job in its own savepoint. Returns one
+    /// outcome per job, in order.
+    private func commit(_ batch: [Job], _ db: Database) -> [Result<any Sendable, any Error>] {
+        var outcomes: [Result<any Sendable, any Error>] = []
+        outcomes.reserveCapacity(batch.count)
+        do {
+            try db.inTransaction(.immediate) {
+                for job in batch {
+                    do {
+                        var value: (any Sendable)?
+                        try db.inSavepoint {
+                            value = try job.operation(db)
+                            return .commit
+                        }
+                        outcomes.append(.success(value!))
+                    } catch {
+                        // Some SQLite errors (I/O, disk full) roll back the whole transaction, not
+                        // just the savepoint: then nothing of the batch can commit.
+                        guard db.isInsideTransaction else { throw error }
+                        outcomes.append(.failure(error))
+                    }
+                }
+                return .commit
+            }
+        } catch {
+            return Array(repeating: .failure(error), count: batch.count)
+        }
+        return outcomes
+    }
+}

@@ -1,0 +1,300 @@
+import Foundation
+import GRDB
+import Synchronization
+import Testing
+import TsunaguCore
+import TsunaguCrypto
+@testable import TsunaguStore
+
+/// The store's event writes through `GroupCommitter`: correctness when many writes share one
+/// transaction, and proof that they do.
+@Suite struct GroupCommitTests {
+    @Test func manyConcurrentPostsGetDenseSeqsPerTimelineAndSurviveReopening() async throws {
+        let f = try StoreFixture()
+        defer { f.remove() }
+        var timelines: [TimelineID] = []
+        for title in ["A", "B", "C"] {
+            timelines.append(try await f.store.createTimeline(title: title, kind: .group, creator: f.owner).0.id)
+        }
+        let timelineList = timelines
+        // 20 tasks × 25 posts, spread over the three timelines.
+        let events = try await withThrowingTaskGroup(of: [TimelineEvent].self) { group in
+            for task in 0..<20 {
+                group.addTask {
+                    var mine: [TimelineEvent] = []
+                    for i in 0..<25 {
+                        let timeline = timelineList[(task + i) % timelineList.count]
+                        let (event, created) = try await f.store.post(
+                            timeline: timeline, author: f.owner, body: "t\(task) n\(i)",
+                            clientMsgID: UUID().uuidString.lowercased())
+                        #expect(created)
+                        mine.append(event)
+                    }
+                    return mine
+                }
+            }
+            return try await group.reduce(into: [TimelineEvent]()) { $0 += $1 }
+        }
+        #expect(events.count == 500)
+        let reopened = try HubStore(path: f.path, masterKey: f.key)
+        for timeline in timelines {
+            let posted = events.filter { $0.timeline == timeline }.map(\.seq).sorted()
+            // seq 1 is the owner's join at creation.
+            #expect(posted == Array(2...Int64(posted.count + 1)))
+            let (stored, head) = try await reopened.history(timeline: timeline, user: f.owner.id, after: 0, limit: 1000)
+            #expect(head == Int64(posted.count + 1))
+            #expect(stored.map(\.seq) == Array(1...head))
+            #expect(Array(stored.dropFirst()) == events.filter { $0.timeline == timeline }.sorted { $0.seq < $1.seq })
+        }
+        let counts = f.store.groupCommit.counts
+        #expect(counts.operations == 500)
+        #expect(counts.transactions <= counts.operations)
+    }
+
+    @Test func aFailingWriteInABatchFailsAloneAndTheOthersCommit() async throws {
+        let f = try StoreFixture()
+        defer { f.remove() }
+        let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
+        let call = UUID().uuidString.lowercased()
+        _ = try await f.store.call(timeline: timeline.id, author: f.owner, callID: call, op: .start)
+        let before = f.store.groupCommit.counts
+
+        let results = try await withWriterHeld(f.store, expectQueued: 5) { store in
+            [
+                Task { try await store.post(timeline: timeline.id, author: f.owner, body: "ok 1",
+                                            clientMsgID: UUID().uuidString.lowercased()).event.seq },
+                // Not a member of the timeline.
+                Task { try await store.post(timeline: timeline.id, author: f.outsider, body: "no",
+                                            clientMsgID: UUID().uuidString.lowercased()).event.seq },
+                Task { try await store.post(timeline: timeline.id, author: f.owner, body: "ok 2",
+                                            clientMsgID: UUID().uuidString.lowercased()).event.seq },
+                // A second start of the same call.
+                Task { try await store.call(timeline: timeline.id, author: f.owner, callID: call, op: .start).seq },
+                Task { try await store.post(timeline: timeline.id, author: f.owner, body: "ok 3",
+                                            clientMsgID: UUID().uuidString.lowercased()).event.seq },
+            ]
+        }
+        // Held writer: all five went into one transaction.
+        #expect(f.store.groupCommit.counts.transactions == before.transactions + 1)
+        #expect(f.store.groupCommit.counts.operations == before.operations + 5)
+
+        await #expect(throws: StoreError.forbidden("not a member of this timeline")) { try await results[1].value }
+        await #expect(throws: StoreError.conflict("call_id was already started")) { try await results[3].value }
+        var committed: [Int64] = []
+        for index in [0, 2, 4] { committed.append(try await results[index].value) }
+        // The owner's join is 1, the call start 2; the three good posts follow with no gap.
+        #expect(committed.sorted() == [3, 4, 5])
+        let (events, head) = try await f.store.history(timeline: timeline.id, user: f.owner.id, after: 2, limit: 100)
+        #expect(head == 5)
+        #expect(Set(events.compactMap(\.payload.messageBody)) == ["ok 1", "ok 2", "ok 3"])
+    }
+
+    @Test func aRepeatedClientMessageIDInOneBatchReturnsTheFirstEvent() async throws {
+        let f = try StoreFixture()
+        defer { f.remove() }
+        let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
+        let id = UUID().uuidString.lowercased()
+        let before = f.store.groupCommit.counts
+        let tasks = try await withWriterHeld(f.store, expectQueued: 2) { store in
+            (0..<2).map { _ in
+                Task { try await store.post(timeline: timeline.id, author: f.owner, body: "once", clientMsgID: id) }
+            }
+        }
+        let first = try await tasks[0].value
+        let second = try await tasks[1].value
+        #expect(f.store.groupCommit.counts.transactions == before.transactions + 1)
+        #expect(first.created != second.created)
+        #expect(first.event == second.event)
+        #expect(try await f.store.head(timeline: timeline.id) == 2)
+        let rows = try await f.store.pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE client_msg_id = ?", arguments: [id])
+        }
+        #expect(rows == 1)
+    }
+
+    @Test func aFailedCommitFailsEveryCallerOfTheBatch() async throws {
+        let f = try StoreFixture()
+        defer { f.remove() }
+        let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
+        let refuser = CommitRefuser()
+        try await f.store.pool.writeWithoutTransaction { $0.add(transactionObserver: refuser, extent: .observerLifetime) }
+        let tasks = try await withWriterHeld(f.store, expectQueued: 4) { store in
+            (0..<4).map { i in
+                Task { try await store.post(timeline: timeline.id, author: f.owner, body: "lost \(i)",
+                                            clientMsgID: UUID().uuidString.lowercased()) }
+            }
+        }
+        for task in tasks {
+            await #expect(throws: CommitRefuser.Refused.self) { try await task.value }
+        }
+        try await f.store.pool.writeWithoutTransaction { $0.remove(transactionObserver: refuser) }
+        #expect(try await f.store.head(timeline: timeline.id) == 1)
+        // The store keeps working after the failed batch.
+        let (event, _) = try await f.store.post(timeline: timeline.id, author: f.owner, body: "kept",
+                                                clientMsgID: UUID().uuidString.lowercased())
+        #expect(event.seq == 2)
+    }
+
+    @Test func reactionsCallsAndReadMarkersGoThroughTheCommitter() async throws {
+        let f = try StoreFixture()
+        defer { f.remove() }
+        let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
+        let before = f.store.groupCommit.counts.operations
+        let (message, _) = try await f.store.post(timeline: timeline.id, author: f.owner, body: "x",
+                                                  clientMsgID: UUID().uuidString.lowercased())
+        _ = try await f.store.react(timeline: timeline.id, author: f.owner, targetSeq: message.seq, reaction: "ack", op: .add)
+        _ = try await f.store.call(timeline: timeline.id, author: f.owner, callID: "c1", op: .start)
+        #expect(try await f.store.markRead(timeline: timeline.id, user: f.owner.id, seq: 3))
+        #expect(f.store.groupCommit.counts.operations == before + 4)
+    }
+}
+
+/// Unit tests of the committer on a bare database, without the store around it.
+@Suite struct GroupCommitterTests {
+    @Test func concurrentWritesQueuedDuringACommitShareOneTransaction() async throws {
+        let (pool, directory) = try Self.pool()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let committer = GroupCommitter(writer: pool)
+        let gate = Gate()
+        // The first write holds the writer until 199 more have queued behind it.
+        let first = Task { try await committer.enqueue { db in
+            gate.wait()
+            try db.execute(sql: "INSERT INTO t (v) VALUES (0)")
+        } }
+        try await waitUntil { committer.counts.transactions == 1 }
+        let others = (1..<200).map { (i: Int) in
+            Task { try await committer.enqueue { db in
+                try db.execute(sql: "INSERT INTO t (v) VALUES (?)", arguments: [i])
+                return db.lastInsertedRowID
+            } }
+        }
+        try await waitUntil { committer.queuedCount == 199 }
+        gate.open()
+        try await first.value
+        var ids = Set<Int64>()
+        for task in others { ids.insert(try await task.value) }
+        #expect(ids.count == 199)
+        #expect(committer.counts == GroupCommitter.Counts(transactions: 2, operations: 200))
+        #expect(try await pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM t") } == 200)
+    }
+
+    @Test func aBatchIsCappedAtItsMaximumSize() async throws {
+        let (pool, directory) = try Self.pool()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let committer = GroupCommitter(writer: pool, maxBatch: 4)
+        let gate = Gate()
+        let first = Task { try await committer.enqueue { _ in gate.wait() } }
+        try await waitUntil { committer.counts.transactions == 1 }
+        let others = (0..<10).map { (i: Int) in
+            Task { try await committer.enqueue { db in try db.execute(sql: "INSERT INTO t (v) VALUES (?)", arguments: [i]) } }
+        }
+        try await waitUntil { committer.queuedCount == 10 }
+        gate.open()
+        try await first.value
+        for task in others { try await task.value }
+        // 1 held + 4 + 4 + 2.
+        #expect(committer.counts == GroupCommitter.Counts(transactions: 4, operations: 11))
+    }
+
+    @Test func aFailedCommitFailsEveryJobAndALoneFailureFailsOnlyItself() async throws {
+        let (pool, directory) = try Self.pool()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let committer = GroupCommitter(writer: pool)
+        struct Refused: Error {}
+        let alone = Task { try await committer.enqueue { _ in throw Refused() } }
+        await #expect(throws: Refused.self) { try await alone.value }
+
+        let refuser = CommitRefuser()
+        try await pool.writeWithoutTransaction { $0.add(transactionObserver: refuser, extent: .observerLifetime) }
+        let gate = Gate()
+        let first = Task { try await committer.enqueue { db in
+            gate.wait()
+            try db.execute(sql: "INSERT INTO t (v) VALUES (0)")
+        } }
+        try await waitUntil { committer.counts.transactions == 2 }
+        let others = (1...5).map { (i: Int) in
+            Task { try await committer.enqueue { db in try db.execute(sql: "INSERT INTO t (v) VALUES (?)", arguments: [i]) } }
+        }
+        try await waitUntil { committer.queuedCount == 5 }
+        gate.open()
+        await #expect(throws: CommitRefuser.Refused.self) { try await first.value }
+        for task in others {
+            await #expect(throws: CommitRefuser.Refused.self) { try await task.value }
+        }
+        #expect(try await pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM t") } == 0)
+    }
+
+    static func pool() throws -> (DatabasePool, String) {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("tsunagu-group-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let pool = try DatabasePool(path: directory + "/t.sqlite")
+        try pool.write { try $0.execute(sql: "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)") }
+        return (pool, directory)
+    }
+}
+
+// MARK: helpers
+
+/// Holds the store's writer busy while `start` queues writes, releases it once `expectQueued` of
+/// them wait in the committer, so they deterministically form one batch (no timing involved).
+private func withWriterHeld<R: Sendable>(_ store: HubStore, expectQueued: Int,
+                                         _ start: (HubStore) -> R) async throws -> R {
+    let gate = Gate()
+    let held = Task { try await store.pool.writeWithoutTransaction { _ in gate.wait() } }
+    try await waitUntil { gate.isWaiting }
+    let result = start(store)
+    try await waitUntil { store.groupCommit.queuedCount == expectQueued }
+    gate.open()
+    try await held.value
+    return result
+}
+
+/// Polls `condition`, yielding between checks. A liveness wait, not a timing assertion: it fails
+/// only if the condition never becomes true within a generous bound.
+private func waitUntil(_ condition: () -> Bool) async throws {
+    for _ in 0..<20_000 {
+        if condition() { return }
+        try await Task.sleep(for: .milliseconds(1))
+    }
+    Issue.record("condition never became true")
+    throw CancellationError()
+}
+
+/// A one-shot latch for blocking the database writer's thread (never a Swift concurrency thread).
+private final class Gate: Sendable {
+    private let state = Mutex((waiting: false, open: false))
+    private let semaphore = DispatchSemaphore(value: 0)
+
+    var isWaiting: Bool { state.withLock { $0.waiting } }
+
+    func wait() {
+        state.withLock { $0.waiting = true }
+        semaphore.wait()
+    }
+
+    func open() {
+        let wasOpen = state.withLock { state -> Bool in
+            defer { state.open = true }
+            return state.open
+        }
+        if !wasOpen { semaphore.signal() }
+    }
+}
+
+/// Makes every COMMIT fail, as a full disk or an I/O error at commit would.
+private final class CommitRefuser: TransactionObserver, @unchecked Sendable {
+    struct Refused: Error {}
+    func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool { true }
+    func databaseDidChange(with event: DatabaseEvent) {}
+    func databaseWillCommit() throws { throw Refused() }
+    func databaseDidCommit(_ db: Database) {}
+    func databaseDidRollback(_ db: Database) {}
+}
+
+private extension TimelineEvent.Payload {
+    var messageBody: String? {
+        if case .message(let body, _) = self { return body }
+        return nil
+    }
+}
