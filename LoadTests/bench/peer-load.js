@@ -31,9 +31,12 @@ function parseArgs(argv) {
 const now = () => Number(process.hrtime.bigint());
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const CLK = 100;
-function cpuS(pid) {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(')').pop().trim().split(/\s+/);
-  return (Number(f[11]) + Number(f[12])) / CLK;
+// PID may list several processes (a cluster: nodes and balancer), comma-separated: summed.
+function cpuS(pids) {
+  return String(pids).split(',').reduce((sum, pid) => {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(')').pop().trim().split(/\s+/);
+    return sum + (Number(f[11]) + Number(f[12])) / CLK;
+  }, 0);
 }
 function urls(a) {
   const b = `ws://${a.host}:${a.port}`;

@@ -3,17 +3,19 @@
 # "Peers: Node ws and nchan"). Every run is bounded (<= 60 s). Loopback only.
 #   cd /work/main && swift build -c release --scratch-path .build-release
 #   LoadTests/bench/peers.sh   # env: SAT_RATES="40 100 200" LAT_DURATION=30 IDLE_N=5000 OUT=dir
-#                              #      TESTS="idle latency saturation tsunagu-load" SERVERS="tsunagu ws nchan"
+#                              #      TESTS="idle latency saturation tsunagu-load" SERVERS="tsunagu tsunagu3 ws nchan"
+# tsunagu3 = three nodes on one store behind `tsunagu balance`, clients through the balancer;
+# its CPU and RSS figures are the sum over the four processes.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 B=${B:-/work/main/.build-release/release}
 export NODE_PATH=${NODE_PATH:-/usr/share/nodejs}
 RUN=$HERE/run; OUT=${OUT:-$RUN/results}; mkdir -p "$OUT"; : > "$OUT/all.jsonl"
-SAT_RATES=${SAT_RATES:-"40 100 200"}; TESTS=${TESTS:-"idle latency saturation tsunagu-load"}; SERVERS=${SERVERS:-"tsunagu ws nchan"}; LAT_DURATION=${LAT_DURATION:-30}; IDLE_N=${IDLE_N:-5000}
-WS_PORT=9101; NCHAN_PORT=9102; TSU_PORT=9103
+SAT_RATES=${SAT_RATES:-"40 100 200"}; TESTS=${TESTS:-"idle latency saturation tsunagu-load"}; SERVERS=${SERVERS:-"tsunagu tsunagu3 ws nchan"}; LAT_DURATION=${LAT_DURATION:-30}; IDLE_N=${IDLE_N:-5000}
+WS_PORT=9101; NCHAN_PORT=9102; TSU_PORT=9103; TSU3_PORT=9110
 PW=cluster-demo-password; EMAIL=admin@bench.test
 ulimit -n 20000
-rss_kb() { awk '/^VmRSS/{print $2}' /proc/$1/status; }
+rss_kb() { local t=0; for p in ${1//,/ }; do t=$((t + $(awk '/^VmRSS/{print $2}' /proc/$p/status))); done; echo $t; }
 log() { echo "[$(date +%T)] $*" >&2; }
 
 start_server() { # $1 = ws|nchan|tsunagu ; sets SPID (the process to measure) and KPID (to stop)
@@ -27,12 +29,23 @@ start_server() { # $1 = ws|nchan|tsunagu ; sets SPID (the process to measure) an
         --org Bench --email $EMAIL --password-stdin >/dev/null 2>&1
       "$B/tsunagu" serve --store "$RUN/tsu/t.sqlite" --master-key-file "$RUN/tsu/k.key" \
         --listen 127.0.0.1:$TSU_PORT >"$RUN/tsu.log" 2>&1 & KPID=$!; sleep 2; SPID=$KPID; PORT=$TSU_PORT ;;
+    tsunagu3) rm -rf "$RUN/tsu3"; mkdir -p "$RUN/tsu3"; local st=(--store "$RUN/tsu3/t.sqlite" --master-key-file "$RUN/tsu3/k.key")
+      echo "$PW" | "$B/tsunagu" admin bootstrap "${st[@]}" --org Bench --email $EMAIL --password-stdin >/dev/null 2>&1
+      KPID=""; SPID=""
+      for i in 1 2 3; do
+        "$B/tsunagu" serve "${st[@]}" --listen 127.0.0.1:$((TSU3_PORT + i)) --node-id n_$i >"$RUN/tsu3-$i.log" 2>&1 &
+        KPID="$KPID $!"; SPID="$SPID${SPID:+,}$!"
+      done
+      sleep 2
+      "$B/tsunagu" balance "${st[@]}" --listen 127.0.0.1:$TSU3_PORT >"$RUN/tsu3-b.log" 2>&1 &
+      KPID="$KPID $!"; SPID="$SPID,$!"; sleep 3; PORT=$TSU3_PORT ;;
   esac
 }
 stop_server() { kill $KPID 2>/dev/null; wait $KPID 2>/dev/null; sleep 1; }
+peer_target() { [ "${1%3}" = tsunagu ] && echo tsunagu || echo "$1"; }
 
 client() { # $1 server, rest: peer-load.js flags
-  local s=$1; shift
+  local s; s=$(peer_target "$1"); shift
   local extra=(); [ "$s" = tsunagu ] && extra=(--email $EMAIL --password $PW)
   timeout 90 node "$HERE/peer-load.js" --target $s --port $PORT "${extra[@]}" "$@"
 }
@@ -52,11 +65,11 @@ for S in $SERVERS; do
   fi
   # (a) latency: 1,000 subscribers, 10 msg/s, LAT_DURATION s
   has latency && client $S --subs 1000 --rate 10 --duration $LAT_DURATION --grace 10 --server-pid $SPID --json \
-    | sed 's/^{/{"test":"latency",/' | tee -a "$OUT/all.jsonl"
+    | sed 's/^{/{"test":"latency",/' | sed "s/\"target\":\"[a-z0-9]*\"/\"target\":\"$S\"/" | tee -a "$OUT/all.jsonl"
   # (b) saturation: 1,000 subscribers, rising rate, 10 s each; server CPU per delivery
   has saturation && for R in $SAT_RATES; do
     client $S --subs 1000 --publishers 4 --rate $R --duration 10 --grace 20 --server-pid $SPID --json \
-      | sed 's/^{/{"test":"saturation",/' | tee -a "$OUT/all.jsonl"
+      | sed 's/^{/{"test":"saturation",/' | sed "s/\"target\":\"[a-z0-9]*\"/\"target\":\"$S\"/" | tee -a "$OUT/all.jsonl"
   done
   if [ $S = tsunagu ] && has tsunagu-load; then # Tsunagu's own client, for comparison (CPU measured over the whole run)
     L=(--port $PORT --email $EMAIL --password $PW --create-timelines 1 --connections 1000 --json --quiet)

@@ -2,7 +2,7 @@
 """Summarise peers.sh results (JSON lines) into the comparison table."""
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith('{')]
-S = ['tsunagu', 'ws', 'nchan']
+S = [s for s in ['tsunagu', 'tsunagu3', 'ws', 'nchan'] if any(r['target'] == s for r in rows)]
 res = {}
 for s in S:
     lat = [r for r in rows if r['target'] == s and r['test'] == 'latency']
@@ -21,8 +21,9 @@ print('| server | p50 ms (1k×10/s) | p99 ms | peak deliveries/s (rate) | CPU µ
 print('|---|---:|---:|---:|---:|---:|---:|---:|')
 for s in S:
     r = res[s]
+    own = s.startswith('tsunagu')
     print(f"| {s} | {r['p50']} | {r['p99']} | {r['dps']} ({r['rate']}) | {r['cpu']} | {r['kb']} | "
-          f"{'' if s == 'tsunagu' else ratio(t['cpu'], r['cpu'])} | {'' if s == 'tsunagu' else ratio(t['kb'], r['kb'])} |")
+          f"{'' if own else ratio(t['cpu'], r['cpu'])} | {'' if own else ratio(t['kb'], r['kb'])} |")
 for r in rows:
     if r['test'].endswith('tsunagu-load'):
         print('#', json.dumps(r))
