@@ -7,15 +7,17 @@ extension HubStore {
     /// the write lock, so seqs stay dense and unique per timeline across every writing process.
     func appendEvent(_ db: Database, timeline: TimelineID, author: Person, clientMsgID: String?,
                      payload: TimelineEvent.Payload, at: Int64) throws -> TimelineEvent {
+        // Cached statements on the write path: compiling a statement (SQLite's parser and GRDB's
+        // authorizer) cost more than running it, once per post.
         let seq = try Self.head(db, timeline) + 1
-        try db.execute(sql: "UPDATE timelines SET head = ? WHERE id = ?", arguments: [seq, timeline.rawValue])
+        try db.cachedStatement(sql: "UPDATE timelines SET head = ? WHERE id = ?").execute(arguments: [seq, timeline.rawValue])
         let row = "\(timeline.rawValue)/\(seq)"
         let plaintext = try StoredPayload.encoder.encode(StoredPayload(payload))
         let sealed = Data(cipher.seal([UInt8](plaintext), table: "events", column: "payload", row: row))
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO events (timeline_id, seq, kind, author_id, at_ms, client_msg_id, payload)
             VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [timeline.rawValue, seq, payload.kind.rawValue, author.id.rawValue, at, clientMsgID, sealed])
+            """).execute(arguments: [timeline.rawValue, seq, payload.kind.rawValue, author.id.rawValue, at, clientMsgID, sealed])
         return TimelineEvent(timeline: timeline, seq: seq, atMillis: at, author: author, payload: payload)
     }
 
@@ -28,9 +30,9 @@ extension HubStore {
         let now = Self.nowMillis()
         return try await writeGrouped { [self] db in
             try Self.authorize(db, user: author.id, timeline: timeline, .post)
-            if let existing = try Row.fetchOne(db, sql: """
+            if let existing = try Row.fetchOne(db.cachedStatement(sql: """
                 SELECT * FROM events WHERE author_id = ? AND client_msg_id = ?
-                """, arguments: [author.id.rawValue, clientMsgID]) {
+                """), arguments: [author.id.rawValue, clientMsgID]) {
                 let event = try decodeEvents([existing], db)[0]
                 guard event.timeline == timeline else {
                     throw StoreError.conflict("client_msg_id was already used on another timeline")
