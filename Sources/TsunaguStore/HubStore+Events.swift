@@ -51,7 +51,7 @@ extension HubStore {
         let now = Self.nowMillis()
         return try await writeGrouped { [self] db in
             try Self.authorize(db, user: author.id, timeline: timeline, .react)
-            let kind = try String.fetchOne(db, sql: "SELECT kind FROM events WHERE timeline_id = ? AND seq = ?",
+            let kind = try String.fetchOne(db.cachedStatement(sql: "SELECT kind FROM events WHERE timeline_id = ? AND seq = ?"),
                                            arguments: [timeline.rawValue, targetSeq])
             guard kind == TimelineEvent.Kind.message.rawValue else {
                 throw StoreError.notFound("target_seq is not a message of this timeline")
@@ -104,11 +104,11 @@ extension HubStore {
             guard seq <= (try Self.head(db, timeline)) else {
                 throw StoreError.invalid("seq: beyond the timeline's head")
             }
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO read_receipts (timeline_id, user_id, seq, updated_at) VALUES (?, ?, ?, ?)
                 ON CONFLICT (timeline_id, user_id) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at
                 WHERE excluded.seq > read_receipts.seq
-                """, arguments: [timeline.rawValue, user.rawValue, seq, now])
+                """).execute(arguments: [timeline.rawValue, user.rawValue, seq, now])
             return db.changesCount > 0
         }
     }
@@ -138,9 +138,10 @@ extension HubStore {
     /// the reader may see the timeline (at subscribe).
     public func events(timeline: TimelineID, after: Int64, through: Int64, limit: Int) async throws -> [TimelineEvent] {
         try await pool.read { [self] db in
-            let rows = try Row.fetchAll(db, sql: """
+            // Cached: every gap repair and every peer-notified delivery runs this read.
+            let rows = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT * FROM events WHERE timeline_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?
-                """, arguments: [timeline.rawValue, after, through, limit])
+                """), arguments: [timeline.rawValue, after, through, limit])
             return try decodeEvents(rows, db)
         }
     }
