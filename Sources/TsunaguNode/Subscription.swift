@@ -125,7 +125,7 @@ final class Subscription: @unchecked Sendable {
     }
 
     private func send(_ frame: SharedFrame) {
-        if connection.send(frame) == .overflow { overflow() }
+        if connection.sendOnLoop(frame) == .overflow { overflow() }
     }
 
     private func overflow() {

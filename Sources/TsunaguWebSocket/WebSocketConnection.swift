@@ -67,6 +67,14 @@ public final class WebSocketConnection: @unchecked Sendable {
         self.send(SharedFrame(binary: binary))
     }
 
+    /// The fan-out path: the caller is on this connection's event loop (a subscription), so the
+    /// thread check is skipped.
+    @discardableResult
+    public func sendOnLoop(_ frame: SharedFrame) -> SendResult {
+        self.eventLoop.assertInEventLoop()
+        return self.handler?.send(frame.frameBytes(for: self.compression)) ?? .closed
+    }
+
     private func send(frameBytes: ByteBuffer) -> SendResult {
         if self.eventLoop.inEventLoop {
             return self.handler?.send(frameBytes) ?? .closed

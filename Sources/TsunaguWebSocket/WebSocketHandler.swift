@@ -27,6 +27,10 @@ final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     var closeState = CloseState.open
     private var flushPending = false
+    /// The channel's writability, kept from `channelWritabilityChanged` (NIO fires it synchronously
+    /// inside the write that crosses the high water mark) so a send reads a field, not the channel.
+    private var writable = true
+    private var flusher: LoopFlusher?
     private var notifiedClose = false
     var keepAlive: KeepAlive
     var keepAliveTimer: Scheduled<Void>?
@@ -58,6 +62,8 @@ final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.writable = context.channel.isWritable
+        self.flusher = LoopFlusher.forLoop(context.eventLoop)
         self.connection.handler = self
         self.keepAlive.frameReceived(at: .now())
         self.scheduleKeepAlive(in: self.limits.pingInterval)
@@ -70,6 +76,11 @@ final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.connectionGone()
         self.context = nil
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        self.writable = context.channel.isWritable
+        context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -172,11 +183,10 @@ final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Queues complete frame bytes, deferring the flush (see `scheduleFlush`).
     func send(_ frame: ByteBuffer) -> SendResult {
-        guard self.closeState == .open, let context = self.context, context.channel.isActive else {
-            return .closed
-        }
+        // `closeState` turns `.closed` on channelInactive, so the channel need not be asked.
+        guard self.closeState == .open, self.context != nil else { return .closed }
         // The channel is unwritable while more than `outboundHighWaterMark` bytes are queued.
-        guard context.channel.isWritable else { return .overflow }
+        guard self.writable else { return .overflow }
         self.write(frame)
         return .enqueued
     }
@@ -189,12 +199,15 @@ final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Flushes at most once per event-loop tick: every frame written during this tick (a burst
     /// of fan-out messages, the echoes of one read) leaves in one `writev`.
     private func scheduleFlush() {
-        guard !self.flushPending, let context = self.context else { return }
+        guard !self.flushPending, let flusher = self.flusher else { return }
         self.flushPending = true
-        context.eventLoop.assumeIsolated().execute {
-            self.flushPending = false
-            self.writer.flush()
-        }
+        flusher.flushSoon(self)
+    }
+
+    /// Called by the loop's flusher at the end of the tick.
+    func flushNow() {
+        self.flushPending = false
+        self.writer.flush()
     }
 
     /// Sends a Close frame and waits (bounded) for the peer's Close before dropping the TCP
