@@ -62,7 +62,7 @@ let package = Package(
 
         // A WebSocket + HTTP client speaking the Tsunagu protocol: used by tests and tsunagu-load.
         .target(name: "TsunaguClient", dependencies: [
-            "TsunaguWebSocket", nio, nioPosix, nioHTTP1, nioWebSocket,
+            "TsunaguCore", "TsunaguWebSocket", nio, nioPosix, nioHTTP1, nioWebSocket,
         ]),
 
         .executableTarget(name: "tsunagu", dependencies: [

@@ -17,7 +17,7 @@ struct WorkerConfig: Sendable {
             "timelines": .array(timelines.map { .string($0) }),
             "source_addresses": .array(sourceAddresses.map { .string($0) }),
             "first": .int(share.first), "stride": .int(share.stride), "count": .int(share.count),
-            "ramp": .number(share.ramp), "event_loops": .int(eventLoops),
+            "ramp": .double(share.ramp), "event_loops": .int(eventLoops),
         ]
     }
 

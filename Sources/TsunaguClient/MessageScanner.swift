@@ -62,7 +62,7 @@ public struct MessageFields: Sendable, Equatable {
         }
     }
 
-    private static func colon(_ p: inout JSONParser) throws {
+    private static func colon(_ p: inout JSONParser) throws(JSONParseError) {
         p.skipWhitespace()
         try p.expect(UInt8(ascii: ":"))
         p.skipWhitespace()

@@ -1,5 +1,3 @@
-import Foundation
-
 /// A validated client → server request (PROTOCOL.md §2).
 public struct ClientRequest: Sendable, Equatable {
     public var id: Int64
@@ -56,13 +54,11 @@ public enum FieldLimits {
 }
 
 extension ClientRequest {
-    private static let decoder = JSONDecoder()
-
-    /// Parses one text frame. Never throws anything but `RequestError`.
+    /// Parses one text frame, reading its UTF-8 in place. Never throws anything but `RequestError`.
     public static func parse(_ text: String) throws(RequestError) -> ClientRequest {
         let value: JSONValue
         do {
-            value = try decoder.decode(JSONValue.self, from: Data(text.utf8))
+            value = try JSONValue.parse(text)
         } catch {
             throw RequestError(re: nil, message: "malformed JSON")
         }
@@ -70,7 +66,7 @@ extension ClientRequest {
             throw RequestError(re: nil, message: "a request must be a JSON object")
         }
         var fields = FieldReader(object: object, re: nil)
-        guard let id = object["id"]?.intValue else {
+        guard let id = object["id"]?.int64Value else {
             throw RequestError(re: nil, message: "id: required integer")
         }
         fields.re = id
@@ -90,7 +86,7 @@ extension ClientRequest {
         case "post":
             let timeline = try fields.timeline()
             let body = try fields.requiredString("body")
-            let length = body.unicodeScalars.count
+            let length = FieldReader.scalarCount(body)
             if length == 0 { throw RequestError(re: id, message: "body: must not be empty") }
             if length > FieldLimits.bodyCharacters.upperBound {
                 throw RequestError(re: id, code: .tooLarge, message: "body: longer than 16384 characters")
@@ -140,7 +136,7 @@ struct FieldReader {
     }
 
     func requiredSeq(_ name: String) throws(RequestError) -> Int64 {
-        guard let value = object[name]?.intValue, value >= 0 else {
+        guard let value = object[name]?.int64Value, value >= 0 else {
             throw RequestError(re: re, message: "\(name): required non-negative integer")
         }
         return value
@@ -148,7 +144,7 @@ struct FieldReader {
 
     func optionalSeq(_ name: String) throws(RequestError) -> Int64? {
         guard let raw = object[name], !raw.isNull else { return nil }
-        guard let value = raw.intValue, value >= 0 else {
+        guard let value = raw.int64Value, value >= 0 else {
             throw RequestError(re: re, message: "\(name): a non-negative integer or null")
         }
         return value
@@ -163,9 +159,41 @@ struct FieldReader {
 
     /// Client-made UUIDs are normalized to lowercase so retries match whatever case the client used.
     func uuid(_ name: String) throws(RequestError) -> String {
-        guard let uuid = UUID(uuidString: try requiredString(name)) else {
+        guard let uuid = Self.lowercasedUUID(try requiredString(name)) else {
             throw RequestError(re: re, message: "\(name): must be a UUID")
         }
-        return uuid.uuidString.lowercased()
+        return uuid
+    }
+
+    /// The 8-4-4-4-12 hex form (RFC 9562 §4) that Foundation's `UUID(uuidString:)` accepts, in
+    /// lowercase; nil for anything else. By hand because it runs for every post and call, and
+    /// parsing into a `UUID` and formatting it back cost as much as parsing the whole request.
+    static func lowercasedUUID(_ text: String) -> String? {
+        let utf8 = text.utf8
+        guard utf8.count == 36 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(36)
+        for (index, byte) in utf8.enumerated() {
+            switch index {
+            case 8, 13, 18, 23:
+                guard byte == UInt8(ascii: "-") else { return nil }
+                out.append(byte)
+            default:
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"): out.append(byte)
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): out.append(byte | 0x20)
+                default: return nil
+                }
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `text.unicodeScalars.count` without decoding: in valid UTF-8 every scalar has exactly one
+    /// byte that is not a continuation byte (10xxxxxx).
+    static func scalarCount(_ text: String) -> Int {
+        var count = 0
+        for byte in text.utf8 where byte & 0xC0 != 0x80 { count += 1 }
+        return count
     }
 }

@@ -49,6 +49,14 @@ public struct JSONWriter: Sendable {
         needsComma = true
     }
 
+    /// Swift's shortest round-tripping form ("0.5", "100.0", "1e+20"), which is valid JSON. JSON
+    /// has no NaN or infinity (RFC 8259 §6), so those are written as `null`.
+    public mutating func double(_ value: Double) {
+        separate()
+        bytes.append(contentsOf: (value.isFinite ? value.description : "null").utf8)
+        needsComma = true
+    }
+
     public mutating func bool(_ value: Bool) {
         separate()
         bytes.append(contentsOf: (value ? "true" : "false").utf8)
@@ -65,6 +73,28 @@ public struct JSONWriter: Sendable {
     public mutating func field(_ name: String, _ value: Int64) { key(name); int(value) }
     public mutating func field(_ name: String, _ value: Int) { key(name); int(Int64(value)) }
     public mutating func field(_ name: String, _ value: Bool) { key(name); bool(value) }
+
+    /// A whole `JSONValue`, object keys sorted.
+    public mutating func value(_ value: JSONValue) {
+        switch value {
+        case .null: null()
+        case .bool(let b): bool(b)
+        case .int(let i): int(i)
+        case .double(let d): double(d)
+        case .string(let s): string(s)
+        case .array(let elements):
+            beginArray()
+            for element in elements { self.value(element) }
+            endArray()
+        case .object(let members):
+            beginObject()
+            for name in members.keys.sorted() {
+                key(name)
+                self.value(members[name]!)
+            }
+            endObject()
+        }
+    }
 
     public var string: String { String(decoding: bytes, as: UTF8.self) }
 
