@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TsunaguCore
 
@@ -46,6 +47,31 @@ import TsunaguCore
     ] as [(String, Int64?, WireErrorCode, String)])
     func rejectsMalformed(text: String, re: Int64?, code: WireErrorCode, message: String) {
         #expect(throws: RequestError(re: re, code: code, message: message)) { try ClientRequest.parse(text) }
+    }
+
+    /// The hand-written UUID check accepts exactly what Foundation's `UUID(uuidString:)` accepts.
+    @Test(arguments: [
+        "6F1B4A2C-3D5E-4F60-8A7B-9C0D1E2F3A4B", "6f1b4a2c-3d5e-4f60-8a7b-9c0d1e2f3a4b", "6f1B4a2C-3d5E-4F60-8a7b-9C0d1E2f3A4b",
+        "00000000-0000-0000-0000-000000000000", "6F1B4A2C3D5E4F608A7B9C0D1E2F3A4B", "{6F1B4A2C-3D5E-4F60-8A7B-9C0D1E2F3A4B}",
+        "6F1B4A2C-3D5E-4F60-8A7B-9C0D1E2F3A4", "6F1B4A2C-3D5E-4F60-8A7B-9C0D1E2F3A4BC", "6G1B4A2C-3D5E-4F60-8A7B-9C0D1E2F3A4B",
+        "6F1B4A2C_3D5E-4F60-8A7B-9C0D1E2F3A4B", "6F1B4A2C-3D5E-4F60-8A7B-9C0D1E2F3A4Ｂ",
+        "urn:uuid:6F1B4A2C-3D5E-4F60-8A7B-9C0D1E2F3A4B", "",
+    ])
+    func uuidsAreCheckedLikeFoundation(candidate: String) {
+        #expect(callID(candidate) == UUID(uuidString: candidate)?.uuidString.lowercased())
+    }
+
+    /// Foundation on Linux reads hex pairs leniently (" 6F1B…3A4" becomes "6f1b…3a04"); a UUID
+    /// is exactly 36 characters of 8-4-4-4-12 hex, so such text is refused.
+    @Test func uuidsAreNotReadLeniently() {
+        #expect(callID(" 6F1B4A2C-3D5E-4F60-8A7B-9C0D1E2F3A4") == nil)
+        #expect(callID("6F1B4A2C-3D5E-4F60-8A7B-9C0D1E2F3A 4") == nil)
+    }
+
+    private func callID(_ candidate: String) -> String? {
+        let text = #"{"type":"call","id":1,"timeline":"\#(timeline)","call_id":"\#(candidate)","op":"start"}"#
+        if case .call(_, let callID, _)? = try? ClientRequest.parse(text).command { return callID }
+        return nil
     }
 
     @Test func bodyLimitCountsCharacters() throws {
