@@ -11,7 +11,7 @@
 # 28,000 ephemeral ports. So: BALANCERS balancer processes on consecutive ports, the load tool's
 # subscribers in PROCESSES worker processes, spread over those ports and 4 source addresses.
 #
-# env: NODES=6 BALANCERS=12 PROCESSES=7 CONNECTIONS TIMELINES=100 RAMP=2500 RATE=20 DURATION
+# env: NODES=6 BALANCERS=12 PROCESSES=7 CONNECTIONS TIMELINES=100 RAMP=1000 RATE=20 DURATION
 #      KILL_AFTER=5 (storm: seconds after everyone subscribed) OUT=dir (reports, logs)
 #      BIN=dir with release `tsunagu` and `tsunagu-load` (default .build-release/release)
 # Loopback only; every phase is bounded; everything started is stopped on exit.
@@ -24,7 +24,7 @@ NODES=${NODES:-6}
 BALANCERS=${BALANCERS:-12}
 PROCESSES=${PROCESSES:-7}
 TIMELINES=${TIMELINES:-100}
-RAMP=${RAMP:-2500}
+RAMP=${RAMP:-1000}
 RATE=${RATE:-20}
 KILL_AFTER=${KILL_AFTER:-5}
 if [ "$MODE" = storm ]; then CONNECTIONS=${CONNECTIONS:-90000}; DURATION=${DURATION:-40}
@@ -72,9 +72,10 @@ extra=(); [ "$MODE" = storm ] && extra=(--reconnect)
 LOAD=$!; PIDS+=($LOAD)
 
 # Wait until every subscriber is connected (the nodes' gauges add up), at most 300 s.
-start=$(date +%s.%N); total=0
+start=$(date +%s.%N); total=0; most=0
 for _ in $(seq 1 600); do
   total=0; for i in $(seq 1 "$NODES"); do total=$((total + $(connections_of $((NODE_BASE + i)) || echo 0))); done
+  [ "$total" -gt "$most" ] && most=$total
   [ "$total" -ge "$CONNECTIONS" ] && break
   kill -0 $LOAD 2>/dev/null || break
   sleep 0.5
@@ -82,7 +83,7 @@ done
 held=$(python3 -c "print(round($(date +%s.%N) - $start, 1))")
 per_node=(); node_rss=0
 for i in $(seq 1 "$NODES"); do port=$((NODE_BASE + i)); per_node+=("$(connections_of $port)"); node_rss=$((node_rss + $(rss_of ${NODE_PID[$port]}))); done
-log "connected: $total in ${held}s; per node: ${per_node[*]}; node RSS $((node_rss / 1024)) MiB"
+log "connected: $total in ${held}s (most seen: $most); per node: ${per_node[*]}; node RSS $((node_rss / 1024)) MiB"
 
 killed=""; killed_conns=0
 if [ "$MODE" = storm ]; then
