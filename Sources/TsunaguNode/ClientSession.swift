@@ -18,7 +18,6 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
     // Event-loop state.
     private var budget = MalformedMessageBudget()
     private var authTimer: Scheduled<Void>?
-    private var expiryTimer: Scheduled<Void>?
     /// False once the connection closed (no new requests are taken).
     private var open = true
 
@@ -83,7 +82,6 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
     func webSocketDidClose(_ connection: WebSocketConnection) {
         context.clients.withLock { $0[ObjectIdentifier(self)] = nil }
         authTimer?.cancel()
-        expiryTimer?.cancel()
         // Requests already queued still run (a post sent just before the close is committed or
         // refused as before; the client learns its fate by resuming with `since`).
         open = false
@@ -152,16 +150,11 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
         }
         sessionBox.withLock { $0 = record }
         authenticated.store(true, ordering: .relaxed)
-        context.hub.register(self, session: record.id)
-        // A session that expires ends its sockets too, not only its next request.
-        let remaining = max(0, record.expiresAtMillis - WireTime.nowMillis())
+        // Expiry is watched by the hub's once-a-second sweep (SubscriptionHub.endExpiredSessions).
+        context.hub.register(self, session: record)
         connection.eventLoop.execute { [self] in
-            guard open else { return }  // already closed
             authTimer?.cancel()
             authTimer = nil
-            expiryTimer = connection.eventLoop.scheduleTask(in: .milliseconds(remaining)) { [weak self] in
-                self?.terminate(code: TsunaguCloseCode.sessionEnded, reason: "session expired")
-            }
         }
         let nodeID = context.nodeID.rawValue
         reply(ServerMessage.ok(re: id) { w in

@@ -19,6 +19,7 @@ public final class NodeServer: Sendable {
     private let listener = Mutex<(any Channel)?>(nil)
     private let agentTask = Mutex<Task<Void, Never>?>(nil)
     private let mailTask = Mutex<Task<Void, Never>?>(nil)
+    private let expirySweep = Mutex<RepeatedTask?>(nil)
     private let drained = Mutex<[CheckedContinuation<Void, Never>]?>([])
 
     public init(configuration: NodeConfiguration, store: HubStore, passwords: PasswordHasher = PasswordHasher(),
@@ -75,6 +76,12 @@ public final class NodeServer: Sendable {
         let port = channel.localAddress?.port ?? configuration.port
         if let worker = context.mailWorker {
             mailTask.withLock { $0 = Task { await worker.run() } }
+        }
+        let hub = context.hub
+        expirySweep.withLock {
+            $0 = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+                hub.endExpiredSessions(nowMillis: WireTime.nowMillis())
+            }
         }
         if configuration.peerKey != nil {
             let agent = MembershipAgent(context: context, host: configuration.host, port: port) { [weak self] in
@@ -140,6 +147,7 @@ public final class NodeServer: Sendable {
         context.setDraining()
         agentTask.withLock { $0?.cancel() }
         mailTask.withLock { $0?.cancel() }
+        expirySweep.withLock { $0?.cancel() }
         context.peers?.closeAll()
         if let channel = listener.withLock({ $0 }) {
             try? await channel.close()

@@ -38,7 +38,7 @@ final class SubscriptionHub: Sendable {
     }
 
     private let feeds = Mutex<[TimelineID: Feed]>([:])
-    private let sessions = Mutex<[SessionID: [ObjectIdentifier: ClientSession]]>([:])
+    private let sessions = Mutex<[SessionID: SessionClients]>([:])
     let repairs = Mutex<[TimelineID: RepairState]>([:])
     let store: HubStore
     private let time: WireTime
@@ -192,21 +192,42 @@ final class SubscriptionHub: Sendable {
 
     // MARK: sessions
 
-    func register(_ client: ClientSession, session: SessionID) {
-        sessions.withLock { $0[session, default: [:]][ObjectIdentifier(client)] = client }
+    func register(_ client: ClientSession, session: SessionRecord) {
+        sessions.withLock { sessions in
+            sessions[session.id, default: SessionClients(expiresAtMillis: session.expiresAtMillis)]
+                .clients[ObjectIdentifier(client)] = client
+        }
     }
 
     func unregister(_ client: ClientSession, session: SessionID) {
         sessions.withLock { sessions in
-            sessions[session]?[ObjectIdentifier(client)] = nil
-            if sessions[session]?.isEmpty == true { sessions[session] = nil }
+            sessions[session]?.clients[ObjectIdentifier(client)] = nil
+            if sessions[session]?.clients.isEmpty == true { sessions[session] = nil }
         }
     }
 
     /// Closes every socket of a session that was revoked (logout) on this node.
     func endSession(_ session: SessionID) {
-        let clients = sessions.withLock { $0.removeValue(forKey: session) } ?? [:]
-        for client in clients.values { client.terminate(code: TsunaguCloseCode.sessionEnded, reason: "session ended") }
+        let ended = sessions.withLock { $0.removeValue(forKey: session) }
+        for client in ended?.clients.values ?? [:].values {
+            client.terminate(code: TsunaguCloseCode.sessionEnded, reason: "session ended")
+        }
+    }
+
+    /// Closes the sockets of sessions that expired: a session that expires ends its sockets too,
+    /// not only its next request. Run every second by the node; one sweep for all connections
+    /// instead of a timer per connection (a timer costs about 200 bytes for as long as the
+    /// session lives, hours, on every idle connection).
+    func endExpiredSessions(nowMillis: Int64) {
+        let expired = sessions.withLock { sessions -> [ClientSession] in
+            var expired: [ClientSession] = []
+            for (id, entry) in sessions where entry.expiresAtMillis <= nowMillis {
+                expired.append(contentsOf: entry.clients.values)
+                sessions[id] = nil
+            }
+            return expired
+        }
+        for client in expired { client.terminate(code: TsunaguCloseCode.sessionEnded, reason: "session expired") }
     }
 }
 
@@ -215,4 +236,10 @@ extension Array {
     fileprivate mutating func withIndices(_ body: (inout Self, Index) -> Void) {
         for index in indices { body(&self, index) }
     }
+}
+
+/// The connections of one session on this node.
+struct SessionClients {
+    let expiresAtMillis: Int64
+    var clients: [ObjectIdentifier: ClientSession] = [:]
 }
