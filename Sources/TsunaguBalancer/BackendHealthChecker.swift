@@ -2,19 +2,32 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
+/// What one probe learned.
+enum ProbeResult: Sendable, Equatable {
+    /// A 200 status line.
+    case ready
+    /// The backend said no: another status (503 while starting or draining), a refused connect,
+    /// a reset, garbage.
+    case notReady
+    /// Nothing within the timeout: a busy backend or a busy machine, not necessarily a dead one.
+    case silent
+}
+
 /// One readiness probe: `GET /readyz` over plain HTTP/1.1 on the backend's port.
 ///
-/// A node answers 200 while it takes new clients and 503 while it starts or drains. Anything but
-/// a 200 status line within `timeout` (connect included) is "not ready": a refused connect, a
-/// reset, garbage, a 3xx, or silence. The probe never throws; it answers a `Bool`.
+/// A node answers 200 while it takes new clients and 503 while it starts or drains. The probe
+/// never throws; it answers a `ProbeResult`.
 struct BackendHealthChecker: Sendable {
     var timeout: TimeAmount
 
-    func isReady(_ backend: Backend, on eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
+    func probe(_ backend: Backend, on eventLoop: any EventLoop) -> EventLoopFuture<ProbeResult> {
         let answer = eventLoop.makePromise(of: Bool.self)
+        let silent = eventLoop.makePromise(of: ProbeResult.self)
         let deadline = eventLoop.scheduleTask(in: self.timeout) {
+            silent.succeed(.silent)
             answer.succeed(false)
         }
+        answer.futureResult.whenSuccess { ready in silent.succeed(ready ? .ready : .notReady) }
         answer.futureResult.whenComplete { _ in deadline.cancel() }
 
         let hostHeader = backend.host.contains(":") ? "[\(backend.host)]:\(backend.port)" : "\(backend.host):\(backend.port)"
@@ -39,7 +52,8 @@ struct BackendHealthChecker: Sendable {
                     answer.succeed(false)
                 }
             }
-        return answer.futureResult
+        // `silent` is completed first by the deadline, or from the answer otherwise.
+        return silent.futureResult
     }
 }
 

@@ -14,7 +14,16 @@ final class BackendPool: Sendable {
         var backend: Backend
         var isReady: Bool
         var probes: RepeatedTask?
+        /// Probes in a row that got no answer in time.
+        var silentProbes = 0
     }
+
+    /// A ready backend that does not answer this many probes in a row (one a second by default)
+    /// is taken out. One late answer on a saturated machine (a connection storm) must not take
+    /// every backend out at once; a backend that says no, or refuses the connection, is taken
+    /// out at the first probe, and a dead one's connection attempts fail over to the next backend
+    /// meanwhile.
+    static let silentProbesBeforeOut = 3
 
     private struct State {
         var members: [Backend: Member] = [:]
@@ -105,17 +114,29 @@ final class BackendPool: Sendable {
     }
 
     private func probe(_ backend: Backend, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
-        self.checker.isReady(backend, on: eventLoop).map { isReady in
-            self.record(isReady, for: backend)
+        self.checker.probe(backend, on: eventLoop).map { result in
+            self.record(result, for: backend)
         }
     }
 
-    private func record(_ isReady: Bool, for backend: Backend) {
-        let changed: Bool = self.state.withLock { state in
+    private func record(_ result: ProbeResult, for backend: Backend) {
+        let (changed, isReady): (Bool, Bool) = self.state.withLock { state in
             // A probe that answers after its backend left the directory must not bring it back.
-            guard let wasReady = state.members[backend]?.isReady else { return false }
-            state.members[backend]?.isReady = isReady
-            return wasReady != isReady
+            guard var member = state.members[backend] else { return (false, false) }
+            let wasReady = member.isReady
+            switch result {
+            case .ready:
+                member.isReady = true
+                member.silentProbes = 0
+            case .notReady:
+                member.isReady = false
+                member.silentProbes = 0
+            case .silent:
+                member.silentProbes += 1
+                if member.silentProbes >= Self.silentProbesBeforeOut { member.isReady = false }
+            }
+            state.members[backend] = member
+            return (wasReady != member.isReady, member.isReady)
         }
         guard changed else { return }
         if isReady {
