@@ -47,7 +47,7 @@ rss_kb() { awk '/^VmRSS/{print $2}' /proc/$1/status; }
 load() {
   local name=$1; shift
   local c0; c0=$(cpu_ticks)
-  timeout 300 "$B/tsunagu-load" --token "$TOKEN" --json --quiet --plot "$OUT/$name.html" "$@" \
+  timeout 300 "$B/tsunagu-load" --token="$TOKEN" --json --quiet --plot "$OUT/$name.html" "$@" \
     >"$OUT/$name.json" 2>"$OUT/$name.log"
   local c1; c1=$(cpu_ticks)
   python3 - "$OUT/$name.json" "$name" $((c1 - c0)) <<'EOF' | tee -a "$OUT/hub.jsonl"
@@ -111,7 +111,7 @@ if has idle; then
   log "idle: RSS of a fresh node before and with 15,000 idle subscribed connections"
   start_nodes 1
   sleep 1; r0=$(rss_kb "${NODE_PIDS[0]}")
-  timeout 120 "$B/tsunagu-load" --token "$TOKEN" --port $((BASE + 1)) --create-timelines 1 --connections 15000 \
+  timeout 120 "$B/tsunagu-load" --token="$TOKEN" --port $((BASE + 1)) --create-timelines 1 --connections 15000 \
     --ramp 5000 --publishers 0 --rate 0 --duration 8 --processes 2 >"$OUT/idle.json" 2>"$OUT/idle.log" &
   lp=$!
   for _ in $(seq 1 240); do grep -q "^subscribed" "$OUT/idle.log" && break; sleep 0.5; done

@@ -43,7 +43,7 @@ struct TsunaguLoad: ParsableCommand {
 
               # 100,000 subscribers: 12 balancer ports, 4 source addresses,
               # 8 worker processes:
-              tsunagu-load --ports 9200-9211 --token "$TOKEN" \\
+              tsunagu-load --ports 9200-9211 --token="$TOKEN" \\
                 --source-addresses 127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5 \\
                 --processes 8 --create-timelines 100 --connections 100000 \\
                 --ramp 2000 --publishers 8 --rate 500 --duration 120 \\
@@ -51,17 +51,17 @@ struct TsunaguLoad: ParsableCommand {
 
               # A reconnect storm: posts go on for 60 s while a script drains
               # or kills a node; how fast did everyone come back?
-              tsunagu-load --ports 9201-9203 --token "$TOKEN" \\
+              tsunagu-load --ports 9201-9203 --token="$TOKEN" \\
                 --create-timelines 10 --connections 5000 --publishers 4 \\
                 --rate 200 --duration 60 --grace 20 --reconnect \\
                 --plot storm.html
 
               # The maximum durable post rate: 8 posts in flight per publisher:
-              tsunagu-load --port 8080 --token "$TOKEN" --create-timelines 16 \\
+              tsunagu-load --port 8080 --token="$TOKEN" --create-timelines 16 \\
                 --connections 100 --publishers 16 --window 8 --duration 20
 
               # An idle hold: 20,000 connections, no posts, for 10 minutes:
-              tsunagu-load --port 8080 --token "$TOKEN" --timeline tl_... \\
+              tsunagu-load --port 8080 --token="$TOKEN" --timeline tl_... \\
                 --connections 20000 --processes 2 --publishers 0 --rate 0 \\
                 --duration 600
             """)
@@ -85,7 +85,7 @@ struct TsunaguLoad: ParsableCommand {
     @Option(help: "Password for --email.")
     var password: String?
 
-    @Option(help: "Use this session token instead of logging in.")
+    @Option(help: "Use this session token instead of logging in. Write --token=VALUE: a token may begin with \"-\".")
     var token: String?
 
     @Option(name: .customLong("timeline"), help: ArgumentHelp("A timeline id to use; repeat for several.", valueName: "id"))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
 import TsunaguBalancer
 import TsunaguStore
 
@@ -15,6 +16,12 @@ struct Balance: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Address to listen on.", valueName: "host:port")) var listen: ListenAddress
     @Option(help: "Print a configuration for HAProxy or nginx (stream) that balances the current live nodes, and exit.")
     var emitConfig: ExternalConfig?
+    @Option(help: ArgumentHelp("Event-loop threads (default: the number of cores). Fewer when many balancer processes share the cores.", valueName: "n"))
+    var eventLoops = System.coreCount
+
+    func validate() throws {
+        guard (1...256).contains(eventLoops) else { throw ValidationError("--event-loops: from 1 to 256") }
+    }
 
     func run() async throws {
         let store = try storeOptions.openStore(createKey: false)
@@ -27,8 +34,9 @@ struct Balance: AsyncParsableCommand {
             return
         }
         LoggingSetup.bootstrap()
-        let balancer = BalancerServer(configuration: BalancerConfiguration(host: listen.host, port: listen.port),
-                                      directory: directory)
+        var configuration = BalancerConfiguration(host: listen.host, port: listen.port)
+        configuration.eventLoopThreads = eventLoops
+        let balancer = BalancerServer(configuration: configuration, directory: directory)
         let port: Int
         do {
             port = try await balancer.start()

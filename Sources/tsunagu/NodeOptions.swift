@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NIOCore
 import NIOPosix
 import TsunaguCore
 import TsunaguMail
@@ -22,6 +23,8 @@ struct NodeOptions: ParsableArguments {
     @Option(help: "Seconds an activation link stays valid.") var linkLifetime = 1800
     @Flag(help: "Serve the WebSocket echo endpoint /v1/echo for the Autobahn conformance suite. Never in production.")
     var conformanceEcho = false
+    @Option(help: ArgumentHelp("Event-loop threads (default: the number of cores). Fewer when many processes share the cores.", valueName: "n"))
+    var eventLoops = System.coreCount
 
     func validate() throws {
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
@@ -38,6 +41,7 @@ struct NodeOptions: ParsableArguments {
         guard publicURL.hasPrefix("http://") || publicURL.hasPrefix("https://") else {
             throw ValidationError("--public-url: an http:// or https:// URL")
         }
+        guard (1...256).contains(eventLoops) else { throw ValidationError("--event-loops: from 1 to 256") }
     }
 
     /// The same options as `tsunagu serve` flags, for the node processes `up` starts.
@@ -47,6 +51,7 @@ struct NodeOptions: ParsableArguments {
         if let tlsCert, let tlsKey { arguments += ["--tls-cert", tlsCert, "--tls-key", tlsKey] }
         if let tlsClientCa { arguments += ["--tls-client-ca", tlsClientCa] }
         if conformanceEcho { arguments.append("--conformance-echo") }
+        arguments += ["--event-loops", String(eventLoops)]
         if let smtpURL { arguments += ["--smtp-url", smtpURL] }
         arguments += ["--mail-from", mailFrom, "--public-url", publicURL, "--link-lifetime", String(linkLifetime)]
         return arguments
@@ -74,6 +79,7 @@ struct NodeOptions: ParsableArguments {
         configuration.time = WireTime(timeZone: TimeZone(identifier: timeZone)!)
         configuration.sessionLifetimeSeconds = Int64(sessionTtl)
         configuration.conformanceEcho = conformanceEcho
+        configuration.eventLoopThreads = eventLoops
     }
 }
 

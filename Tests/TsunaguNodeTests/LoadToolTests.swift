@@ -11,7 +11,7 @@ import TsunaguClient
     @Test func aShortLoadRunFindsNothingLost() async throws {
         try await withLiveNode { live in
             let result = try await TsunaguExecutable.run(
-                ["--port", String(live.port), "--token", live.ownerToken, "--timeline", live.timeline.rawValue,
+                ["--port", String(live.port), "--token=\(live.ownerToken)", "--timeline", live.timeline.rawValue,
                  "--connections", "30", "--publishers", "2", "--rate", "40", "--duration", "2", "--grace", "5",
                  "--json", "--quiet"],
                 executable: "tsunagu-load", separateStandardError: true)
@@ -32,7 +32,7 @@ import TsunaguClient
         defer { try? FileManager.default.removeItem(atPath: plot) }
         try await withLiveNode { live in
             let result = try await TsunaguExecutable.run(
-                ["--port", String(live.port), "--token", live.ownerToken, "--timeline", live.timeline.rawValue,
+                ["--port", String(live.port), "--token=\(live.ownerToken)", "--timeline", live.timeline.rawValue,
                  "--connections", "21", "--processes", "2", "--event-loops", "1", "--publishers", "1",
                  "--rate", "30", "--duration", "2", "--grace", "5", "--plot", plot, "--json", "--quiet"],
                 executable: "tsunagu-load", separateStandardError: true)
@@ -63,7 +63,7 @@ import TsunaguClient
             try await waitForPeers(live)
             let run = Task {
                 try await TsunaguExecutable.run(
-                    ["--ports", "\(live.ports[0]),\(live.ports[1])", "--token", live.ownerToken,
+                    ["--ports", "\(live.ports[0]),\(live.ports[1])", "--token=\(live.ownerToken)",
                      "--timeline", live.timeline.rawValue, "--connections", "20", "--publishers", "2",
                      "--rate", "40", "--duration", "7", "--grace", "5", "--reconnect", "--json", "--quiet"],
                     executable: "tsunagu-load", separateStandardError: true)

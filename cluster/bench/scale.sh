@@ -6,6 +6,7 @@
 #   MODE=storm cluster/bench/scale.sh   # kill -9 one node (about 1/NODES of the clients) while
 #                                       # posts go on; everyone must be back, nothing missing
 #
+# 25 processes share two cores here, so nodes and balancers run one event loop each.
 # Why several balancer processes and load workers: one process may hold at most 20,000 open
 # files here, a balancer holds two per client, and one (source, target) address pair has about
 # 28,000 ephemeral ports. So: BALANCERS balancer processes on consecutive ports, the load tool's
@@ -44,11 +45,11 @@ echo "$PASSWORD" | "$BIN/tsunagu" admin bootstrap "${store[@]}" --org Scale --em
 declare -A NODE_PID
 for i in $(seq 1 "$NODES"); do
   port=$((NODE_BASE + i))
-  "$BIN/tsunagu" serve "${store[@]}" --listen 127.0.0.1:$port --node-id n_$port >"$OUT/logs/n_$port.log" 2>&1 &
+  "$BIN/tsunagu" serve "${store[@]}" --listen 127.0.0.1:$port --node-id n_$port --event-loops 1 >"$OUT/logs/n_$port.log" 2>&1 &
   NODE_PID[$port]=$!; PIDS+=($!)
 done
 for i in $(seq 1 "$BALANCERS"); do
-  "$BIN/tsunagu" balance "${store[@]}" --listen 127.0.0.1:$((BAL_BASE + i)) >"$OUT/logs/b_$i.log" 2>&1 &
+  "$BIN/tsunagu" balance "${store[@]}" --listen 127.0.0.1:$((BAL_BASE + i)) --event-loops 1 >"$OUT/logs/b_$i.log" 2>&1 &
   PIDS+=($!)
 done
 for _ in $(seq 1 100); do
@@ -64,7 +65,7 @@ rss_of() { awk '/^VmRSS/{print $2}' /proc/$1/status 2>/dev/null; }
 node_rss_before=0; for p in "${NODE_PID[@]}"; do node_rss_before=$((node_rss_before + $(rss_of $p))); done
 
 extra=(); [ "$MODE" = storm ] && extra=(--reconnect)
-"$BIN/tsunagu-load" --ports $((BAL_BASE + 1))-$((BAL_BASE + BALANCERS)) --token "$TOKEN" \
+"$BIN/tsunagu-load" --ports $((BAL_BASE + 1))-$((BAL_BASE + BALANCERS)) --token="$TOKEN" \
   --source-addresses 127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5 --processes "$PROCESSES" \
   --create-timelines "$TIMELINES" --connections "$CONNECTIONS" --ramp "$RAMP" \
   --publishers 2 --rate "$RATE" --duration "$DURATION" --grace 30 "${extra[@]}" \
