@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// Opens the backend side of one client connection: tries the backends of a plan in order and
 /// answers the first channel that connects.
@@ -12,6 +13,8 @@ struct BackendConnector: Sendable {
     var connectTimeout: TimeAmount
     var counters: BalancerCounters
     var logger: Logger
+    /// Local addresses for backend connections, taken in turn (see `BalancerConfiguration`).
+    var sources = SourceAddressRotation(addresses: [])
 
     func connect(
         to plan: ArraySlice<Backend>,
@@ -37,12 +40,40 @@ struct BackendConnector: Sendable {
         // The backend channel lives on the client channel's event loop so that the two glue
         // handlers can call each other directly. It does not read until it is glued: a node
         // that speaks first must not have its bytes read with nowhere to go.
-        ClientBootstrap(group: eventLoop)
+        let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(self.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.autoRead, value: false)
             .channelOption(.allowRemoteHalfClosure, value: true)
+        guard let source = self.sources.next() else { return bootstrap }
+        #if os(Linux)
+        // IP_BIND_ADDRESS_NO_PORT (24): the ephemeral port is chosen at connect(), per
+        // destination, instead of at bind() from one range shared by every destination.
+        if source.protocol == .inet {
+            return bootstrap.channelOption(.ipOption(.init(rawValue: 24)), value: 1).bind(to: source)
+        }
+        #endif
+        return bootstrap.bind(to: source)
     }
+}
+
+/// Hands out the configured source addresses in turn, from any thread.
+struct SourceAddressRotation: Sendable {
+    private let addresses: [SocketAddress]
+    private let counter = ManagedAtomicCounter()
+
+    init(addresses: [SocketAddress]) { self.addresses = addresses }
+
+    func next() -> SocketAddress? {
+        guard !self.addresses.isEmpty else { return nil }
+        return self.addresses[self.counter.next() % self.addresses.count]
+    }
+}
+
+/// A wrapping counter shared by every event loop.
+final class ManagedAtomicCounter: Sendable {
+    private let value = Atomic<Int>(0)
+    func next() -> Int { self.value.wrappingAdd(1, ordering: .relaxed).oldValue & Int.max }
 }
 
 extension ClientBootstrap {

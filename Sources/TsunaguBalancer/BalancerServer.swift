@@ -120,7 +120,9 @@ public final class BalancerServer: Sendable {
         let connector = BackendConnector(
             connectTimeout: self.configuration.connectTimeout,
             counters: counters,
-            logger: logger
+            logger: logger,
+            sources: SourceAddressRotation(
+                addresses: try self.configuration.sourceAddresses.map { try SocketAddress(ipAddress: $0, port: 0) })
         )
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)

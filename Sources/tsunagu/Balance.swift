@@ -19,8 +19,21 @@ struct Balance: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Event-loop threads (default: the number of cores). Fewer when many balancer processes share the cores.", valueName: "n"))
     var eventLoops = System.coreCount
 
+    @Option(help: ArgumentHelp("Comma-separated local IP addresses for connections to the nodes, used in turn (more ephemeral ports per node), e.g. 127.0.0.1,127.0.0.6.", valueName: "addresses"))
+    var sourceAddresses: String?
+
+    var sourceAddressList: [String] {
+        (sourceAddresses ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
     func validate() throws {
         guard (1...256).contains(eventLoops) else { throw ValidationError("--event-loops: from 1 to 256") }
+        if sourceAddresses != nil {
+            guard !sourceAddressList.isEmpty else { throw ValidationError("--source-addresses: name at least one address") }
+            for address in sourceAddressList where (try? SocketAddress(ipAddress: address, port: 0)) == nil {
+                throw ValidationError("--source-addresses: '\(address)' is not an IP address")
+            }
+        }
     }
 
     func run() async throws {
@@ -36,6 +49,7 @@ struct Balance: AsyncParsableCommand {
         LoggingSetup.bootstrap()
         var configuration = BalancerConfiguration(host: listen.host, port: listen.port)
         configuration.eventLoopThreads = eventLoops
+        configuration.sourceAddresses = sourceAddressList
         let balancer = BalancerServer(configuration: configuration, directory: directory)
         let port: Int
         do {

@@ -72,6 +72,18 @@ struct BalancerServerTests {
         }
     }
 
+    @Test func backendConnectionsTakeTheSourceAddressesInTurn() async throws {
+        let backends = try await self.startBackends(["a"])
+        try await self.withBalancer(backends, configure: { $0.sourceAddresses = ["127.0.0.1", "127.0.0.6"] }) { _, port, _ in
+            let ids = try await TestClient.spread(port: port, count: 10)
+            #expect(ids.count == 10)
+            let sources = backends[0].clientSources
+            #expect(sources.count == 10)
+            #expect(sources.filter { $0 == "127.0.0.1" }.count == 5)
+            #expect(sources.filter { $0 == "127.0.0.6" }.count == 5)
+        }
+    }
+
     @Test func twentyMegabytesEchoIntactBothWays() async throws {
         let backends = try await self.startBackends(["a"])
         let total = 20 * 1024 * 1024

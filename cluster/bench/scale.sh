@@ -7,11 +7,14 @@
 #                                       # posts go on; everyone must be back, nothing missing
 #
 # 25 processes share two cores here, so nodes and balancers run one event loop each.
+# About 14,000 connections from one source address to one node address were possible here, so
+# the balancers spread their node connections over 4 source addresses (--source-addresses).
 # Why several balancer processes and load workers: one process may hold at most 20,000 open
 # files here, a balancer holds two per client, and one (source, target) address pair has about
 # 28,000 ephemeral ports. So: BALANCERS balancer processes on consecutive ports, the load tool's
 # subscribers in PROCESSES worker processes, spread over those ports and 4 source addresses.
 #
+# DIRECT=1 connects straight to the nodes (to tell balancer limits from node limits).
 # env: NODES=6 BALANCERS=12 PROCESSES=7 CONNECTIONS TIMELINES=100 RAMP=1000 RATE=20 DURATION
 #      KILL_AFTER=5 (storm: seconds after everyone subscribed) OUT=dir (reports, logs)
 #      BIN=dir with release `tsunagu` and `tsunagu-load` (default .build-release/release)
@@ -42,15 +45,16 @@ log() { echo "[$(date +%T)] $*" >&2; }
 store=(--store "$OUT/tsunagu.sqlite" --master-key-file "$OUT/master.key")
 
 echo "$PASSWORD" | "$BIN/tsunagu" admin bootstrap "${store[@]}" --org Scale --email $EMAIL --password-stdin >/dev/null
-declare -A NODE_PID
+declare -A NODE_PID; BAL_PIDS=()
 for i in $(seq 1 "$NODES"); do
   port=$((NODE_BASE + i))
   "$BIN/tsunagu" serve "${store[@]}" --listen 127.0.0.1:$port --node-id n_$port --event-loops 1 >"$OUT/logs/n_$port.log" 2>&1 &
   NODE_PID[$port]=$!; PIDS+=($!)
 done
 for i in $(seq 1 "$BALANCERS"); do
-  "$BIN/tsunagu" balance "${store[@]}" --listen 127.0.0.1:$((BAL_BASE + i)) --event-loops 1 >"$OUT/logs/b_$i.log" 2>&1 &
-  PIDS+=($!)
+  "$BIN/tsunagu" balance "${store[@]}" --listen 127.0.0.1:$((BAL_BASE + i)) --event-loops 1 \
+    --source-addresses 127.0.0.1,127.0.0.6,127.0.0.7,127.0.0.8 >"$OUT/logs/b_$i.log" 2>&1 &
+  PIDS+=($!); BAL_PIDS+=($!)
 done
 for _ in $(seq 1 100); do
   up=0; for i in $(seq 1 "$NODES"); do curl -sf 127.0.0.1:$((NODE_BASE + i))/readyz >/dev/null && up=$((up + 1)); done
@@ -65,7 +69,9 @@ rss_of() { awk '/^VmRSS/{print $2}' /proc/$1/status 2>/dev/null; }
 node_rss_before=0; for p in "${NODE_PID[@]}"; do node_rss_before=$((node_rss_before + $(rss_of $p))); done
 
 extra=(); [ "$MODE" = storm ] && extra=(--reconnect)
-"$BIN/tsunagu-load" --ports $((BAL_BASE + 1))-$((BAL_BASE + BALANCERS)) --token="$TOKEN" \
+targets=$((BAL_BASE + 1))-$((BAL_BASE + BALANCERS))
+[ -n "${DIRECT:-}" ] && targets=$((NODE_BASE + 1))-$((NODE_BASE + NODES))  # bypass the balancers (diagnosis)
+"$BIN/tsunagu-load" --ports $targets --token="$TOKEN" \
   --source-addresses 127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5 --processes "$PROCESSES" \
   --create-timelines "$TIMELINES" --connections "$CONNECTIONS" --ramp "$RAMP" \
   --publishers 2 --rate "$RATE" --duration "$DURATION" --grace 30 "${extra[@]}" \
@@ -82,6 +88,8 @@ for _ in $(seq 1 600); do
   sleep 0.5
 done
 held=$(python3 -c "print(round($(date +%s.%N) - $start, 1))")
+fds() { for p in "$@"; do ls /proc/$p/fd 2>/dev/null | wc -l; done | tr '\n' ' '; }
+log "open files: nodes $(fds "${NODE_PID[@]}")| balancers $(fds "${BAL_PIDS[@]}")| load $(fds $LOAD $(pgrep -P $LOAD))"
 per_node=(); node_rss=0
 for i in $(seq 1 "$NODES"); do port=$((NODE_BASE + i)); per_node+=("$(connections_of $port)"); node_rss=$((node_rss + $(rss_of ${NODE_PID[$port]}))); done
 log "connected: $total in ${held}s (most seen: $most); per node: ${per_node[*]}; node RSS $((node_rss / 1024)) MiB"

@@ -17,6 +17,8 @@ final class TestBackend: Sendable {
     fileprivate final class Shared: Sendable {
         let readyStatus: Mutex<Int>
         let clientConnections = Mutex(0)
+        /// The source IP of every client (non-probe) connection.
+        let clientSources = Mutex<[String]>([])
         init(readyStatus: Int) { self.readyStatus = Mutex(readyStatus) }
     }
 
@@ -46,6 +48,9 @@ final class TestBackend: Sendable {
 
     /// Client (non-probe) connections accepted so far.
     var clientConnections: Int { self.shared.clientConnections.withLock { $0 } }
+
+    /// The source IP addresses client connections came from, in order.
+    var clientSources: [String] { self.shared.clientSources.withLock { $0 } }
 
     /// The status `GET /readyz` answers.
     func setReadyStatus(_ status: Int) {
@@ -102,6 +107,9 @@ private final class TestBackendHandler: ChannelInboundHandler {
             } else {
                 self.mode = .echoing
                 self.shared.clientConnections.withLock { $0 += 1 }
+                if let source = context.channel.remoteAddress?.ipAddress {
+                    self.shared.clientSources.withLock { $0.append(source) }
+                }
                 context.write(self.wrapOutboundOut(ByteBuffer(string: self.id + "\n")), promise: nil)
                 context.write(self.wrapOutboundOut(seen), promise: nil)
             }
