@@ -45,10 +45,18 @@ final class BackendPool: Sendable {
     }
 
     /// The backends to try for one new connection, in order (see `RoundRobinPicker.attemptOrder`).
+    ///
+    /// When no member is ready but some were taken out only for silence (probes timing out on a
+    /// saturated machine, typically while thousands of clients reconnect after a node loss), the
+    /// plan uses those: refusing every client would turn a slow cluster into an unreachable one.
+    /// Members that said no (503 while draining) or refused the connection are never used.
     func connectionPlan() -> [Backend] {
         self.state.withLock { state in
-            let ready = state.members.values.lazy.filter(\.isReady).map(\.backend)
-            return state.picker.attemptOrder(from: Array(ready))
+            var candidates = state.members.values.filter(\.isReady).map(\.backend)
+            if candidates.isEmpty {
+                candidates = state.members.values.filter { $0.silentProbes > 0 }.map(\.backend)
+            }
+            return state.picker.attemptOrder(from: candidates)
         }
     }
 

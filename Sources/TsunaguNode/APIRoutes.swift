@@ -49,6 +49,9 @@ enum APIRoutes {
         }
         router.add(.GET, "/readyz") { _ in
             if context.isDraining { return .json(.serviceUnavailable) { $0.field("status", "draining") } }
+            if context.storeAnsweredRecently {
+                return .json { $0.field("status", "ready"); $0.field("node", context.nodeID.rawValue) }
+            }
             do {
                 try await context.store.ping()
                 return .json { $0.field("status", "ready"); $0.field("node", context.nodeID.rawValue) }

@@ -23,6 +23,7 @@ final class NodeContext: Sendable {
     /// Threads for CPU-heavy work (password hashing), started and stopped with the node.
     let blockingPool = NIOThreadPool(numberOfThreads: 2)
     private let drainingFlag = Atomic<Bool>(false)
+    private let storeAnsweredAt = Atomic<Int64>(0)
     /// Every open `/v1/ws` session, authenticated or not (drain tells each to reconnect).
     let clients = Mutex<[ObjectIdentifier: ClientSession]>([:])
     private let dummyHash: String
@@ -84,6 +85,24 @@ final class NodeContext: Sendable {
     var time: WireTime { configuration.time }
     var isDraining: Bool { drainingFlag.load(ordering: .relaxed) }
     func setDraining() { drainingFlag.store(true, ordering: .relaxed) }
+
+    /// Readiness checks the store without queueing behind client work: a once-a-second ping
+    /// (NodeServer) records when the store last answered, and `/readyz` reads that. During a
+    /// reconnect storm a probe that waited for a store read behind thousands of `auth`s would time
+    /// out and take a healthy node out of every balancer.
+    func checkStore() async {
+        do {
+            try await store.ping()
+            storeAnsweredAt.store(WireTime.nowMillis(), ordering: .relaxed)
+        } catch {
+            logger.warning("store ping failed", metadata: ["tsunagu.error": "\(error)"])
+        }
+    }
+
+    /// The store answered a ping within the last 5 s.
+    var storeAnsweredRecently: Bool {
+        WireTime.nowMillis() - storeAnsweredAt.load(ordering: .relaxed) < 5_000
+    }
 
     /// Maps an error for a client and logs what the client does not see.
     func failure(_ error: any Error, operation: String) -> (code: WireErrorCode, message: String) {

@@ -20,6 +20,7 @@ public final class NodeServer: Sendable {
     private let agentTask = Mutex<Task<Void, Never>?>(nil)
     private let mailTask = Mutex<Task<Void, Never>?>(nil)
     private let expirySweep = Mutex<RepeatedTask?>(nil)
+    private let storeCheck = Mutex<Task<Void, Never>?>(nil)
     private let drained = Mutex<[CheckedContinuation<Void, Never>]?>([])
 
     public init(configuration: NodeConfiguration, store: HubStore, passwords: PasswordHasher = PasswordHasher(),
@@ -76,6 +77,15 @@ public final class NodeServer: Sendable {
         let port = channel.localAddress?.port ?? configuration.port
         if let worker = context.mailWorker {
             mailTask.withLock { $0 = Task { await worker.run() } }
+        }
+        await context.checkStore()
+        storeCheck.withLock {
+            $0 = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    await context.checkStore()
+                }
+            }
         }
         let hub = context.hub
         expirySweep.withLock {
@@ -148,6 +158,7 @@ public final class NodeServer: Sendable {
         agentTask.withLock { $0?.cancel() }
         mailTask.withLock { $0?.cancel() }
         expirySweep.withLock { $0?.cancel() }
+        storeCheck.withLock { $0?.cancel() }
         context.peers?.closeAll()
         if let channel = listener.withLock({ $0 }) {
             try? await channel.close()
