@@ -91,8 +91,10 @@ final class Subscriber {
         guard attempt == generation, state != .live, state != .closed, state != .waiting else { return }
         setupTimeout?.cancel()
         if tracker != nil {
-            // A reconnect attempt: keep trying until the run ends.
+            // A reconnect attempt: keep trying until the run ends; the first few reasons are kept
+            // for the report (a storm that does not recover needs to say why).
             stats.counts.reconnectFailures += 1
+            stats.noteError("reconnect attempt: \(message)")
             scheduleReconnect()
             return
         }

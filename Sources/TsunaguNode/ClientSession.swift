@@ -18,6 +18,9 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
     // Event-loop state.
     private var budget = MalformedMessageBudget()
     private var authTimer: Scheduled<Void>?
+    private var authDeadlinePassed = false
+    /// `auth` requests received and not answered yet.
+    private var authsPending = 0
     /// False once the connection closed (no new requests are taken).
     private var open = true
 
@@ -44,11 +47,19 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
         certificateFingerprint = ClientCertificate.fingerprint(of: connection.channel)
         context.clients.withLock { $0[ObjectIdentifier(self)] = self }
         authTimer = connection.eventLoop.scheduleTask(in: context.configuration.authTimeout) { [self] in
-            if !authenticated.load(ordering: .relaxed) {
-                connection.close(code: .init(codeNumber: Int(TsunaguCloseCode.authTimeout)),
-                                 reason: "no valid auth within the auth timeout")
-            }
+            authDeadlinePassed = true
+            closeIfNotAuthenticated()
         }
+    }
+
+    /// PROTOCOL.md §1: closed with 4001 when no valid `auth` was *sent* within the timeout. An
+    /// `auth` that arrived in time but is still being checked (a node busy with a reconnect storm)
+    /// is waited for: closing it would make the client retry and the storm worse. Decided once
+    /// the deadline passed and no `auth` is pending.
+    private func closeIfNotAuthenticated() {
+        guard authDeadlinePassed, authsPending == 0, !authenticated.load(ordering: .relaxed) else { return }
+        connection.close(code: .init(codeNumber: Int(TsunaguCloseCode.authTimeout)),
+                         reason: "no valid auth within the auth timeout")
     }
 
     func webSocket(_ connection: WebSocketConnection, didReceiveText text: String) {
@@ -63,13 +74,15 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
             return
         }
         guard open else { return }
+        let isAuth = if case .auth = request.command { true } else { false }
         switch inbox.withLock({ $0.enqueue(request, limit: Self.maxQueuedRequests) }) {
         case .full:
             reply(ServerMessage.error(re: request.id, code: .rateLimited,
                                       message: "too many requests in flight; wait for replies"))
         case .queued:
-            break
+            if isAuth { authsPending += 1 }
         case .startDraining:
+            if isAuth { authsPending += 1 }
             Task { [self] in await drainInbox() }
         }
     }
@@ -121,6 +134,19 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
     }
 
     private func handle(_ request: ClientRequest) async {
+        if case .auth = request.command {
+            await run(request)
+            // After the answer was queued, so a refused late `auth` still gets its error first.
+            connection.eventLoop.execute { [self] in
+                authsPending -= 1
+                closeIfNotAuthenticated()
+            }
+        } else {
+            await run(request)
+        }
+    }
+
+    private func run(_ request: ClientRequest) async {
         do {
             if case .auth(let token) = request.command {
                 return try await authenticate(request.id, token: token)
