@@ -207,7 +207,9 @@ struct BalancerServerTests {
     @Test func addedBackendReceivesConnectionsWithinTwoSeconds() async throws {
         let backends = try await self.startBackends(["a", "b", "c"])
         try await self.withBalancer(Array(backends.prefix(2))) { _, port, directory in
-            #expect(try await TestClient.spread(port: port, count: 10).counted() == ["a": 5, "b": 5])
+            let fallback = try await TestClient.spread(port: port, count: 10).counted()
+            #expect(fallback["a", default: 0] + fallback["b", default: 0] == 10)
+            #expect(fallback["a", default: 0] > 0 && fallback["b", default: 0] > 0)
             directory.add(backends[2].backend)
             let taken = try await self.waitUntil(seconds: 2) {
                 try await TestClient.whichBackend(port: port) == "c"
@@ -243,6 +245,33 @@ struct BalancerServerTests {
             }
             #expect(drained != nil)
             #expect(try await TestClient.spread(port: port, count: 10).counted() == ["b": 10])
+        }
+    }
+
+    @Test func silentNodesStayInUntilThreeProbesThenServeAsFallback() async throws {
+        let backends = try await self.startBackends(["a", "b"])
+        try await self.withBalancer(backends, configure: {
+            $0.healthInterval = .milliseconds(500)
+            $0.healthTimeout = .milliseconds(150)
+        }) { server, port, _ in
+            // Both go silent (a saturated machine): a silent probe does not take them out (three
+            // need at least 1 s here)…
+            backends[0].setReadyStatus(0)
+            backends[1].setReadyStatus(0)
+            try await Task.sleep(for: .milliseconds(400))
+            #expect(server.readyBackends.map(\.id) == ["a", "b"])
+            // …three in a row do; with no node ready, clients still go to the silent ones.
+            let out = try await self.waitUntil(seconds: 3) { server.readyBackends.isEmpty }
+            #expect(out != nil)
+            let fallback = try await TestClient.spread(port: port, count: 10).counted()
+            #expect(fallback["a", default: 0] + fallback["b", default: 0] == 10)
+            #expect(fallback["a", default: 0] > 0 && fallback["b", default: 0] > 0)
+            // A node that says no is never a fallback.
+            backends[0].setReadyStatus(503)
+            let refused = try await self.waitUntil(seconds: 3) {
+                (try? await TestClient.spread(port: port, count: 4).counted()) == ["b": 4]
+            }
+            #expect(refused != nil)
         }
     }
 

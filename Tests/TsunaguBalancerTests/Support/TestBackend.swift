@@ -52,7 +52,7 @@ final class TestBackend: Sendable {
     /// The source IP addresses client connections came from, in order.
     var clientSources: [String] { self.shared.clientSources.withLock { $0 } }
 
-    /// The status `GET /readyz` answers.
+    /// The status `GET /readyz` answers; 0: no answer at all.
     func setReadyStatus(_ status: Int) {
         self.shared.readyStatus.withLock { $0 = status }
     }
@@ -100,6 +100,9 @@ private final class TestBackendHandler: ChannelInboundHandler {
                 }
                 self.mode = .probed
                 let status = self.shared.readyStatus.withLock { $0 }
+                // Status 0: a busy node that does not answer its probe at all (the balancer's
+                // timeout decides).
+                guard status != 0 else { return }
                 let response = "HTTP/1.1 \(status) \(status == 200 ? "OK" : "Not Ready")\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                 context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(string: response))).assumeIsolated().whenComplete { _ in
                     context.close(promise: nil)
