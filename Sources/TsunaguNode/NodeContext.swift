@@ -94,6 +94,8 @@ final class NodeContext: Sendable {
         do {
             try await store.ping()
             storeAnsweredAt.store(WireTime.nowMillis(), ordering: .relaxed)
+        } catch is CancellationError {
+            return  // the node is stopping
         } catch {
             logger.warning("store ping failed", metadata: ["tsunagu.error": "\(error)"])
         }

@@ -134,14 +134,16 @@ import TsunaguStore
     }
 
     @Test func theLockExpires() async throws {
-        try await withLiveNode({ $0.loginThrottle.lockoutMillis = 500; $0.loginThrottle.accountFailures = 2 }) { live in
+        // A lock long enough that the locked check lands inside it on a loaded CI machine (two
+        // scrypt checks run first), short enough to wait out.
+        try await withLiveNode({ $0.loginThrottle.lockoutMillis = 3_000; $0.loginThrottle.accountFailures = 2 }) { live in
             for _ in 0..<2 {
                 _ = try await live.http.send("POST", "/v1/sessions", json: ["email": "nurse@sakura.test", "password": "wrong password!"])
             }
             let locked = try await live.http.send("POST", "/v1/sessions",
                                                   json: ["email": "nurse@sakura.test", "password": .string(LiveNode.password)])
             #expect(locked.status == 429)
-            try await Task.sleep(for: .milliseconds(700))
+            try await Task.sleep(for: .milliseconds(3_300))
             let open = try await live.http.send("POST", "/v1/sessions",
                                                 json: ["email": "nurse@sakura.test", "password": .string(LiveNode.password)])
             #expect(open.status == 201)
