@@ -58,22 +58,17 @@ struct BackendConnector: Sendable {
 }
 
 /// Hands out the configured source addresses in turn, from any thread.
-struct SourceAddressRotation: Sendable {
+final class SourceAddressRotation: Sendable {
     private let addresses: [SocketAddress]
-    private let counter = ManagedAtomicCounter()
+    private let turn = Atomic<Int>(0)
 
     init(addresses: [SocketAddress]) { self.addresses = addresses }
 
     func next() -> SocketAddress? {
         guard !self.addresses.isEmpty else { return nil }
-        return self.addresses[self.counter.next() % self.addresses.count]
+        let turn = self.turn.wrappingAdd(1, ordering: .relaxed).oldValue & Int.max
+        return self.addresses[turn % self.addresses.count]
     }
-}
-
-/// A wrapping counter shared by every event loop.
-final class ManagedAtomicCounter: Sendable {
-    private let value = Atomic<Int>(0)
-    func next() -> Int { self.value.wrappingAdd(1, ordering: .relaxed).oldValue & Int.max }
 }
 
 extension ClientBootstrap {

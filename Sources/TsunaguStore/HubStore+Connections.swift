@@ -38,11 +38,7 @@ extension HubStore {
     {
         try await pool.read { db in
             try Self.authorize(db, user: user, timeline: timeline, .read)
-            let receipts = try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT user_id, seq FROM read_receipts WHERE timeline_id = ? ORDER BY user_id"),
-                arguments: [timeline.rawValue]
-            ).map { ReadReceipt(user: UserID(unchecked: $0["user_id"]), seq: $0["seq"]) }
-            return (try Self.head(db, timeline), receipts)
+            return (try Self.head(db, timeline), try Self.receipts(db, timeline))
         }
     }
 }

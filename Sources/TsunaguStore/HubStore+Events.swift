@@ -114,11 +114,15 @@ extension HubStore {
     }
 
     public func receipts(timeline: TimelineID) async throws -> [ReadReceipt] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT user_id, seq FROM read_receipts WHERE timeline_id = ? ORDER BY user_id",
-                             arguments: [timeline.rawValue])
-                .map { ReadReceipt(user: UserID(unchecked: $0["user_id"]), seq: $0["seq"]) }
-        }
+        try await pool.read { db in try Self.receipts(db, timeline) }
+    }
+
+    /// Every member's read marker of the timeline, by user id.
+    static func receipts(_ db: Database, _ timeline: TimelineID) throws -> [ReadReceipt] {
+        try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT user_id, seq FROM read_receipts WHERE timeline_id = ? ORDER BY user_id"),
+            arguments: [timeline.rawValue]
+        ).map { ReadReceipt(user: UserID(unchecked: $0["user_id"]), seq: $0["seq"]) }
     }
 
     /// A history page for a member: events with seq > `after`, oldest first.

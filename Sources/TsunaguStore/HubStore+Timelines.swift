@@ -71,14 +71,6 @@ extension HubStore {
         return role
     }
 
-    /// Checks read access and returns the head in one read.
-    public func authorizedHead(user: UserID, timeline: TimelineID) async throws -> Int64 {
-        try await pool.read { db in
-            try Self.authorize(db, user: user, timeline: timeline, .read)
-            return try Self.head(db, timeline)
-        }
-    }
-
     static func head(_ db: Database, _ timeline: TimelineID) throws -> Int64 {
         try Int64.fetchOne(db.cachedStatement(sql: "SELECT head FROM timelines WHERE id = ?"),
                            arguments: [timeline.rawValue]) ?? 0
