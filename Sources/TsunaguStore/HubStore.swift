@@ -35,7 +35,7 @@ public final class HubStore: Sendable {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
         }
-        pool = try DatabasePool(path: path, configuration: config)
+        pool = try Self.openPool(path: path, configuration: config)
         // GRDB switches the writer to synchronous=NORMAL when it enables WAL, after
         // prepareDatabase has run; set FULL again on the one writer connection.
         try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
@@ -62,13 +62,34 @@ public final class HubStore: Sendable {
 
     /// Two processes may open a new store at once; the loser of the race to migrate sees the
     /// winner's schema on its retry.
+    /// Switching a new file to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY there
+    /// without calling the busy handler when another process holds a lock it waits on (deadlock
+    /// avoidance). Several nodes starting at once on a new store hit that; retry the open.
+    private static func openPool(path: String, configuration: Configuration) throws -> DatabasePool {
+        for attempt in 1... {
+            do {
+                return try DatabasePool(path: path, configuration: configuration)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && attempt < 50 {
+                usleep(20_000)
+            }
+        }
+        fatalError("unreachable")
+    }
+
+    /// With several openers, a loser can fail once per migration the others apply (it read the
+    /// applied list before the winner committed), so it retries until every migration is applied
+    /// rather than once: each failure means another process made progress.
     private static func migrate(_ pool: DatabasePool) throws {
         let migrator = StoreSchema.migrator
-        do {
-            try migrator.migrate(pool)
-        } catch {
-            let done = try pool.read { try migrator.hasCompletedMigrations($0) }
-            if !done { try migrator.migrate(pool) }
+        for attempt in 1... {
+            do {
+                try migrator.migrate(pool)
+                return
+            } catch {
+                if try pool.read({ try migrator.hasCompletedMigrations($0) }) { return }
+                if attempt >= 20 { throw error }
+                usleep(20_000)
+            }
         }
     }
 
