@@ -68,7 +68,10 @@ struct BalancerServerTests {
             #expect(statistics.picks == counts)
             #expect(statistics.connectFailures == 0)
             #expect(statistics.rejected == 0)
-            #expect(try await self.waitUntil(seconds: 2) { server.statistics.active == 0 } != nil)
+            // Every connection is closed on both sides eventually; how soon depends on how loaded
+            // the machine is (a CI run sharing two cores with other suites took over 2 s).
+            let settled = try await self.waitUntil(seconds: 15) { server.statistics.active == 0 }
+            #expect(settled != nil, "\(server.statistics.active) connections still open")
         }
     }
 
