@@ -37,7 +37,7 @@ let package = Package(
 
         // WebSocket message layer over NIOWebSocket framing, with permessage-deflate on system zlib.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "TsunaguWebSocket", dependencies: ["CZlib", nio, nioHTTP1, nioWebSocket]),
+        .target(name: "TsunaguWebSocket", dependencies: ["CZlib", "TsunaguCrypto", nio, nioHTTP1, nioWebSocket]),
 
         // The shared store: GRDB on system SQLite, encrypted records.
         .target(name: "TsunaguStore", dependencies: [

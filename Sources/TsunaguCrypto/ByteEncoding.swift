@@ -38,7 +38,7 @@ public enum ByteEncoding {
     }
 
     /// Standard base64 (RFC 4648 section 4) with padding.
-    static func base64(_ bytes: [UInt8]) -> String {
+    public static func base64(_ bytes: [UInt8]) -> String {
         Data(bytes).base64EncodedString()
     }
 

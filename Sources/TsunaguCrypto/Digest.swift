@@ -16,6 +16,18 @@ public enum Digest {
         }
     }
 
+    /// SHA-1 of `data`. Only for protocols that fix it where no secret is involved (the RFC 6455
+    /// §4.2.2 `Sec-WebSocket-Accept` value); never for integrity or passwords.
+    public static func sha1(_ data: [UInt8]) -> [UInt8] {
+        ByteBuffers.make(20) { out in
+            var length: UInt32 = 0
+            let ok = ByteBuffers.with(data) { input, count in
+                EVP_Digest(input, count, out, &length, EVP_sha1(), nil)
+            }
+            precondition(ok == 1 && length == 20, "EVP_Digest failed")
+        }
+    }
+
     /// SHA-256 of the UTF-8 encoding of `string`.
     public static func sha256(_ string: String) -> [UInt8] {
         sha256(Array(string.utf8))

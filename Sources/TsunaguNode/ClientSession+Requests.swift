@@ -60,6 +60,32 @@ extension ClientSession {
     /// every event committed after that read reaches it live, and everything up to the head comes
     /// from the store: no gap between replay and live delivery (duplicates are dropped by seq).
     private func subscribe(_ id: Int64, timeline: TimelineID, since: Int64?, user: UserRecord) async throws {
+        let subscription = try register(timeline: timeline, user: user)
+        let start: HubStore.SubscriptionStart
+        do {
+            start = try await context.store.subscriptionStart(user: user.id, timeline: timeline)
+        } catch {
+            unregister(subscription)
+            throw error
+        }
+        begin(subscription, answering: id, since: since, start: start)
+    }
+
+    /// `subscribe` on the event loop, with the store read on its thread (see `runInline`).
+    func subscribeInline(_ id: Int64, timeline: TimelineID, since: Int64?, user: UserRecord) throws {
+        let subscription = try register(timeline: timeline, user: user)
+        let start: HubStore.SubscriptionStart
+        do {
+            start = try context.store.subscriptionStartInline(user: user.id, timeline: timeline)
+        } catch {
+            unregister(subscription)
+            throw error
+        }
+        begin(subscription, answering: id, since: since, start: start)
+    }
+
+    /// A new subscription in this session's table and the hub; refused if one is live already.
+    private func register(timeline: TimelineID, user: UserRecord) throws -> Subscription {
         let hub = context.hub
         let subscription = Subscription(
             timeline: timeline, user: user.id, connection: connection, store: context.store, time: context.time,
@@ -78,15 +104,18 @@ extension ClientSession {
             throw StoreError.conflict("already subscribed to this timeline; unsubscribe first")
         }
         hub.add(subscription)
-        let head: Int64
-        let receipts: [ReadReceipt]
-        do {
-            (head, receipts) = try await context.store.subscriptionStart(user: user.id, timeline: timeline)
-        } catch {
-            hub.remove(subscription)
-            subscriptions.withLock { if $0[timeline] === subscription { $0[timeline] = nil } }
-            throw error
-        }
+        return subscription
+    }
+
+    private func unregister(_ subscription: Subscription) {
+        context.hub.remove(subscription)
+        subscriptions.withLock { if $0[subscription.timeline] === subscription { $0[subscription.timeline] = nil } }
+    }
+
+    /// Answers `subscribe` and starts delivery after `since` (or the head).
+    private func begin(_ subscription: Subscription, answering id: Int64, since: Int64?, start: HubStore.SubscriptionStart) {
+        let (head, receipts) = start
+        let timeline = subscription.timeline
         // A since beyond the head means the store was restored from an older backup: the client
         // must drop what it holds and reload; nothing is skipped or renumbered silently.
         let reset = (since ?? 0) > head
@@ -103,7 +132,7 @@ extension ClientSession {
             w.endArray()
             if reset { w.field("reset", true) }
         })
-        hub.anchor(timeline, at: head)
+        context.hub.anchor(timeline, at: head)
         let after = (since == nil || reset) ? head : since!
         subscription.eventLoop.execute { subscription.begin(after: after, through: head) }
     }

@@ -1,12 +1,13 @@
 import NIOCore
 import NIOHTTP1
 import NIOWebSocket
+import TsunaguWebSocket
 import TsunaguCore
 
 /// The HTTP/1.1 + WebSocket-upgrade handlers of one connection: NIO's HTTP codec with the
 /// WebSocket upgrader, then the JSON API handler (removed once a connection upgrades).
 struct HTTPPipeline: Sendable {
-    let upgrader: NIOWebSocketServerUpgrader
+    let upgrader: WebSocketServerUpgrader
     let router: APIRouter
     let maxBody: Int
     let failure: @Sendable (any Error, String) -> (code: WireErrorCode, message: String)

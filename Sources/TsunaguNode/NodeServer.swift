@@ -178,7 +178,7 @@ public final class NodeServer: Sendable {
     }
 
     private static func makeUpgrader(context: NodeContext, limits: WebSocketLimits, plaintextOnTLSPort: Bool)
-        -> NIOWebSocketServerUpgrader
+        -> WebSocketServerUpgrader
     {
         let configuration = context.configuration
         return WebSocketServer.makeUpgrader(limits: limits, compression: configuration.compression) { head, _ in

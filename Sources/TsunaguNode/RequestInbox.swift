@@ -21,6 +21,9 @@ struct RequestInbox {
         case full
     }
 
+    /// No request waits or runs: a new one may be answered at once, in order.
+    var isIdle: Bool { !draining }
+
     /// Requests waiting or running, the one in progress included.
     private var inFlight: Int { waiting.count + (running ? 1 : 0) }
 

@@ -1,12 +1,14 @@
 import NIOCore
 import NIOWebSocket
 
-/// The per-connection WebSocket message layer, sitting after NIO's `WebSocketFrameDecoder`.
+/// The one handler of an upgraded WebSocket connection: it reads bytes, splits them into frames
+/// (`FrameParser`), and writes complete frame bytes.
 ///
 /// It owns the `MessageAssembler` (framing rules), the inflater, the closing handshake, the
-/// keep-alive ping timer and the deferred flush. All state is confined to the channel's event loop.
+/// keep-alive state and the deferred flush. All state is confined to the channel's event loop.
 final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = WebSocketFrame
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     enum CloseState {
         case open
@@ -19,8 +21,10 @@ final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let connection: WebSocketConnection
     private let delegate: WebSocketMessageDelegate
-    let writer: RawFrameWriter
     let limits: WebSocketLimits
+    private var parser: FrameParser
+    /// The parser met a frame it refuses; later bytes are not parsed.
+    private var parserFailed = false
     private var assembler: MessageAssembler
     private let inflater: MessageInflater?
     private(set) var context: ChannelHandlerContext?
@@ -33,14 +37,19 @@ final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var flusher: LoopFlusher?
     private var notifiedClose = false
     var keepAlive: KeepAlive
-    var keepAliveTimer: Scheduled<Void>?
+    /// When the sweeper next evaluates `keepAlive`.
+    var keepAliveDue: NIODeadline
+    /// This handler's slot in its loop's `KeepAliveSweeper`, -1 when not registered.
+    var sweepIndex = -1
+    private var sweeper: KeepAliveSweeper?
     private var closeTimer: Scheduled<Void>?
 
-    init(connection: WebSocketConnection, delegate: WebSocketMessageDelegate, writer: RawFrameWriter) {
+    init(connection: WebSocketConnection, delegate: WebSocketMessageDelegate) {
         self.connection = connection
         self.delegate = delegate
-        self.writer = writer
         self.limits = connection.limits
+        self.parser = FrameParser(maxFrameSize: connection.limits.maxFrameBytes)
+        self.keepAliveDue = .now() + connection.limits.pingInterval
         self.keepAlive = KeepAlive(pingInterval: connection.limits.pingInterval, pongTimeout: connection.limits.pongTimeout, now: .now())
         let deflate = connection.compression
         self.assembler = MessageAssembler(
@@ -66,7 +75,9 @@ final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.flusher = LoopFlusher.forLoop(context.eventLoop)
         self.connection.handler = self
         self.keepAlive.frameReceived(at: .now())
-        self.scheduleKeepAlive(in: self.limits.pingInterval)
+        let sweeper = KeepAliveSweeper.forLoop(context.eventLoop)
+        self.sweeper = sweeper
+        sweeper.add(self)
         self.delegate.webSocketDidOpen(self.connection)
         if !context.channel.isActive {
             self.connectionGone()
@@ -90,9 +101,9 @@ final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func connectionGone() {
         self.closeState = .closed
-        self.keepAliveTimer?.cancel()
+        self.sweeper?.remove(self)
+        self.sweeper = nil
         self.closeTimer?.cancel()
-        self.keepAliveTimer = nil
         self.closeTimer = nil
         guard !self.notifiedClose else { return }
         self.notifiedClose = true
@@ -103,7 +114,31 @@ final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
     // MARK: Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var frame = Self.unwrapInboundIn(data)
+        guard !self.parserFailed else {
+            // The parser gave up after a refused frame, so it cannot show us the peer's Close;
+            // any bytes the peer sends after our Close stand for it.
+            if self.closeState != .open { context.close(promise: nil) }
+            return
+        }
+        self.parser.append(Self.unwrapInboundIn(data))
+        while true {
+            let frame: WebSocketFrame?
+            do {
+                frame = try self.parser.next()
+            } catch {
+                // The frame is too large, or a control frame is fragmented or over 125 bytes.
+                self.parserFailed = true
+                let failure = MessageFailure(error, maxMessageBytes: self.limits.maxMessageBytes)
+                self.initiateClose(code: failure.code, reason: failure.reason)
+                return
+            }
+            guard let frame else { return }
+            self.receive(frame, context: context)
+        }
+    }
+
+    private func receive(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
+        var frame = frame
         self.keepAlive.frameReceived(at: .now())
         switch self.closeState {
         case .closed:
@@ -166,17 +201,7 @@ final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if let error = error as? NIOWebSocketError {
-            // NIO's frame decoder refused a frame (too large, or a malformed control frame).
-            let failure = MessageFailure(error, maxMessageBytes: self.limits.maxMessageBytes)
-            self.initiateClose(code: failure.code, reason: failure.reason)
-        } else if let error = error as? ByteToMessageDecoderError, case .dataReceivedInErrorState = error {
-            // The decoder gave up after an error, so it cannot show us the peer's Close; any
-            // bytes the peer sends after our Close stand for it.
-            if self.closeState != .open { context.close(promise: nil) }
-        } else {
-            context.close(promise: nil)
-        }
+        context.close(promise: nil)
     }
 
     // MARK: Outbound
@@ -192,7 +217,7 @@ final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func write(_ frame: ByteBuffer) {
-        self.writer.write(frame)
+        self.context?.write(Self.wrapOutboundOut(frame), promise: nil)
         self.scheduleFlush()
     }
 
@@ -207,7 +232,7 @@ final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Called by the loop's flusher at the end of the tick.
     func flushNow() {
         self.flushPending = false
-        self.writer.flush()
+        self.context?.flush()
     }
 
     /// Sends a Close frame and waits (bounded) for the peer's Close before dropping the TCP
@@ -219,8 +244,7 @@ final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard self.closeState == .open, let context = self.context else { return }
         self.closeState = .closeSent
         let frame = OutboundFrame.close(code: UInt16(webSocketErrorCode: code), reason: reason, allocator: context.channel.allocator)
-        self.writer.write(frame)
-        self.writer.flush()
+        context.writeAndFlush(Self.wrapOutboundOut(frame), promise: nil)
         self.closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: self.limits.closeHandshakeTimeout) {
             self.context?.close(promise: nil)
         }
@@ -230,8 +254,7 @@ final class WebSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// would discard it if the socket buffer is full), or after the handshake timeout.
     private func closeAfterWriting(_ frame: ByteBuffer, context: ChannelHandlerContext) {
         let written = context.eventLoop.makePromise(of: Void.self)
-        self.writer.write(frame, promise: written)
-        self.writer.flush()
+        context.writeAndFlush(Self.wrapOutboundOut(frame), promise: written)
         written.futureResult.assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }

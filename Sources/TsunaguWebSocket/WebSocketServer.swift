@@ -1,104 +1,108 @@
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOWebSocket
+import TsunaguCrypto
 
 /// Builds the server upgrader shared by /v1/ws and the conformance echo so both run on exactly
 /// the same stack.
 public enum WebSocketServer {
-    /// Creates the `NIOWebSocketServerUpgrader` for `configureHTTPServerPipeline(withServerUpgrade:)`.
+    /// A delegate factory for an accepted upgrade, called on the event loop once the connection
+    /// is upgraded.
+    public typealias Route = () -> WebSocketMessageDelegate
+
+    /// Creates the upgrader for `configureHTTPServerPipeline(withServerUpgrade:)`.
     ///
-    /// `route` is called once per upgrade request with the request head; return nil to refuse
-    /// (404/403 is the HTTP layer's business: the upgrader then fails and NIO answers 400), or a
-    /// delegate factory, called on the event loop once the connection is upgraded. The 101
-    /// response carries the negotiated permessage-deflate header when the client offered it and
-    /// `compression` is on.
+    /// `route` decides from the request head whether to accept: nil refuses (the upgrade fails and
+    /// NIO answers 400). It is called when the 101 response is built and again when the pipeline
+    /// is switched over, so it must be a pure function of the request. The 101 response carries
+    /// the negotiated permessage-deflate header when the client offered it and `compression` is on.
     ///
-    /// The HTTP handler that serves plain requests must be removed (or pass `WebSocketFrame`s on)
-    /// in the upgrade completion handler: after the upgrade the pipeline carries frames.
+    /// The HTTP handler that serves plain requests must be removed in the upgrade completion
+    /// handler: after the upgrade the pipeline carries WebSocket bytes.
     public static func makeUpgrader(
         limits: WebSocketLimits,
         compression: Bool,
-        route: @escaping @Sendable (HTTPRequestHead, Channel) -> (() -> WebSocketMessageDelegate)?
-    ) -> NIOWebSocketServerUpgrader {
-        let routes = PendingRoutes()
-        return NIOWebSocketServerUpgrader(
-            maxFrameSize: limits.maxFrameBytes,
-            // Protocol errors from the frame decoder reach WebSocketHandler.errorCaught, which
-            // answers them through the same writer as everything else.
-            automaticErrorHandling: false,
-            shouldUpgrade: { channel, head in
-                guard let factory = route(head, channel) else {
-                    return channel.eventLoop.makeSucceededFuture(nil)
-                }
-                routes.store(factory, for: channel)
-                var headers = HTTPHeaders()
-                if compression, let deflate = negotiate(head) {
-                    headers.add(name: "Sec-WebSocket-Extensions", value: deflate.responseHeaderValue)
-                }
-                return channel.eventLoop.makeSucceededFuture(headers)
-            },
-            upgradePipelineHandler: { channel, head in
-                guard let factory = routes.take(for: channel) else {
-                    return channel.eventLoop.makeFailedFuture(NIOWebSocketUpgradeError.unsupportedWebSocketTarget)
-                }
-                // Negotiation is a pure function of the request, so this repeats the answer the
-                // 101 response carried.
-                let deflate = compression ? negotiate(head) : nil
-                return channel.eventLoop.makeCompletedFuture {
-                    try install(on: channel, head: head, deflate: deflate, limits: limits, delegate: factory())
-                }
-            }
-        )
-    }
-
-    private static func negotiate(_ head: HTTPRequestHead) -> PermessageDeflate? {
-        let offers = head.headers["Sec-WebSocket-Extensions"]
-        return offers.isEmpty ? nil : PermessageDeflate.negotiate(offers: offers)
-    }
-
-    /// Adds the message layer to an upgraded pipeline (on the channel's event loop).
-    private static func install(
-        on channel: Channel,
-        head: HTTPRequestHead,
-        deflate: PermessageDeflate?,
-        limits: WebSocketLimits,
-        delegate: WebSocketMessageDelegate
-    ) throws {
-        let high = Swift.max(1, limits.outboundHighWaterMark)
-        try channel.syncOptions?.setOption(
-            ChannelOptions.writeBufferWaterMark,
-            value: .init(low: high / 2, high: high)
-        )
-        let pipeline = channel.pipeline.syncOperations
-        let encoder = try pipeline.handler(type: WebSocketFrameEncoder.self)
-        let writer = RawFrameWriter()
-        try pipeline.addHandler(writer, position: .before(encoder))
-        let connection = WebSocketConnection(channel: channel, requestHead: head, compression: deflate, limits: limits)
-        try pipeline.addHandler(WebSocketHandler(connection: connection, delegate: delegate, writer: writer))
+        route: @escaping @Sendable (HTTPRequestHead, Channel) -> Route?
+    ) -> WebSocketServerUpgrader {
+        WebSocketServerUpgrader(limits: limits, compression: compression, route: route)
     }
 }
 
-/// Carries the delegate factory chosen in `shouldUpgrade` to `upgradePipelineHandler` of the same
-/// channel, so `route` runs once per request.
-private final class PendingRoutes: @unchecked Sendable {
-    typealias Factory = () -> WebSocketMessageDelegate
+/// The server side of the RFC 6455 §4.2 opening handshake, for NIO's HTTP upgrade handler.
+///
+/// It answers like NIO's `NIOWebSocketServerUpgrader` (same header checks and errors) but then
+/// installs a single `WebSocketHandler` instead of NIO's frame decoder and encoder handlers: one
+/// handler per connection is what keeps an idle connection small (see `FrameParser`).
+public struct WebSocketServerUpgrader: HTTPServerProtocolUpgrader, Sendable {
+    public let supportedProtocol = "websocket"
+    /// Headers that must be named in `Connection:`; none for WebSocket (the key and version are
+    /// checked in `buildUpgradeResponse`).
+    public let requiredUpgradeHeaders: [String] = []
 
-    private let lock = NIOLock()
-    // Protected by `lock`.
-    private var factories: [ObjectIdentifier: Factory] = [:]
+    private let limits: WebSocketLimits
+    private let compression: Bool
+    private let route: @Sendable (HTTPRequestHead, Channel) -> WebSocketServer.Route?
 
-    func store(_ factory: @escaping Factory, for channel: Channel) {
-        let key = ObjectIdentifier(channel)
-        self.lock.withLock { self.factories[key] = factory }
-        // An upgrade that fails after shouldUpgrade must not leak its entry.
-        channel.closeFuture.whenComplete { _ in
-            self.lock.withLock { _ = self.factories.removeValue(forKey: key) }
+    /// §1.3: the GUID the server appends to the client's key.
+    private static let guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    init(
+        limits: WebSocketLimits,
+        compression: Bool,
+        route: @escaping @Sendable (HTTPRequestHead, Channel) -> WebSocketServer.Route?
+    ) {
+        self.limits = limits
+        self.compression = compression
+        self.route = route
+    }
+
+    public func buildUpgradeResponse(
+        channel: Channel,
+        upgradeRequest: HTTPRequestHead,
+        initialResponseHeaders: HTTPHeaders
+    ) -> EventLoopFuture<HTTPHeaders> {
+        channel.eventLoop.makeCompletedFuture {
+            // §4.2.1: exactly one key and version 13.
+            let keys = upgradeRequest.headers[canonicalForm: "Sec-WebSocket-Key"]
+            let versions = upgradeRequest.headers[canonicalForm: "Sec-WebSocket-Version"]
+            guard keys.count == 1, versions.count == 1, versions[0] == "13" else {
+                throw NIOWebSocketUpgradeError.invalidUpgradeHeader
+            }
+            guard self.route(upgradeRequest, channel) != nil else {
+                throw NIOWebSocketUpgradeError.unsupportedWebSocketTarget
+            }
+            var headers = initialResponseHeaders
+            if let deflate = self.negotiate(upgradeRequest) {
+                headers.add(name: "Sec-WebSocket-Extensions", value: deflate.responseHeaderValue)
+            }
+            // §4.2.2: base64 of the SHA-1 of the key followed by the GUID.
+            let accept = ByteEncoding.base64(Digest.sha1(Array((keys[0] + Self.guid).utf8)))
+            headers.replaceOrAdd(name: "Upgrade", value: "websocket")
+            headers.add(name: "Sec-WebSocket-Accept", value: accept)
+            headers.replaceOrAdd(name: "Connection", value: "upgrade")
+            return headers
         }
     }
 
-    func take(for channel: Channel) -> Factory? {
-        let key = ObjectIdentifier(channel)
-        return self.lock.withLock { self.factories.removeValue(forKey: key) }
+    public func upgrade(context: ChannelHandlerContext, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<Void> {
+        let channel = context.channel
+        return channel.eventLoop.makeCompletedFuture {
+            guard let delegate = self.route(upgradeRequest, channel) else {
+                throw NIOWebSocketUpgradeError.unsupportedWebSocketTarget
+            }
+            let high = Swift.max(1, self.limits.outboundHighWaterMark)
+            try channel.syncOptions?.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: high / 2, high: high))
+            // Negotiation is a pure function of the request, so this repeats the answer the 101
+            // response carried.
+            let connection = WebSocketConnection(
+                channel: channel, requestHead: upgradeRequest, compression: self.negotiate(upgradeRequest), limits: self.limits)
+            try channel.pipeline.syncOperations.addHandler(WebSocketHandler(connection: connection, delegate: delegate()))
+        }
+    }
+
+    private func negotiate(_ head: HTTPRequestHead) -> PermessageDeflate? {
+        guard self.compression else { return nil }
+        let offers = head.headers["Sec-WebSocket-Extensions"]
+        return offers.isEmpty ? nil : PermessageDeflate.negotiate(offers: offers)
     }
 }

@@ -25,6 +25,39 @@ import TsunaguCore
         }
     }
 
+    /// `auth` and `subscribe` are answered on the event loop when nothing waits, and through the
+    /// connection's queue behind a slower request; either way every request is answered once, in
+    /// the order sent.
+    @Test func requestsSentBackToBackAreAnsweredInOrderWhateverPathTheyTake() async throws {
+        try await withLiveNode { live in
+            let connection = try await live.connect()
+            let token = live.nurseToken
+            let timeline = live.timeline.rawValue
+            let sent: [(id: Int, text: String)] = [
+                (1, #"{"type":"auth","id":1,"token":"not-a-live-token"}"#),
+                (2, #"{"type":"auth","id":2,"token":"\#(token)"}"#),
+                (3, #"{"type":"subscribe","id":3,"timeline":"\#(timeline)"}"#),
+                (4, #"{"type":"ping","id":4}"#),
+                (5, #"{"type":"unsubscribe","id":5,"timeline":"\#(timeline)"}"#),
+                (6, #"{"type":"subscribe","id":6,"timeline":"\#(timeline)"}"#),
+                (7, #"{"type":"subscribe","id":7,"timeline":"\#(timeline)"}"#),
+                (8, #"{"type":"auth","id":8,"token":"\#(token)"}"#),
+            ]
+            for request in sent { try await connection.sendText(request.text) }
+            var answers: [(re: Int?, type: String?, code: String?)] = []
+            while answers.count < sent.count {
+                let push = try await connection.nextPush()
+                guard push["re"] != nil else { continue }  // an event or receipt push
+                answers.append((push["re"]?.intValue, push["type"]?.stringValue, push["code"]?.stringValue))
+            }
+            #expect(answers.map(\.re) == sent.map(\.id))
+            #expect(answers.map(\.type) == ["error", "ok", "ok", "ok", "ok", "ok", "error", "error"])
+            #expect(answers[0].code == "unauthenticated")
+            #expect(answers[6].code == "conflict")
+            #expect(answers[7].code == "bad_request")
+        }
+    }
+
     @Test func resumingWithSinceDeliversExactlyTheMissedEventsInOrder() async throws {
         try await withLiveNode { live in
             let doctor = try await live.session(live.ownerToken)
