@@ -7,10 +7,15 @@ import Synchronization
 /// answers the first channel that connects.
 ///
 /// A refused connect fails at once; a silent one (a node whose machine is gone) is abandoned
-/// after `connectTimeout`. Each failure is counted and the next backend is tried, so a client
-/// only sees a failure when every backend of the plan failed.
+/// after `connectTimeout`. Each failure is counted and the next backend is tried. When the whole
+/// plan failed and some connects only timed out, the first of those backends gets one more,
+/// patient attempt (`busyConnectTimeout`): a node swamped by a reconnect storm has a full accept queue, so the
+/// kernel drops SYNs and retries them after 1 s and 3 s. Giving up after 500 ms there closed
+/// the client, which retried, and the retries buried the nodes. A client only sees a failure when
+/// every backend of the plan failed twice or refused.
 struct BackendConnector: Sendable {
     var connectTimeout: TimeAmount
+    var busyConnectTimeout: TimeAmount = .seconds(5)
     var counters: BalancerCounters
     var logger: Logger
     /// Local addresses for backend connections, taken in turn (see `BalancerConfiguration`).
@@ -20,10 +25,27 @@ struct BackendConnector: Sendable {
         to plan: ArraySlice<Backend>,
         on eventLoop: any EventLoop
     ) -> EventLoopFuture<(any Channel, Backend)> {
+        self.connect(to: plan, timeout: self.connectTimeout, timedOut: [], on: eventLoop)
+    }
+
+    /// `timedOut` collects the backends of the first pass whose connect timed out; nil in the
+    /// second pass.
+    private func connect(
+        to plan: ArraySlice<Backend>,
+        timeout: TimeAmount,
+        timedOut: [Backend]?,
+        on eventLoop: any EventLoop
+    ) -> EventLoopFuture<(any Channel, Backend)> {
         guard let backend = plan.first else {
+            // One patient attempt, at the first node that timed out: trying each for 5 s would
+            // outlast the client's own patience.
+            if let busy = timedOut?.first {
+                return self.connect(to: [busy][...], timeout: self.busyConnectTimeout, timedOut: nil, on: eventLoop)
+            }
             return eventLoop.makeFailedFuture(BalancerError.noBackendAvailable)
         }
         return self.bootstrap(on: eventLoop)
+            .connectTimeout(timeout)
             .connect(to: backend)
             .map { channel in (channel, backend) }
             .flatMapError { error in
@@ -32,7 +54,9 @@ struct BackendConnector: Sendable {
                     "backend connect failed",
                     metadata: ["balancer.backend": "\(backend)", "balancer.error": "\(error)"]
                 )
-                return self.connect(to: plan.dropFirst(), on: eventLoop)
+                var timedOut = timedOut
+                if case ChannelError.connectTimeout = error { timedOut?.append(backend) }
+                return self.connect(to: plan.dropFirst(), timeout: timeout, timedOut: timedOut, on: eventLoop)
             }
     }
 
@@ -41,7 +65,6 @@ struct BackendConnector: Sendable {
         // handlers can call each other directly. It does not read until it is glued: a node
         // that speaks first must not have its bytes read with nowhere to go.
         let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(self.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.autoRead, value: false)
             .channelOption(.allowRemoteHalfClosure, value: true)

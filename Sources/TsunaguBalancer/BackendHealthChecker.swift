@@ -48,7 +48,14 @@ struct BackendHealthChecker: Sendable {
                 case .success(let channel):
                     // Whatever ends the probe (answer, timeout) also ends its connection.
                     answer.futureResult.whenComplete { _ in channel.close(promise: nil) }
+                case .failure(ChannelError.connectTimeout):
+                    // No answer to the SYN in time: the node's accept queue is full or its
+                    // machine is saturated (a reconnect storm). That is silence, not a refusal;
+                    // counted as "no" it took every node of a loaded cluster out of every balancer.
+                    silent.succeed(.silent)
+                    answer.succeed(false)
                 case .failure:
+                    // Refused or reset: nothing listens there.
                     answer.succeed(false)
                 }
             }

@@ -150,7 +150,8 @@ final class BackendPool: Sendable {
         if isReady {
             self.logger.info("backend ready", metadata: ["balancer.backend": "\(backend)"])
         } else {
-            self.logger.warning("backend not ready", metadata: ["balancer.backend": "\(backend)"])
+            let reason = result == .silent ? "\(Self.silentProbesBeforeOut) probes unanswered" : "answered not ready or refused"
+            self.logger.warning("backend not ready", metadata: ["balancer.backend": "\(backend)", "balancer.reason": "\(reason)"])
         }
     }
 }

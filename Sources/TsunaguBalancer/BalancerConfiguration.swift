@@ -18,6 +18,10 @@ public struct BalancerConfiguration: Sendable {
     public var healthTimeout: TimeAmount = .seconds(1)
     /// How long a connect to a picked backend may take before the next backend is tried.
     public var connectTimeout: TimeAmount = .milliseconds(500)
+    /// When every backend of a connection's plan failed and some only timed out, the first of
+    /// those is tried once more with this timeout: a saturated node drops SYNs for a while, it is
+    /// not gone.
+    public var busyConnectTimeout: TimeAmount = .seconds(5)
     /// Event-loop threads that accept, connect and splice.
     public var eventLoopThreads: Int = System.coreCount
     /// Local IP addresses for backend connections, used in turn; empty: the system chooses.

@@ -119,13 +119,17 @@ public final class BalancerServer: Sendable {
         let logger = self.logger
         let connector = BackendConnector(
             connectTimeout: self.configuration.connectTimeout,
+            busyConnectTimeout: self.configuration.busyConnectTimeout,
             counters: counters,
             logger: logger,
             sources: SourceAddressRotation(
                 addresses: try self.configuration.sourceAddresses.map { try SocketAddress(ipAddress: $0, port: 0) })
         )
         return try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
+            // A node loss sends thousands of clients here at once; SYNs beyond the accept queue
+            // are dropped and retried by the client only after 1 s, 3 s, 7 s. Linux caps this
+            // at net.core.somaxconn (4096 here).
+            .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.autoRead, value: false)

@@ -11,7 +11,7 @@ struct MessageFailure: Error, Equatable {
         self.reason = reason
     }
 
-    /// A frame NIO's `WebSocketFrameDecoder` refused. §7.4.1: 1009 for "a message that is too big
+    /// A frame `FrameParser` refused (with the errors NIO's decoder uses). §7.4.1: 1009 for "a message that is too big
     /// for it to process"; §5.5: control frames "MUST have a payload length of 125 bytes or less
     /// and MUST NOT be fragmented", a protocol error (1002).
     init(_ error: NIOWebSocketError, maxMessageBytes: Int) {
