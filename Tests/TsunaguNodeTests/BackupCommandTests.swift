@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+
+/// `tsunagu backup` / `tsunagu restore` as PROTOCOL.md §6 lists them, run as the real executable.
+@Suite struct BackupCommandTests {
+    @Test func backupThenRestoreBringsTheStoreBackAndRefusesWhatItShould() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tsunagu-backup-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let common = ["--store", directory + "/data/tsunagu.sqlite", "--master-key-file", directory + "/master.key"]
+        #expect(try await TsunaguExecutable.run(["admin", "bootstrap", "--org", "O", "--email", "a@o.test", "--password-stdin"] + common,
+                                                stdin: "long enough password").status == 0)
+        #expect(try await TsunaguExecutable.run(["admin", "add-user", "--email", "b@o.test", "--name", "B", "--password-stdin"] + common,
+                                                stdin: "long enough password").status == 0)
+
+        let backup = try await TsunaguExecutable.run(["backup"] + common)
+        #expect(backup.status == 0, "\(backup.output)")
+        let backups = directory + "/data/backups"
+        let files = try FileManager.default.contentsOfDirectory(atPath: backups)
+        #expect(files.count == 1 && files[0].hasPrefix("tsunagu-") && files[0].hasSuffix(".backup"), "\(files)")
+        let file = backups + "/" + files[0]
+        #expect(backup.output.contains(file))
+
+        // A change after the backup (the audit log counts it).
+        #expect(try await TsunaguExecutable.run(["admin", "add-user", "--email", "c@o.test", "--name", "C", "--password-stdin"] + common,
+                                                stdin: "long enough password").status == 0)
+        #expect(try await TsunaguExecutable.run(["audit", "verify"] + common).output.contains("3 entries verified"))
+
+        let withoutForce = try await TsunaguExecutable.run(["restore", "--from", file] + common)
+        #expect(withoutForce.status == 1)
+        #expect(withoutForce.output.contains("--force"))
+
+        // Another master key cannot open it, and says so in one line.
+        #expect(try await TsunaguExecutable.run(["admin", "bootstrap", "--org", "X", "--email", "x@x.test", "--password-stdin",
+                                                 "--store", directory + "/x/tsunagu.sqlite", "--master-key-file", directory + "/x.key"],
+                                                stdin: "long enough password").status == 0)
+        let wrongKey = try await TsunaguExecutable.run(["restore", "--from", file, "--store", directory + "/y/tsunagu.sqlite",
+                                                        "--master-key-file", directory + "/x.key"])
+        #expect(wrongKey.status == 1)
+        #expect(wrongKey.output.contains("does not open this backup"))
+
+        let restored = try await TsunaguExecutable.run(["restore", "--from", file, "--force"] + common)
+        #expect(restored.status == 0, "\(restored.output)")
+        #expect(try await TsunaguExecutable.run(["audit", "verify"] + common).output.contains("2 entries verified"))
+
+        // Bad arguments: a one-line error, exit 2.
+        #expect(try await TsunaguExecutable.run(["restore"] + common).status == 2)
+        let missing = try await TsunaguExecutable.run(["restore", "--from", directory + "/nothing.backup"] + common)
+        #expect(missing.status == 2)
+        #expect(missing.output.contains("no such file"))
+    }
+}
