@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TsunaguCrypto
 import TsunaguStore
 
 /// `tsunagu backup`: today's encrypted generation of the store, 8 daily generations kept
@@ -62,5 +63,29 @@ struct Restore: AsyncParsableCommand {
             throw CLIError("restore failed: \(error)")
         }
         print("restored \(from) to \(storeOptions.store)")
+    }
+}
+
+/// `tsunagu up`'s daily backups: today's generation when it is missing, checked at start and then
+/// every hour, so a hub left running keeps its 8 daily generations without cron.
+struct DailyBackups {
+    let store: HubStore
+    let key: MasterKey
+    let directory: String
+
+    func run() async {
+        while !Task.isCancelled {
+            let today = (directory as NSString).appendingPathComponent(StoreBackup.fileName(for: Date()))
+            if !FileManager.default.fileExists(atPath: today) {
+                do {
+                    let file = try StoreBackup.backup(store, masterKey: key, into: directory)
+                    print("daily backup written: \(file)")
+                } catch {
+                    print("daily backup failed: \(error)")
+                }
+                fflush(nil)
+            }
+            try? await Task.sleep(for: .seconds(3600))
+        }
     }
 }

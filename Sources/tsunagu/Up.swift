@@ -16,6 +16,9 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Number of node processes.") var nodes = 3
     @Option(help: "Address to bind.") var host = "127.0.0.1"
     @OptionGroup var nodeOptions: NodeOptions
+    @Option(help: ArgumentHelp("Directory of the daily encrypted backups (default: backups/ beside the store).", valueName: "dir"))
+    var backupDir: String?
+    @Flag(help: "Take no daily backup (see `tsunagu backup`).") var noBackups = false
 
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port: from 1 to 65535") }
@@ -25,7 +28,7 @@ struct Up: AsyncParsableCommand {
 
     func run() async throws {
         LoggingSetup.bootstrap(timeZone: nodeOptions.timeZone)
-        let store = try storeOptions.openStore(createKey: true)
+        let (store, key) = try storeOptions.openStoreAndKey(createKey: true)
         if try store.organizationCount() == 0 { try createDemoOrganization(store) }
         let logs = (storeOptions.store as NSString).deletingLastPathComponent + "/logs"
         var children: [Process] = []
@@ -44,10 +47,21 @@ struct Up: AsyncParsableCommand {
             throw CLIError("cannot listen on \(host):\(port): \(error)")
         }
         let live = try await waitForNodes(store, count: nodes, children: children, logs: logs)
+        // "up" means a client can connect now: the balancer has probed the nodes ready (its
+        // directory poll and first probe take up to a second after they register).
+        for _ in 0..<100 where balancer.readyBackends.count < live {
+            try await Task.sleep(for: .milliseconds(50))
+        }
         let scheme = nodeOptions.tlsCert == nil ? "http" : "https"
         print("Tsunagu is up at \(scheme)://\(host):\(port)  (WebSocket: /v1/ws) — \(live) node(s), logs in \(logs); Ctrl-C stops it")
         fflush(nil)
+        let backups = noBackups ? nil : Task {
+            let directory = backupDir ?? ((storeOptions.store as NSString).deletingLastPathComponent as NSString)
+                .appendingPathComponent("backups")
+            await DailyBackups(store: store, key: key, directory: directory).run()
+        }
         try await SignalWaiter.untilTerminated()
+        backups?.cancel()
         print("stopping: draining \(children.count) node(s)…")
         fflush(nil)
         for child in children where child.isRunning { child.terminate() }  // SIGTERM: each node drains
