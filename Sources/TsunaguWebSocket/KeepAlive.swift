@@ -1,4 +1,3 @@
-import NIOConcurrencyHelpers
 import NIOCore
 
 /// The keep-alive policy of one connection as a pure state machine (the handler owns the timers).
@@ -87,17 +86,9 @@ final class KeepAliveSweeper {
 
     private init(loop: EventLoop) { self.loop = loop }
 
-    /// Every loop's sweeper, created on first use (a sweeper holds its loop, as `LoopFlusher` does).
-    private static let sweepers = NIOLockedValueBox<[ObjectIdentifier: KeepAliveSweeper]>([:])
+    private static let sweepers = PerLoop { KeepAliveSweeper(loop: $0) }
 
-    static func forLoop(_ loop: EventLoop) -> KeepAliveSweeper {
-        sweepers.withLockedValue { table in
-            if let sweeper = table[ObjectIdentifier(loop)] { return sweeper }
-            let sweeper = KeepAliveSweeper(loop: loop)
-            table[ObjectIdentifier(loop)] = sweeper
-            return sweeper
-        }
-    }
+    static func forLoop(_ loop: EventLoop) -> KeepAliveSweeper { sweepers.forLoop(loop) }
 
     func add(_ handler: WebSocketHandler) {
         self.loop.assertInEventLoop()

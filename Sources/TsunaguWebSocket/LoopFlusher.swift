@@ -1,4 +1,3 @@
-import NIOConcurrencyHelpers
 import NIOCore
 
 /// Flushes, once per event-loop tick, every connection of one event loop that wrote during the
@@ -14,19 +13,10 @@ final class LoopFlusher {
 
     private init(loop: EventLoop) { self.loop = loop }
 
-    /// Every loop's flusher, created on first use. A flusher holds its loop, so an identifier is
-    /// never reused for another loop while it is in this table (loops are few and long-lived).
-    private static let flushers = NIOLockedValueBox<[ObjectIdentifier: LoopFlusher]>([:])
+    private static let flushers = PerLoop { LoopFlusher(loop: $0) }
 
     /// The flusher of `loop`; any thread (a handler asks once, when it is added).
-    static func forLoop(_ loop: EventLoop) -> LoopFlusher {
-        flushers.withLockedValue { table in
-            if let flusher = table[ObjectIdentifier(loop)] { return flusher }
-            let flusher = LoopFlusher(loop: loop)
-            table[ObjectIdentifier(loop)] = flusher
-            return flusher
-        }
-    }
+    static func forLoop(_ loop: EventLoop) -> LoopFlusher { flushers.forLoop(loop) }
 
     /// Flushes `handler` at the end of this tick (the handler calls this once per tick at most).
     func flushSoon(_ handler: WebSocketHandler) {
