@@ -11,7 +11,52 @@ import TsunaguClient
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tsunagu-up-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let port = Int.random(in: 30_000...50_000)
+        // Ports below the kernel's ephemeral range (32768 and up here), so no client socket of a
+        // test running alongside holds one; another try if the three ports are taken anyway.
+        var started: (process: Process, output: OutputCollector, port: Int, directory: URL)?
+        for attempt in 0..<3 where started == nil {
+            let port = Int.random(in: 20_000...32_000)
+            let workingDirectory = directory.appendingPathComponent("attempt-\(attempt)")
+            try FileManager.default.createDirectory(at: workingDirectory, withIntermediateDirectories: true)
+            let (process, output) = try Self.startUp(in: workingDirectory, port: port)
+            if try await output.waitFor("Tsunagu is up at http://127.0.0.1:\(port)", seconds: 30, while: process) {
+                started = (process, output, port, workingDirectory)
+            } else {
+                // Only a port someone else holds may make it give up here.
+                #expect(output.text.contains("cannot listen") || output.text.contains("exited at start"), "\(output.text)")
+                Self.stop(process)
+            }
+        }
+        let (process, output, port, workingDirectory) = try #require(started)
+        // If the test stops early: SIGTERM, so `up` stops its node processes too (SIGKILL would
+        // leave them running).
+        defer { Self.stop(process) }
+        #expect(output.text.contains("login:    admin@demo.tsunagu.test"))
+        #expect(output.text.contains("created a new master key"))
+
+        // Through the balancer to a node.
+        let http = TsunaguHTTPClient(host: "127.0.0.1", port: port, group: MultiThreadedEventLoopGroup.singleton)
+        #expect(try await http.send("GET", "/readyz").status == 200)
+
+        // Today's encrypted backup, without anyone running `tsunagu backup`.
+        #expect(try await output.waitFor("daily backup written", seconds: 10), "\(output.text)")
+        let backups = try FileManager.default.contentsOfDirectory(atPath: workingDirectory.path + "/tsunagu-data/backups")
+        #expect(backups.count == 1 && backups[0].hasSuffix(".backup"), "\(backups)")
+
+        process.terminate()
+        #expect(try await output.waitFor("stopped", seconds: 30), "\(output.text)")
+        try await offPool { process.waitUntilExit() }
+        #expect(process.terminationStatus == 0)
+    }
+
+    private static func stop(_ process: Process) {
+        guard process.isRunning else { return }
+        process.terminate()
+        for _ in 0..<300 where process.isRunning { usleep(100_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    private static func startUp(in directory: URL, port: Int) throws -> (process: Process, output: OutputCollector) {
         let process = Process()
         process.executableURL = TsunaguExecutable.url
         process.arguments = ["up", "--port", String(port), "--nodes", "2"]
@@ -22,25 +67,7 @@ import TsunaguClient
         process.standardError = pipe
         pipe.fileHandleForReading.readabilityHandler = { handle in output.append(handle.availableData) }
         try process.run()
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-
-        #expect(try await output.waitFor("Tsunagu is up at http://127.0.0.1:\(port)", seconds: 30), "\(output.text)")
-        #expect(output.text.contains("login:    admin@demo.tsunagu.test"))
-        #expect(output.text.contains("created a new master key"))
-
-        // Through the balancer to a node.
-        let http = TsunaguHTTPClient(host: "127.0.0.1", port: port, group: MultiThreadedEventLoopGroup.singleton)
-        #expect(try await http.send("GET", "/readyz").status == 200)
-
-        // Today's encrypted backup, without anyone running `tsunagu backup`.
-        #expect(try await output.waitFor("daily backup written", seconds: 10), "\(output.text)")
-        let backups = try FileManager.default.contentsOfDirectory(atPath: directory.path + "/tsunagu-data/backups")
-        #expect(backups.count == 1 && backups[0].hasSuffix(".backup"), "\(backups)")
-
-        process.terminate()
-        #expect(try await output.waitFor("stopped", seconds: 30), "\(output.text)")
-        try await offPool { process.waitUntilExit() }
-        #expect(process.terminationStatus == 0)
+        return (process, output)
     }
 }
 
@@ -52,10 +79,15 @@ final class OutputCollector: Sendable {
 
     var text: String { String(decoding: data.withLock { $0 }, as: UTF8.self) }
 
-    func waitFor(_ fragment: String, seconds: Double) async throws -> Bool {
+    /// Whether `fragment` appears within `seconds` (sooner false if `process` exits without it).
+    func waitFor(_ fragment: String, seconds: Double, while process: Process? = nil) async throws -> Bool {
         let deadline = ContinuousClock.now + .seconds(seconds)
         while ContinuousClock.now < deadline {
             if text.contains(fragment) { return true }
+            if let process, !process.isRunning {
+                try await Task.sleep(for: .milliseconds(200))  // the last output may still be in the pipe
+                return text.contains(fragment)
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         return text.contains(fragment)
