@@ -130,10 +130,16 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
 
     // MARK: requests (on the connection's drain task)
 
-    /// Runs queued requests one at a time until the inbox is empty, then ends.
+    /// Runs queued requests one at a time until the inbox is empty, then ends; the inbox turns
+    /// idle on the event loop, behind this task's last reply (`RequestInbox.next`).
     private func drainInbox() async {
         while let request = inbox.withLock({ $0.next() }) {
             await handle(request)
+        }
+        connection.eventLoop.execute { [self] in
+            if inbox.withLock({ $0.finishDraining() }) {
+                Task { [self] in await drainInbox() }
+            }
         }
     }
 

@@ -36,15 +36,27 @@ struct RequestInbox {
     }
 
     /// The next request for the drain task, or nil (and the task ends) when none waits.
+    ///
+    /// The inbox stays `draining` until `finishDraining` runs on the event loop: the task's last
+    /// reply travels to the loop as a queued task, and a request answered on the loop (inline)
+    /// before that reply is written would overtake it.
     mutating func next() -> ClientRequest? {
         guard !waiting.isEmpty else {
             waiting = []
-            draining = false
             running = false
             return nil
         }
         let request = waiting.removeFirst()
         running = true
         return request
+    }
+
+    /// On the event loop, after the drain task ended: idle again, unless requests arrived
+    /// meanwhile (then true: the caller starts a new drain task for them).
+    mutating func finishDraining() -> Bool {
+        guard waiting.isEmpty else { return true }
+        waiting = []
+        draining = false
+        return false
     }
 }
