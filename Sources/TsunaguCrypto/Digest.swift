@@ -7,24 +7,22 @@ public enum Digest {
 
     /// SHA-256 (FIPS 180-4) of `data`.
     public static func sha256(_ data: [UInt8]) -> [UInt8] {
-        ByteBuffers.make(sha256ByteCount) { out in
-            var length: UInt32 = 0
-            let ok = ByteBuffers.with(data) { input, count in
-                EVP_Digest(input, count, out, &length, EVP_sha256(), nil)
-            }
-            precondition(ok == 1 && length == UInt32(sha256ByteCount), "EVP_Digest failed")
-        }
+        digest(data, EVP_sha256(), byteCount: sha256ByteCount)
     }
 
     /// SHA-1 of `data`. Only for protocols that fix it where no secret is involved (the RFC 6455
     /// §4.2.2 `Sec-WebSocket-Accept` value); never for integrity or passwords.
     public static func sha1(_ data: [UInt8]) -> [UInt8] {
-        ByteBuffers.make(20) { out in
+        digest(data, EVP_sha1(), byteCount: 20)
+    }
+
+    private static func digest(_ data: [UInt8], _ algorithm: OpaquePointer?, byteCount: Int) -> [UInt8] {
+        ByteBuffers.make(byteCount) { out in
             var length: UInt32 = 0
             let ok = ByteBuffers.with(data) { input, count in
-                EVP_Digest(input, count, out, &length, EVP_sha1(), nil)
+                EVP_Digest(input, count, out, &length, algorithm, nil)
             }
-            precondition(ok == 1 && length == 20, "EVP_Digest failed")
+            precondition(ok == 1 && length == UInt32(byteCount), "EVP_Digest failed")
         }
     }
 

@@ -16,7 +16,7 @@ extension ClientSession {
         case .ping:
             reply(ServerMessage.ok(re: request.id) { $0.field("at", time.format(millis: WireTime.nowMillis())) })
         case .subscribe(let timeline, let since):
-            try await subscribe(request.id, timeline: timeline, since: since, user: user)
+            try subscribe(request.id, timeline: timeline, since: since, user: user)
         case .unsubscribe(let timeline):
             guard try await store.role(of: user.id, in: timeline) != nil else {
                 throw StoreError.forbidden("not a member of this timeline")
@@ -59,24 +59,12 @@ extension ClientSession {
     /// PROTOCOL.md §2: the subscription is registered with the hub *before* the head is read, so
     /// every event committed after that read reaches it live, and everything up to the head comes
     /// from the store: no gap between replay and live delivery (duplicates are dropped by seq).
-    private func subscribe(_ id: Int64, timeline: TimelineID, since: Int64?, user: UserRecord) async throws {
+    /// On the event loop (`runInline`) or the request task; the store read runs on that thread.
+    func subscribe(_ id: Int64, timeline: TimelineID, since: Int64?, user: UserRecord) throws {
         let subscription = try register(timeline: timeline, user: user)
         let start: HubStore.SubscriptionStart
         do {
-            start = try await context.store.subscriptionStart(user: user.id, timeline: timeline)
-        } catch {
-            unregister(subscription)
-            throw error
-        }
-        begin(subscription, answering: id, since: since, start: start)
-    }
-
-    /// `subscribe` on the event loop, with the store read on its thread (see `runInline`).
-    func subscribeInline(_ id: Int64, timeline: TimelineID, since: Int64?, user: UserRecord) throws {
-        let subscription = try register(timeline: timeline, user: user)
-        let start: HubStore.SubscriptionStart
-        do {
-            start = try context.store.subscriptionStartInline(user: user.id, timeline: timeline)
+            start = try context.store.subscriptionStart(user: user.id, timeline: timeline)
         } catch {
             unregister(subscription)
             throw error

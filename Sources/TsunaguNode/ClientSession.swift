@@ -159,7 +159,7 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
     private func run(_ request: ClientRequest) async {
         do {
             if case .auth(let token) = request.command {
-                return try await authenticate(request.id, token: token)
+                return try authenticate(request.id, token: token)
             }
             guard let session, session.expiresAtMillis > WireTime.nowMillis() else {
                 throw HubError.unauthenticated(self.session == nil ? "send auth first" : "the session has expired")
@@ -185,7 +185,7 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
         switch request.command {
         case .auth(let token):
             do {
-                try authenticateInline(request.id, token: token)
+                try authenticate(request.id, token: token)
             } catch {
                 replyFailure(error, to: request)
             }
@@ -195,7 +195,7 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
         case .subscribe(let timeline, let since):
             guard let session, session.expiresAtMillis > WireTime.nowMillis() else { return false }
             do {
-                try subscribeInline(request.id, timeline: timeline, since: since, user: session.user)
+                try subscribe(request.id, timeline: timeline, since: since, user: session.user)
                 context.metrics.request("subscribe", outcome: "ok")
             } catch {
                 replyFailure(error, to: request)
@@ -212,21 +212,11 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
         reply(ServerMessage.error(re: request.id, code: code, message: message))
     }
 
-    private func authenticate(_ id: Int64, token: String) async throws {
+    /// On the event loop (`runInline`) or the request task; the store read runs on that thread.
+    private func authenticate(_ id: Int64, token: String) throws {
         guard session == nil else { throw HubError.badRequest("already authenticated") }
-        try finishAuthentication(id, try await context.store.authenticateConnection(
-            token: token, certificateFingerprint: certificateFingerprint))
-    }
-
-    private func authenticateInline(_ id: Int64, token: String) throws {
-        guard session == nil else { throw HubError.badRequest("already authenticated") }
-        try finishAuthentication(id, try context.store.authenticateConnectionInline(
-            token: token, certificateFingerprint: certificateFingerprint))
-    }
-
-    private func finishAuthentication(_ id: Int64, _ auth: HubStore.ConnectionAuth) throws {
         let record: SessionRecord
-        switch auth {
+        switch try context.store.authenticateConnection(token: token, certificateFingerprint: certificateFingerprint) {
         case .live(let live):
             record = live
         case .unknownToken:

@@ -16,53 +16,33 @@ extension HubStore {
         case clientCertificateRequired
     }
 
-    /// `auth` on a WebSocket: the token's live session and the second-factor check in one read.
-    public func authenticateConnection(token: String, certificateFingerprint: [UInt8]?) async throws -> ConnectionAuth {
+    /// `auth` on a WebSocket: the token's live session and the second-factor check in one read,
+    /// on the calling thread. A node calls it on its event loop (or its request task): the read
+    /// takes tens of microseconds, less than the thread hand-offs of GRDB's asynchronous form,
+    /// which were a quarter of the CPU of a WebSocket connection setup. WAL readers never wait
+    /// for writers.
+    public func authenticateConnection(token: String, certificateFingerprint: [UInt8]?) throws -> ConnectionAuth {
         let hash = Data(OpaqueToken.hash(token))
         let now = Self.nowMillis()
-        return try await pool.read { [self] db in
-            try connectionAuth(db, tokenHash: hash, now: now, certificateFingerprint: certificateFingerprint)
+        return try pool.read { [self] db in
+            guard let session = try liveSession(db, tokenHash: hash, now: now) else { return .unknownToken }
+            if try Self.requiresClientCertificate(db, session.user.organization) {
+                guard let fingerprint = certificateFingerprint,
+                    try Self.isCertificateRegistered(db, user: session.user.id, fingerprint: fingerprint)
+                else { return .clientCertificateRequired }
+            }
+            return .live(session)
         }
-    }
-
-    /// `authenticateConnection` on the calling thread. For a node's event loop: the read takes
-    /// tens of microseconds, less than the thread hand-offs of the asynchronous form, which were
-    /// a quarter of the CPU of a WebSocket connection setup. WAL readers never wait for writers.
-    public func authenticateConnectionInline(token: String, certificateFingerprint: [UInt8]?) throws -> ConnectionAuth {
-        let hash = Data(OpaqueToken.hash(token))
-        let now = Self.nowMillis()
-        return try pool.read { db in
-            try connectionAuth(db, tokenHash: hash, now: now, certificateFingerprint: certificateFingerprint)
-        }
-    }
-
-    private func connectionAuth(_ db: Database, tokenHash: Data, now: Int64, certificateFingerprint: [UInt8]?) throws
-        -> ConnectionAuth
-    {
-        guard let session = try liveSession(db, tokenHash: tokenHash, now: now) else { return .unknownToken }
-        if try Self.requiresClientCertificate(db, session.user.organization) {
-            guard let fingerprint = certificateFingerprint,
-                try Self.isCertificateRegistered(db, user: session.user.id, fingerprint: fingerprint)
-            else { return .clientCertificateRequired }
-        }
-        return .live(session)
-    }
-
-    /// `subscribe`: checks that the user may read the timeline and returns its head and read
-    /// markers, from one snapshot.
-    public func subscriptionStart(user: UserID, timeline: TimelineID) async throws -> SubscriptionStart {
-        try await pool.read { db in try Self.subscriptionStart(db, user: user, timeline: timeline) }
-    }
-
-    /// `subscriptionStart` on the calling thread (see `authenticateConnectionInline`).
-    public func subscriptionStartInline(user: UserID, timeline: TimelineID) throws -> SubscriptionStart {
-        try pool.read { db in try Self.subscriptionStart(db, user: user, timeline: timeline) }
     }
 
     public typealias SubscriptionStart = (head: Int64, receipts: [ReadReceipt])
 
-    private static func subscriptionStart(_ db: Database, user: UserID, timeline: TimelineID) throws -> SubscriptionStart {
-        try authorize(db, user: user, timeline: timeline, .read)
-        return (try head(db, timeline), try receipts(db, timeline))
+    /// `subscribe`: checks that the user may read the timeline and returns its head and read
+    /// markers, from one snapshot, on the calling thread (as `authenticateConnection`).
+    public func subscriptionStart(user: UserID, timeline: TimelineID) throws -> SubscriptionStart {
+        try pool.read { db in
+            try Self.authorize(db, user: user, timeline: timeline, .read)
+            return (try Self.head(db, timeline), try Self.receipts(db, timeline))
+        }
     }
 }

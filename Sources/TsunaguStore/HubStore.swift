@@ -60,8 +60,6 @@ public final class HubStore: Sendable {
         return true
     }
 
-    /// Two processes may open a new store at once; the loser of the race to migrate sees the
-    /// winner's schema on its retry.
     /// Switching a new file to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY there
     /// without calling the busy handler when another process holds a lock it waits on (deadlock
     /// avoidance). Several nodes starting at once on a new store hit that; retry the open.
@@ -76,7 +74,8 @@ public final class HubStore: Sendable {
         fatalError("unreachable")
     }
 
-    /// With several openers, a loser can fail once per migration the others apply (it read the
+    /// Two processes may open a new store at once; the loser of the race to migrate sees the
+    /// winner's schema on its retry. With several openers, a loser can fail once per migration the others apply (it read the
     /// applied list before the winner committed), so it retries until every migration is applied
     /// rather than once: each failure means another process made progress.
     private static func migrate(_ pool: DatabasePool) throws {

@@ -43,19 +43,15 @@ import TsunaguStore
     }
 
     @Test func theVerifyCommandDetectsAnEntryAlteredInTheDatabase() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tsunagu-audit-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let common = ["--store", directory + "/tsunagu.sqlite", "--master-key-file", directory + "/master.key"]
-        #expect(try await TsunaguExecutable.run(["admin", "bootstrap", "--org", "O", "--email", "a@o.test", "--password-stdin"] + common,
-                                                stdin: "long enough password").status == 0)
-        #expect(try await TsunaguExecutable.run(["admin", "add-user", "--email", "b@o.test", "--name", "B", "--password-stdin"] + common,
-                                                stdin: "long enough password").status == 0)
+        let store = try await OperatorStore.make("audit")
+        defer { store.remove() }
+        let common = store.common
         let intact = try await TsunaguExecutable.run(["audit", "verify"] + common)
         #expect(intact.status == 0)
         #expect(intact.output.contains("2 entries verified"))
         let sqlite = try await Tool.run("/usr/bin/env", ["python3", "-c",
             "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"UPDATE audit_log SET action='admin.nothing' WHERE seq=1\"); c.commit()",
-            directory + "/tsunagu.sqlite"])
+            store.storePath])
         #expect(sqlite.status == 0, "\(sqlite.output)")
         let tampered = try await TsunaguExecutable.run(["audit", "verify"] + common)
         #expect(tampered.status == 1)

@@ -4,13 +4,10 @@ import Testing
 /// `tsunagu backup` / `tsunagu restore` as PROTOCOL.md §6 lists them, run as the real executable.
 @Suite struct BackupCommandTests {
     @Test func backupThenRestoreBringsTheStoreBackAndRefusesWhatItShould() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tsunagu-backup-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let common = ["--store", directory + "/data/tsunagu.sqlite", "--master-key-file", directory + "/master.key"]
-        #expect(try await TsunaguExecutable.run(["admin", "bootstrap", "--org", "O", "--email", "a@o.test", "--password-stdin"] + common,
-                                                stdin: "long enough password").status == 0)
-        #expect(try await TsunaguExecutable.run(["admin", "add-user", "--email", "b@o.test", "--name", "B", "--password-stdin"] + common,
-                                                stdin: "long enough password").status == 0)
+        let store = try await OperatorStore.make("backup")
+        defer { store.remove() }
+        let directory = store.directory
+        let common = store.common
 
         let backup = try await TsunaguExecutable.run(["backup"] + common)
         #expect(backup.status == 0, "\(backup.output)")

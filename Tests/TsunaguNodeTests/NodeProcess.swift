@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// The `tsunagu` executable built beside the test bundle, run as a real process.
 enum TsunaguExecutable {
@@ -107,4 +108,25 @@ final class NodeProcess: @unchecked Sendable {
             process.waitUntilExit()
         }
     }
+}
+
+/// A store made the way an operator makes one, in a fresh temporary directory: `admin bootstrap`
+/// (organization O, admin a@o.test), then `admin add-user` b@o.test; two audit entries.
+struct OperatorStore {
+    let directory: String
+    var storePath: String { directory + "/data/tsunagu.sqlite" }
+    /// `--store` and `--master-key-file`, for every command on this store.
+    var common: [String] { ["--store", storePath, "--master-key-file", directory + "/master.key"] }
+
+    static func make(_ label: String) async throws -> OperatorStore {
+        let store = OperatorStore(directory: FileManager.default.temporaryDirectory
+            .appendingPathComponent("tsunagu-\(label)-\(UUID().uuidString)").path)
+        #expect(try await TsunaguExecutable.run(["admin", "bootstrap", "--org", "O", "--email", "a@o.test", "--password-stdin"]
+                                                + store.common, stdin: "long enough password").status == 0)
+        #expect(try await TsunaguExecutable.run(["admin", "add-user", "--email", "b@o.test", "--name", "B", "--password-stdin"]
+                                                + store.common, stdin: "long enough password").status == 0)
+        return store
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: directory) }
 }
