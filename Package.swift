@@ -1,8 +1,9 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Layers, bottom to top (STYLE.md): TsunaguCore (pure) → TsunaguCrypto / TsunaguWebSocket →
-// TsunaguStore → TsunaguNode → executables. Only executables read flags, files and environment.
+// Layers, bottom to top (docs/architecture.md): TsunaguCore and TsunaguRealtime (pure: Foundation
+// and each other only) → TsunaguCrypto / TsunaguWebSocket → TsunaguStore → TsunaguNode →
+// executables. Only executables read flags, files and environment.
 let nio: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
 let nioPosix: Target.Dependency = .product(name: "NIOPosix", package: "swift-nio")
 let nioHTTP1: Target.Dependency = .product(name: "NIOHTTP1", package: "swift-nio")
@@ -25,10 +26,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Pure domain: ids, roles and permission rules, events, wire messages. No I/O.
         .target(name: "TsunaguCore"),
+
+        // The pure realtime core: the session and feed state machines, and the interfaces they need
+        // from outside (event log, session authority, node registry, clock) with in-memory twins.
+        .target(name: "TsunaguRealtime", dependencies: ["TsunaguCore"]),
 
         // At-rest cryptography on the system's OpenSSL 3 libcrypto.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto",
@@ -46,8 +52,9 @@ let package = Package(
 
         // The realtime node: HTTP API, /v1/ws, subscription hub.
         .target(name: "TsunaguNode", dependencies: [
-            "TsunaguCore", "TsunaguCrypto", "TsunaguStore", "TsunaguWebSocket", "TsunaguClient", "TsunaguMail",
-            nio, nioPosix, nioHTTP1, nioWebSocket, nioSSL,
+            "TsunaguCore", "TsunaguRealtime", "TsunaguCrypto", "TsunaguStore", "TsunaguWebSocket", "TsunaguClient",
+            "TsunaguMail", nio, nioPosix, nioHTTP1, nioWebSocket, nioSSL,
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOTLS", package: "swift-nio"), logging,
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
@@ -67,7 +74,7 @@ let package = Package(
 
         .executableTarget(name: "tsunagu", dependencies: [
             "TsunaguCore", "TsunaguCrypto", "TsunaguStore", "TsunaguNode", "TsunaguBalancer", "TsunaguMail", logging,
-            nioPosix,
+            nioPosix, .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "tsunagu-load", dependencies: [
@@ -77,6 +84,7 @@ let package = Package(
         ], path: "LoadTests/tsunagu-load"),
 
         .testTarget(name: "TsunaguCoreTests", dependencies: ["TsunaguCore"]),
+        .testTarget(name: "TsunaguRealtimeTests", dependencies: ["TsunaguRealtime", "TsunaguCore"]),
         .testTarget(name: "TsunaguCryptoTests", dependencies: ["TsunaguCrypto"]),
         .testTarget(name: "TsunaguWebSocketTests", dependencies: [
             "TsunaguWebSocket", "TsunaguClient", nio, nioPosix, nioHTTP1, nioWebSocket,

@@ -1,7 +1,8 @@
 import TsunaguCore
-import TsunaguStore
 
-/// Failures of a request that are the client's to see, with the wire code they map to.
+/// The node's own failures of a request, the client's to see: the rules the node itself checks
+/// (sessions, subscriptions, the API's inputs). The store's rules throw `StoreError`;
+/// `WireMapping` turns either into a wire code.
 struct HubError: Error {
     var code: WireErrorCode
     var message: String
@@ -11,39 +12,9 @@ struct HubError: Error {
     }
     static func badRequest(_ message: String) -> HubError { HubError(code: .badRequest, message: message) }
     static func notFound(_ message: String) -> HubError { HubError(code: .notFound, message: message) }
+    static func forbidden(_ message: String) -> HubError { HubError(code: .forbidden, message: message) }
+    static func conflict(_ message: String) -> HubError { HubError(code: .conflict, message: message) }
+    static let notAMember = forbidden("not a member of this timeline")
     static let clientCertificateRequired = HubError(
         code: .clientCertificateRequired, message: "this organization requires a registered client certificate")
-}
-
-/// The one place that turns any error into a wire code and a message (STYLE.md). Unknown errors
-/// become `internal` with a correlation id that is logged beside the real error, so the client's
-/// message never carries internals, bodies or names.
-enum WireFailure {
-    static func describe(_ error: any Error, log: (String, any Error) -> Void) -> (code: WireErrorCode, message: String) {
-        switch error {
-        case let error as HubError:
-            return (error.code, error.message)
-        case let error as RequestError:
-            return (error.code, error.message)
-        case let error as StoreError:
-            switch error {
-            case .forbidden(let m): return (.forbidden, m)
-            case .notFound(let m): return (.notFound, m)
-            case .conflict(let m): return (.conflict, m)
-            case .invalid(let m): return (.badRequest, m)
-            case .masterKeyMismatch, .corrupt:
-                return internalError(error, log: log)
-            }
-        case let error where StoreError.isUnavailable(error):
-            return (.unavailable, "the store is unavailable; retry")
-        default:
-            return internalError(error, log: log)
-        }
-    }
-
-    private static func internalError(_ error: any Error, log: (String, any Error) -> Void) -> (code: WireErrorCode, message: String) {
-        let correlation = "c_" + TimelineID.random().rawValue.dropFirst(3).prefix(12)
-        log(correlation, error)
-        return (.internal, "internal error (correlation id \(correlation))")
-    }
 }

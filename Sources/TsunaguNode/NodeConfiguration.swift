@@ -15,18 +15,14 @@ public struct NodeConfiguration: Sendable {
     public var limits = WebSocketLimits()
     /// permessage-deflate offered to clients that ask (RFC 7692).
     public var compression = true
-    /// Seconds a new connection has to send a valid `auth` (PROTOCOL.md §1: 10 s, close 4001).
+    /// Seconds a new connection has to send a valid `auth` (docs/protocol.md: 10 s, close 4001).
     public var authTimeout: TimeAmount = .seconds(10)
     public var sessionLifetimeSeconds: Int64 = 12 * 3600
     public var time = WireTime.japan
     /// Serve the WebSocket echo endpoint `/v1/echo` on the same stack, for the Autobahn suite only.
     public var conformanceEcho = false
-    /// PEM paths for TLS on the same listener.
-    public var tlsCertificatePath: String?
-    public var tlsKeyPath: String?
-    /// PEM CA whose client certificates the node accepts (the second factor). With it, the node
-    /// requests a certificate on every TLS connection; organizations may require one.
-    public var tlsClientCAPath: String?
+    /// TLS on the same listener, when given.
+    public var tls: NodeTLS?
     /// Largest HTTP request body the JSON API accepts.
     public var maxHTTPBodyBytes = 1 << 20
     public var eventLoopThreads = System.coreCount

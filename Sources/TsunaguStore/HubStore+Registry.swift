@@ -2,30 +2,6 @@ import Foundation
 import GRDB
 import TsunaguCore
 
-/// A node's life in the membership registry: joining → active → draining → gone.
-public enum NodeState: String, Sendable, Codable, CaseIterable {
-    case joining, active, draining, gone
-}
-
-/// One row of the membership registry, as read at `readAtMillis`.
-public struct NodeRecord: Sendable, Equatable {
-    public var id: NodeID
-    public var host: String
-    public var port: Int
-    public var state: NodeState
-    public var requestedState: NodeState?
-    public var startedAtMillis: Int64
-    public var heartbeatAtMillis: Int64
-    public var connections: Int
-    public var subscriptions: Int
-    public var pid: Int?
-
-    /// Alive while its heartbeat is younger than the lease.
-    public func isAlive(nowMillis: Int64, leaseMillis: Int64) -> Bool {
-        state != .gone && nowMillis - heartbeatAtMillis <= leaseMillis
-    }
-}
-
 /// The registry lives in the shared store (DESIGN.md): nodes register themselves and heartbeat every
 /// second; a node whose heartbeat is older than the lease is dead to the balancer and its peers.
 extension HubStore {

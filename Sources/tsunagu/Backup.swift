@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ServiceLifecycle
 import TsunaguCrypto
 import TsunaguStore
 
@@ -67,13 +68,18 @@ struct Restore: AsyncParsableCommand {
 }
 
 /// `tsunagu up`'s daily backups: today's generation when it is missing, checked at start and then
-/// every hour, so a hub left running keeps its 8 daily generations without cron.
-struct DailyBackups {
+/// every hour, so a hub left running keeps its 8 daily generations without cron. Stops when `up`
+/// shuts down.
+struct DailyBackups: Service {
     let store: HubStore
     let key: MasterKey
     let directory: String
 
-    func run() async {
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await keepToday() }
+    }
+
+    private func keepToday() async {
         while !Task.isCancelled {
             let today = (directory as NSString).appendingPathComponent(StoreBackup.fileName(for: Date()))
             if !FileManager.default.fileExists(atPath: today) {

@@ -59,7 +59,7 @@ struct Balance: AsyncParsableCommand {
         }
         print("tsunagu balancer listening on \(listen.host):\(port)")
         fflush(nil)
-        try await SignalWaiter.untilTerminated()
+        try await ServiceRunner.run([UntilShutdown()], label: "tsunagu.balancer")
         try await balancer.shutdown()
     }
 }

@@ -58,7 +58,7 @@ struct NodeOptions: ParsableArguments {
     }
 
     func apply(to configuration: inout NodeConfiguration, storePath: String) throws {
-        apply(to: &configuration)
+        try apply(to: &configuration)
         if let smtpURL {
             configuration.mailTransport = SMTPTransport(configuration: try SMTPConfiguration.parse(url: smtpURL),
                                                         group: MultiThreadedEventLoopGroup.singleton)
@@ -71,10 +71,14 @@ struct NodeOptions: ParsableArguments {
         configuration.linkLifetimeSeconds = Int64(linkLifetime)
     }
 
-    func apply(to configuration: inout NodeConfiguration) {
-        configuration.tlsCertificatePath = tlsCert
-        configuration.tlsKeyPath = tlsKey
-        configuration.tlsClientCAPath = tlsClientCa
+    func apply(to configuration: inout NodeConfiguration) throws {
+        if let tlsCert, let tlsKey {
+            do {
+                configuration.tls = try NodeTLS.load(certificate: tlsCert, key: tlsKey, clientCA: tlsClientCa)
+            } catch {
+                throw CLIError("cannot load the TLS certificate, key or client CA: \(error)")
+            }
+        }
         configuration.limits.maxMessageBytes = maxMessageBytes
         configuration.time = WireTime(timeZone: TimeZone(identifier: timeZone)!)
         configuration.sessionLifetimeSeconds = Int64(sessionTtl)

@@ -37,8 +37,6 @@ struct Serve: AsyncParsableCommand {
         print("tsunagu node \(configuration.nodeID) listening on \(listen.host):\(port)")
         fflush(nil)  // stdout is block-buffered into a pipe; scripts wait for this line
         // SIGINT/SIGTERM or `tsunagu nodes drain`: leave with zero loss, then exit.
-        await SignalWaiter.untilTerminated(or: { await node.waitUntilDrained() })
-        await node.drain()
-        try await node.shutdown()
+        try await ServiceRunner.run([node], label: "tsunagu.node")
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ServiceLifecycle
 import TsunaguBalancer
 import TsunaguCore
 import TsunaguCrypto
@@ -55,13 +56,13 @@ struct Up: AsyncParsableCommand {
         let scheme = nodeOptions.tlsCert == nil ? "http" : "https"
         print("Tsunagu is up at \(scheme)://\(host):\(port)  (WebSocket: /v1/ws) — \(live) node(s), logs in \(logs); Ctrl-C stops it")
         fflush(nil)
-        let backups = noBackups ? nil : Task {
+        var services: [any Service] = [UntilShutdown()]
+        if !noBackups {
             let directory = backupDir ?? ((storeOptions.store as NSString).deletingLastPathComponent as NSString)
                 .appendingPathComponent("backups")
-            await DailyBackups(store: store, key: key, directory: directory).run()
+            services.append(DailyBackups(store: store, key: key, directory: directory))
         }
-        try await SignalWaiter.untilTerminated()
-        backups?.cancel()
+        try await ServiceRunner.run(services, label: "tsunagu.up")
         print("stopping: draining \(children.count) node(s)…")
         fflush(nil)
         for child in children where child.isRunning { child.terminate() }  // SIGTERM: each node drains

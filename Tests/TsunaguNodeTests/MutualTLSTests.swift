@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TsunaguNode
 import TsunaguClient
 import TsunaguCore
 import TsunaguStore
@@ -16,9 +17,8 @@ import TsunaguStore
         let made = try await Tool.run("/bin/bash", [Self.script, certs])
         try #require(made.status == 0, "\(made.output)")
         try await withLiveNode({
-            $0.tlsCertificatePath = certs + "/server.pem"
-            $0.tlsKeyPath = certs + "/server.key"
-            $0.tlsClientCAPath = certs + "/ca.pem"
+            $0.tls = try! NodeTLS.load(certificate: certs + "/server.pem", key: certs + "/server.key",
+                                       clientCA: certs + "/ca.pem")
         }) { live in
             let base = "https://127.0.0.1:\(live.port)"
             let login = #"{"email":"nurse@sakura.test","password":"\#(LiveNode.password)"}"#

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TsunaguNode
 
 /// TLS on the node's one listener: the JSON API answers over HTTPS with a certificate made here by
 /// `openssl` (the same pipeline carries `/v1/ws`).
@@ -13,7 +14,7 @@ import Testing
                                                      "-nodes", "-keyout", key, "-out", certificate, "-days", "1",
                                                      "-subj", "/CN=127.0.0.1"])
         try #require(made.status == 0, "openssl failed: \(made.output)")
-        try await withLiveNode({ $0.tlsCertificatePath = certificate; $0.tlsKeyPath = key }) { live in
+        try await withLiveNode({ $0.tls = try! NodeTLS.load(certificate: certificate, key: key, clientCA: nil) }) { live in
             let https = try await Tool.run("/usr/bin/curl", ["-sk", "https://127.0.0.1:\(live.port)/healthz"])
             #expect(https.status == 0)
             #expect(https.output.contains("\"status\":\"ok\""))

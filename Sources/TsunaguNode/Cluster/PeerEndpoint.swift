@@ -39,7 +39,7 @@ final class PeerEndpoint: WebSocketMessageDelegate, @unchecked Sendable {
         switch message.type {
         case "event":
             if let timeline = message.timeline.flatMap(TimelineID.init), let seq = message.seq {
-                context.hub.notifyCommitted(timeline: timeline, seq: seq)
+                context.hub.heard(timeline: timeline, seq: seq)
             }
         case "receipt":
             if let timeline = message.timeline.flatMap(TimelineID.init), let user = message.user.flatMap(UserID.init),
@@ -47,7 +47,7 @@ final class PeerEndpoint: WebSocketMessageDelegate, @unchecked Sendable {
                 context.hub.publishReceipt(timeline: timeline, user: user, seq: seq)
             }
         case "revoke":
-            if let session = message.session.flatMap(SessionID.init) { context.hub.endSession(session) }
+            if let session = message.session.flatMap(SessionID.init) { context.endSession(session) }
         default:
             break  // newer peers may send more; ignoring keeps mixed versions working during upgrades
         }

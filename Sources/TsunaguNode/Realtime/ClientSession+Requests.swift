@@ -1,5 +1,6 @@
 import NIOCore
 import TsunaguCore
+import TsunaguRealtime
 import TsunaguStore
 
 extension ClientSession {
@@ -8,21 +9,18 @@ extension ClientSession {
     /// moment ago cannot slip a write in.
     func perform(_ request: ClientRequest, as user: UserRecord) async throws {
         let store = context.store
-        let hub = context.hub
         let time = context.time
         switch request.command {
         case .auth:
             preconditionFailure("auth is handled before perform")
         case .ping:
-            reply(ServerMessage.ok(re: request.id) { $0.field("at", time.format(millis: WireTime.nowMillis())) })
+            reply(ServerMessage.ok(re: request.id) { $0.field("at", time.format(millis: context.clock.nowMillis)) })
         case .subscribe(let timeline, let since):
             try subscribe(request.id, timeline: timeline, since: since, user: user)
         case .unsubscribe(let timeline):
-            guard try await store.role(of: user.id, in: timeline) != nil else {
-                throw StoreError.forbidden("not a member of this timeline")
-            }
-            if let subscription = subscriptions.withLock({ $0.removeValue(forKey: timeline) }) {
-                hub.remove(subscription)
+            guard try await store.role(of: user.id, in: timeline) != nil else { throw HubError.notAMember }
+            if let subscription = removeSubscription(timeline: timeline) {
+                context.hub.remove(subscription)
                 subscription.eventLoop.execute { subscription.end() }
             }
             reply(ServerMessage.ok(re: request.id))
@@ -56,72 +54,35 @@ extension ClientSession {
         })
     }
 
-    /// PROTOCOL.md §2: the subscription is registered with the hub *before* the head is read, so
-    /// every event committed after that read reaches it live, and everything up to the head comes
-    /// from the store: no gap between replay and live delivery (duplicates are dropped by seq).
+    /// The subscription joins its timeline's feed *before* the head is read, so every event
+    /// committed after that read reaches it live, and everything up to the head comes from the
+    /// store: no gap between replay and live delivery (docs/protocol.md, "Ordering and resume").
     /// On the event loop (`runInline`) or the request task; the store read runs on that thread.
     func subscribe(_ id: Int64, timeline: TimelineID, since: Int64?, user: UserRecord) throws {
-        let subscription = try register(timeline: timeline, user: user)
+        let subscription = try addSubscription(timeline: timeline, user: user.id)
+        context.hub.join(subscription)
         let start: HubStore.SubscriptionStart
         do {
             start = try context.store.subscriptionStart(user: user.id, timeline: timeline)
         } catch {
-            unregister(subscription)
+            context.hub.remove(subscription)
+            removeSubscription(subscription)
             throw error
         }
-        begin(subscription, answering: id, since: since, start: start)
-    }
-
-    /// A new subscription in this session's table and the hub; refused if one is live already.
-    private func register(timeline: TimelineID, user: UserRecord) throws -> Subscription {
-        let hub = context.hub
-        let subscription = Subscription(
-            timeline: timeline, user: user.id, connection: connection, store: context.store, time: context.time,
-            onEnd: { [weak self] ended in
-                hub.remove(ended)
-                self?.subscriptions.withLock { subs in
-                    if subs[ended.timeline] === ended { subs[ended.timeline] = nil }
-                }
-            })
-        let inserted = subscriptions.withLock { subs in
-            if subs[timeline] != nil { return false }
-            subs[timeline] = subscription
-            return true
-        }
-        guard inserted else {
-            throw StoreError.conflict("already subscribed to this timeline; unsubscribe first")
-        }
-        hub.add(subscription)
-        return subscription
-    }
-
-    private func unregister(_ subscription: Subscription) {
-        context.hub.remove(subscription)
-        subscriptions.withLock { if $0[subscription.timeline] === subscription { $0[subscription.timeline] = nil } }
-    }
-
-    /// Answers `subscribe` and starts delivery after `since` (or the head).
-    private func begin(_ subscription: Subscription, answering id: Int64, since: Int64?, start: HubStore.SubscriptionStart) {
-        let (head, receipts) = start
-        let timeline = subscription.timeline
-        // A since beyond the head means the store was restored from an older backup: the client
-        // must drop what it holds and reload; nothing is skipped or renumbered silently.
-        let reset = (since ?? 0) > head
+        let cursor = SubscribeCursor(since: since, head: start.head)
         reply(ServerMessage.ok(re: id) { w in
-            w.field("head", head)
+            w.field("head", start.head)
             w.key("receipts")
             w.beginArray()
-            for receipt in receipts {
+            for receipt in start.receipts {
                 w.beginObject()
                 w.field("user", receipt.user.rawValue)
                 w.field("seq", receipt.seq)
                 w.endObject()
             }
             w.endArray()
-            if reset { w.field("reset", true) }
+            if cursor.reset { w.field("reset", true) }
         })
-        context.hub.anchor(timeline, at: head)
-        let after = (since == nil || reset) ? head : since!
-        subscription.eventLoop.execute { subscription.begin(after: after, through: head) }
+        context.hub.start(subscription, after: cursor.after, head: start.head)
     }
 }

@@ -12,6 +12,14 @@ struct SessionRoutes: Sendable {
         var password: String
     }
 
+    /// The second factor: where the user's organization requires a client certificate, the
+    /// connection must have presented one that the user registered.
+    private func checkSecondFactor(_ user: UserRecord, fingerprint: [UInt8]?) async throws {
+        guard try await context.store.requiresClientCertificate(user.organization) else { return }
+        guard let fingerprint, try await context.store.isCertificateRegistered(user: user.id, fingerprint: fingerprint)
+        else { throw HubError.clientCertificateRequired }
+    }
+
     /// `POST /v1/sessions` → 201 {token, expires_at, user}. One answer for an unknown address, a
     /// wrong password and a disabled account, so that it reveals none of them.
     func login(_ request: APIRequest) async throws -> APIResponse {
@@ -23,7 +31,7 @@ struct SessionRoutes: Sendable {
                            message: "too many failed logins; try again after \(context.time.format(millis: until))")
         }
         let found = try await store.userForLogin(email: body.email)
-        let valid = try await context.verifyPassword(body.password, hash: found?.passwordHash)
+        let valid = try await context.passwords.verify(body.password, hash: found?.passwordHash)
         guard valid, let user = found?.user, !user.disabled else {
             context.logger.info("login failed", metadata: ["tsunagu.node": "\(context.nodeID)"])
             await context.audit("login.failure", organization: found?.user.organization, actor: nil,
@@ -39,7 +47,7 @@ struct SessionRoutes: Sendable {
         }
         try await store.clearLoginFailures(email: body.email)
         do {
-            try await context.checkSecondFactor(user, fingerprint: request.certificateFingerprint)
+            try await checkSecondFactor(user, fingerprint: request.certificateFingerprint)
         } catch {
             await context.audit("login.failure", organization: user.organization, actor: nil, target: user.id.rawValue,
                                 source: request.source, details: "client certificate missing or not registered")

@@ -39,7 +39,7 @@ enum APIRoutes {
 
     private static func addHealth(to router: inout APIRouter, _ context: NodeContext) {
         router.add(.GET, "/metrics") { _ in
-            let text = context.metrics.scrape(connections: context.clients.withLock { $0.count },
+            let text = context.metrics.scrape(connections: context.connections.count,
                                               subscriptions: context.hub.subscriptionCount,
                                               peerLinks: context.peers?.connectedPeers ?? 0)
             return APIResponse(status: .ok, body: text, contentType: "text/plain; version=0.0.4")
@@ -49,7 +49,7 @@ enum APIRoutes {
         }
         router.add(.GET, "/readyz") { _ in
             if context.isDraining { return .json(.serviceUnavailable) { $0.field("status", "draining") } }
-            if context.storeAnsweredRecently {
+            if context.storeHealth.answeredRecently {
                 return .json { $0.field("status", "ready"); $0.field("node", context.nodeID.rawValue) }
             }
             do {
@@ -77,7 +77,7 @@ extension APIRequest {
     func timelineParameter() throws -> TimelineID {
         // An id that cannot exist is answered like a timeline the caller may not see.
         guard let id = parameters["id"].flatMap(TimelineID.init) else {
-            throw StoreError.forbidden("not a member of this timeline")
+            throw HubError.notAMember
         }
         return id
     }

@@ -37,7 +37,7 @@ struct AccountRoutes: Sendable {
         let body = try request.decode(CompleteBody.self)
         guard (1...512).contains(body.token.utf8.count) else { throw HubError.notFound("no such activation link") }
         guard body.password.utf8.count <= 1024 else { throw HubError.badRequest("password: at most 1024 bytes") }
-        let hash = try await context.hashPassword(body.password)
+        let hash = try await context.passwords.hash(body.password)
         let password = body.password
         // The policy needs the account's address, which the link names: checked inside the store's transaction.
         let user = try await context.store.completeActivation(token: body.token, name: body.name, passwordHash: hash,
@@ -94,7 +94,7 @@ struct AccountRoutes: Sendable {
         }
         guard role != nil || body.disabled != nil else { throw HubError.badRequest("role or disabled: give at least one") }
         if id == session.user.id && (body.disabled == true || role == .member) {
-            throw StoreError.conflict("admins cannot disable or demote themselves")
+            throw HubError.conflict("admins cannot disable or demote themselves")
         }
         let (user, revoked) = try await context.store.updateUser(id, in: session.user.organization, role: role,
                                                                  disabled: body.disabled)
@@ -186,7 +186,7 @@ struct AccountRoutes: Sendable {
 extension NodeContext {
     func authenticateAdmin(_ request: APIRequest) async throws -> SessionRecord {
         let session = try await authenticate(request)
-        guard session.user.role == .admin else { throw StoreError.forbidden("organization admins only") }
+        guard session.user.role == .admin else { throw HubError.forbidden("organization admins only") }
         return session
     }
 

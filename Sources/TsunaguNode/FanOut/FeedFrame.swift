@@ -1,0 +1,21 @@
+import NIOCore
+import TsunaguCore
+import TsunaguWebSocket
+
+/// What a feed hands its subscribers: an event or a receipt, serialized (and, where negotiated,
+/// compressed) once for the whole node.
+struct FeedFrame: Sendable {
+    let bytes: SharedFrame
+    /// The user a member/leave event removes: that user's subscriptions end after it.
+    let leaving: UserID?
+
+    init(event: TimelineEvent, time: WireTime) {
+        bytes = SharedFrame(text: ByteBuffer(bytes: ServerMessage.event(event, time: time)))
+        if case .member(let user, .leave, _) = event.payload { leaving = user.id } else { leaving = nil }
+    }
+
+    init(receipt timeline: TimelineID, user: UserID, seq: Int64) {
+        bytes = SharedFrame(text: ByteBuffer(bytes: ServerMessage.receipt(timeline: timeline, user: user, seq: seq)))
+        leaving = nil
+    }
+}

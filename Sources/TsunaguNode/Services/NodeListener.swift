@@ -1,0 +1,71 @@
+import NIOCore
+import NIOPosix
+import NIOSSL
+import TsunaguCore
+import TsunaguWebSocket
+
+/// The node's one listener: the JSON API and the WebSocket endpoints on one port, TLS optional.
+enum NodeListener {
+    static func bind(context: NodeContext, group: any EventLoopGroup) async throws -> any Channel {
+        let configuration = context.configuration
+        let tls = try configuration.tls?.makeContext()
+        var limits = configuration.limits
+        // The echo endpoint echoes binary; /v1/ws closes on binary in ClientSession (1003).
+        limits.allowsBinary = configuration.conformanceEcho
+        let maxBody = configuration.maxHTTPBodyBytes
+        let failure: @Sendable (any Error, String) -> (code: WireErrorCode, message: String) = { error, _ in
+            context.failure(error, operation: "http")
+        }
+        let http = HTTPPipeline(upgrader: makeUpgrader(context: context, limits: limits, plaintextOnTLSPort: false),
+                                router: APIRoutes.router(context), maxBody: maxBody, failure: failure)
+        // With TLS, plaintext on the same port serves only what must work without a certificate:
+        // health for the balancer and HAProxy, and the HMAC-authenticated, content-free peer links.
+        let plaintext = HTTPPipeline(
+            upgrader: makeUpgrader(context: context, limits: limits, plaintextOnTLSPort: true),
+            router: APIRoutes.healthRouter(context), maxBody: maxBody, failure: failure)
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            // Accept up to 64 connections per wake-up instead of NIO's 4: after a node loss its
+            // clients arrive here by the thousand, and while they wait unaccepted the kernel
+            // drops their SYNs once the queue is full.
+            .serverChannelOption(.maxMessagesPerRead, value: 64)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Each channel keeps its receive buffer between reads; most connections are idle
+            // subscribers that send a few small frames, so start small (NIO's default is 2 KB) and
+            // let busy connections grow it. Part of the per-connection memory budget
+            // (docs/benchmarks.md, idle connections).
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            TLSSniffer(tls: tls, secure: http, plaintext: plaintext))
+                    } else {
+                        try http.configure(channel)
+                    }
+                }
+            }
+            .bind(host: configuration.host, port: configuration.port).get()
+    }
+
+    private static func makeUpgrader(context: NodeContext, limits: WebSocketLimits, plaintextOnTLSPort: Bool)
+        -> WebSocketServerUpgrader
+    {
+        let configuration = context.configuration
+        return WebSocketServer.makeUpgrader(limits: limits, compression: configuration.compression) { head, _ in
+            let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+            switch path {
+            case "/v1/ws" where !plaintextOnTLSPort:
+                return { ClientSession(context: context) }
+            case "/v1/echo" where configuration.conformanceEcho && !plaintextOnTLSPort:
+                return { WebSocketEchoDelegate() }
+            case "/v1/peer":
+                guard let auth = context.peerAuth else { return nil }
+                return { PeerEndpoint(context: context, auth: auth) }
+            default:
+                return nil
+            }
+        }
+    }
+}
