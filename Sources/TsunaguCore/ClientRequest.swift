@@ -1,4 +1,4 @@
-/// A validated client → server request (PROTOCOL.md §2).
+/// A validated client → server request (docs/protocol.md §2).
 public struct ClientRequest: Sendable, Equatable {
     public var id: Int64
     public var command: Command
@@ -46,7 +46,7 @@ public struct RequestError: Error, Sendable, Equatable {
 
 /// Limits of the wire protocol's fields.
 public enum FieldLimits {
-    /// PROTOCOL.md §2: `body` is 1…16384 characters (counted as Unicode scalars).
+    /// docs/protocol.md §2: `body` is 1…16384 characters (counted as Unicode scalars).
     public static let bodyCharacters = 1...16_384
     /// A reaction is a short token such as "ack" or one emoji sequence.
     public static let reactionCharacters = 1...32

@@ -2,7 +2,7 @@
 public typealias JSONObject = [String: JSONValue]
 
 /// A parsed JSON value. Requests are parsed into this first, then checked field by field, so that a
-/// wrong field gets an error naming that field and still carrying the request's `id` (PROTOCOL.md §2).
+/// wrong field gets an error naming that field and still carrying the request's `id` (docs/protocol.md §2).
 /// The client library and `tsunagu-load` use the same type for what they send and receive.
 ///
 /// Integers stay exact: a number written without fraction or exponent that fits `Int64` is `.int`,
@@ -171,9 +171,4 @@ extension JSONValue: CustomStringConvertible {
             Result { () throws(JSONParseError) in try JSONParser.parseDocument(UnsafeRawBufferPointer(buffer)) }
         }.get()
     }
-}
-
-extension Dictionary where Key == String, Value == JSONValue {
-    /// Compact JSON text of an object, keys sorted.
-    public func jsonText() -> String { JSONValue.object(self).serialized() }
 }

@@ -1,4 +1,4 @@
-/// PROTOCOL.md §4: "A connection that sends more than 20 malformed messages within a minute is
+/// docs/protocol.md §5: "A connection that sends more than 20 malformed messages within a minute is
 /// closed with 1008." A sliding window over the times of recent malformed messages.
 public struct MalformedMessageBudget: Sendable {
     public let limit: Int

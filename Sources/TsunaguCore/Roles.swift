@@ -21,7 +21,7 @@ public enum TimelineRole: String, Sendable, Codable, CaseIterable, Comparable {
     public static func < (lhs: TimelineRole, rhs: TimelineRole) -> Bool { lhs.rank < rhs.rank }
 }
 
-/// Timeline kinds (PROTOCOL.md §5, `POST /v1/timelines`).
+/// Timeline kinds (docs/protocol.md §6, `POST /v1/timelines`).
 public enum TimelineKind: String, Sendable, Codable, CaseIterable {
     case patient
     case group

@@ -1,4 +1,4 @@
-/// Serializes server → client messages (PROTOCOL.md §3). Each function returns the UTF-8 JSON text
+/// Serializes server → client messages (docs/protocol.md §3). Each function returns the UTF-8 JSON text
 /// of one frame.
 public enum ServerMessage {
     /// `{"type":"event",...}`. Written once per event per node, shared by all subscribers.

@@ -13,7 +13,7 @@ public enum TimelineAction: String, Sendable, CaseIterable {
     case leave
 }
 
-/// PROTOCOL.md §5: "`viewer` may read, react and mark read, but not post or start calls. Only members
+/// docs/protocol.md §6: "`viewer` may read, react and mark read, but not post or start calls. Only members
 /// of a timeline see anything of it; a non-member gets `forbidden` for every operation on it."
 public enum TimelineAccessPolicy {
     public static func allows(_ role: TimelineRole?, _ action: TimelineAction) -> Bool {

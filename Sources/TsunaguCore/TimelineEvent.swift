@@ -26,7 +26,7 @@ public struct TimelineEvent: Sendable, Equatable {
     public enum CallOp: String, Sendable, Codable { case start, end }
     public enum MemberOp: String, Sendable, Codable { case join, leave }
 
-    /// The kind-specific part of an event; PROTOCOL.md §3's table.
+    /// The kind-specific part of an event; docs/protocol.md §3's table.
     public enum Payload: Sendable, Equatable {
         case message(body: String, clientMsgID: String)
         case reaction(targetSeq: Int64, reaction: String, op: ReactionOp)

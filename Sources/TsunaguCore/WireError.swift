@@ -1,5 +1,5 @@
-/// The error codes of PROTOCOL.md §4. The one mapping from domain errors to these codes lives in the
-/// node (`HubError+Wire.swift`); the core only names them.
+/// The error codes of docs/protocol.md §5. The one mapping from domain errors to these codes lives in the
+/// node (`WireMapping.swift`); the core only names them.
 public enum WireErrorCode: String, Sendable, Codable, CaseIterable {
     case badRequest = "bad_request"
     case unauthenticated
@@ -10,7 +10,7 @@ public enum WireErrorCode: String, Sendable, Codable, CaseIterable {
     case conflict
     case unavailable
     case `internal`
-    /// PROTOCOL.md §5: the organization requires a registered client certificate and the
+    /// docs/protocol.md §6: the organization requires a registered client certificate and the
     /// connection presented none (or one that is not registered).
     case clientCertificateRequired = "client_certificate_required"
 
@@ -30,7 +30,7 @@ public enum WireErrorCode: String, Sendable, Codable, CaseIterable {
     }
 }
 
-/// WebSocket close codes Tsunagu sends beyond RFC 6455's own (PROTOCOL.md §1, docs/protocol.md).
+/// WebSocket close codes Tsunagu sends beyond RFC 6455's own (docs/protocol.md §1).
 public enum TsunaguCloseCode {
     /// No valid `auth` within the auth timeout.
     public static let authTimeout: UInt16 = 4001

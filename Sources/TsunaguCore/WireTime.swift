@@ -1,6 +1,6 @@
 import Foundation
 
-/// Formats instants as RFC 3339 with milliseconds in the deployment's zone (PROTOCOL.md §3: JST,
+/// Formats instants as RFC 3339 with milliseconds in the deployment's zone (docs/protocol.md §3: JST,
 /// `+09:00`, by default). Hand-written rather than `ISO8601DateFormatter` because it runs once per
 /// event on the hot path, must be thread-safe without locks, and the arithmetic is short.
 public struct WireTime: Sendable {

@@ -3,7 +3,7 @@ import GRDB
 
 /// Group commit for the store's frequent writes (post, react, call, mark read).
 ///
-/// DESIGN.md acknowledges an event only once it is durably committed, and the store keeps
+/// docs/architecture.md acknowledges an event only once it is durably committed, and the store keeps
 /// `synchronous = FULL`, so every COMMIT waits for an fsync of the WAL. One transaction per write
 /// would cap a node at one acknowledgement per fsync. The committer instead runs every write that
 /// arrived while the previous commit was in progress in ONE IMMEDIATE transaction — classic group

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import TsunaguCore
 
-/// The registry lives in the shared store (DESIGN.md): nodes register themselves and heartbeat every
+/// The registry lives in the shared store (docs/architecture.md): nodes register themselves and heartbeat every
 /// second; a node whose heartbeat is older than the lease is dead to the balancer and its peers.
 extension HubStore {
     public static let defaultLeaseMillis: Int64 = 3000

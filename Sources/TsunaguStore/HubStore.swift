@@ -25,7 +25,7 @@ public final class HubStore: Sendable {
         // Several node processes write to one file: wait for the lock instead of failing at once.
         config.busyMode = .callback(Self.waitForLock)
         config.prepareDatabase { db in
-            // DESIGN.md: an event is acknowledged only once durably committed; FULL fsyncs the WAL
+            // docs/architecture.md: an event is acknowledged only once durably committed; FULL fsyncs the WAL
             // on every commit.
             try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
@@ -164,12 +164,5 @@ extension HubStore {
     /// A trivial read: readiness checks that the store answers.
     public func ping() async throws {
         _ = try await pool.read { try Int.fetchOne($0, sql: "SELECT 1") }
-    }
-}
-
-extension HubStore {
-    /// `PRAGMA synchronous` of the store's writer connection (2 = FULL), for operators and tests.
-    public func synchronousSetting() throws -> Int {
-        try pool.write { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
     }
 }

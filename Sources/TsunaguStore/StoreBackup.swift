@@ -5,7 +5,7 @@ import Glibc
 import GRDB
 import TsunaguCrypto
 
-/// Encrypted backups of the store (white paper 8.13; PROTOCOL.md §6 `tsunagu backup` /
+/// Encrypted backups of the store (white paper 8.13; docs/protocol.md §7 `tsunagu backup` /
 /// `tsunagu restore`).
 ///
 /// A backup is a consistent snapshot of the SQLite file (SQLite's online backup API, read from a

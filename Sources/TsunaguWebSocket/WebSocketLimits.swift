@@ -2,7 +2,7 @@ import NIOCore
 
 /// Per-connection limits of the WebSocket message layer.
 ///
-/// The defaults are the ones PROTOCOL.md promises for `/v1/ws`; tests shorten the timers and the
+/// The defaults are the ones docs/protocol.md promises for `/v1/ws`; tests shorten the timers and the
 /// conformance echo raises the sizes (Autobahn sends messages of up to 16 MiB).
 public struct WebSocketLimits: Sendable {
     /// Largest message accepted, measured after reassembly and after decompression.

@@ -5,7 +5,7 @@ import TsunaguCrypto
 import TsunaguStore
 
 /// `tsunagu backup`: today's encrypted generation of the store, 8 daily generations kept
-/// (PROTOCOL.md §6, white paper 8.13). Nodes keep running meanwhile.
+/// (docs/protocol.md §7, white paper 8.13). Nodes keep running meanwhile.
 struct Backup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write an encrypted backup of the store (one file per day, the newest \(StoreBackup.generations) kept).",
@@ -42,7 +42,7 @@ struct Restore: AsyncParsableCommand {
             The backup is decrypted with the master key and checked (SQLite integrity, its data \
             keys open) before the store is touched. An existing store is replaced only with \
             --force, and never while nodes are heartbeating into it. Clients that resume with a \
-            `since` beyond a timeline's restored head get `reset` (PROTOCOL.md §2).
+            `since` beyond a timeline's restored head get `reset` (docs/protocol.md §2).
             """)
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: ArgumentHelp("The backup file to restore.", valueName: "file")) var from: String

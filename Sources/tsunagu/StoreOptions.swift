@@ -4,7 +4,7 @@ import TsunaguCore
 import TsunaguCrypto
 import TsunaguStore
 
-/// `--store` and `--master-key-file`, which every command takes (PROTOCOL.md §6).
+/// `--store` and `--master-key-file`, which every command takes (docs/protocol.md §7).
 struct StoreOptions: ParsableArguments {
     @Option(help: "Path of the SQLite store.")
     var store = "./tsunagu-data/tsunagu.sqlite"

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 
-/// The operator's one executable (PROTOCOL.md §6).
+/// The operator's one executable (docs/protocol.md §7).
 @main
 struct Tsunagu: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -9,7 +9,7 @@ struct Tsunagu: AsyncParsableCommand {
         abstract: "Tsunagu, a realtime collaboration hub for regional care teams.",
         subcommands: [Up.self, Serve.self, Balance.self, Nodes.self, Admin.self, Audit.self, Backup.self, Restore.self])
 
-    /// PROTOCOL.md §6: bad arguments are a one-line error naming the flag and exit status 2;
+    /// docs/protocol.md §7: bad arguments are a one-line error naming the flag and exit status 2;
     /// failures at run time are one line and exit status 1.
     static func main() async {
         // The store and the key are the operator's alone: files this process creates are 0600.

@@ -2,7 +2,7 @@ import Testing
 import TsunaguCore
 
 @Suite struct TimelineAccessPolicyTests {
-    /// PROTOCOL.md §5, as a table: role → actions it allows.
+    /// docs/protocol.md §6, as a table: role → actions it allows.
     static let expected: [TimelineRole?: Set<TimelineAction>] = [
         .owner: Set(TimelineAction.allCases),
         .member: [.read, .post, .react, .markRead, .startOrEndCall, .leave],

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// `tsunagu backup` / `tsunagu restore` as PROTOCOL.md §6 lists them, run as the real executable.
+/// `tsunagu backup` / `tsunagu restore` as docs/protocol.md §7 lists them, run as the real executable.
 @Suite struct BackupCommandTests {
     @Test func backupThenRestoreBringsTheStoreBackAndRefusesWhatItShould() async throws {
         let store = try await OperatorStore.make("backup")

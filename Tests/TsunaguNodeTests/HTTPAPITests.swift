@@ -3,7 +3,7 @@ import Testing
 import TsunaguClient
 import TsunaguCore
 
-/// PROTOCOL.md §5 over real HTTP.
+/// docs/protocol.md §6 over real HTTP.
 @Suite struct HTTPAPITests {
     @Test func loginMeTimelinesAndHistory() async throws {
         try await withLiveNode { live in

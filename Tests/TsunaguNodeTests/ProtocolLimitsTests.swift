@@ -3,7 +3,7 @@ import Testing
 import TsunaguClient
 import TsunaguCore
 
-/// Bad input gets the error the contract names, and the node stays up (PROTOCOL.md §1, §4).
+/// Bad input gets the error the contract names, and the node stays up (docs/protocol.md §1, §5).
 @Suite struct ProtocolLimitsTests {
     @Test func malformedJSONIsBadRequestAndTheConnectionStaysOpen() async throws {
         try await withLiveNode { live in

@@ -3,7 +3,7 @@ import Testing
 import TsunaguClient
 import TsunaguCore
 
-/// PROTOCOL.md §2–3 end to end: real node, real sockets, real WebSocket client.
+/// docs/protocol.md §2–3 end to end: real node, real sockets, real WebSocket client.
 @Suite struct RealtimeProtocolTests {
     @Test func aPostReachesTheOtherMember() async throws {
         try await withLiveNode { live in

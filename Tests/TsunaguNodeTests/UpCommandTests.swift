@@ -4,7 +4,7 @@ import Synchronization
 import Testing
 import TsunaguClient
 
-/// `tsunagu up`, the embedded default of PROTOCOL.md §6, as an operator runs it: in a fresh
+/// `tsunagu up`, the embedded default of docs/protocol.md §7, as an operator runs it: in a fresh
 /// directory, from the real executable.
 @Suite struct UpCommandTests {
     @Test func upServesThroughItsBalancerKeepsADailyBackupAndStopsOnSIGTERM() async throws {

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import TsunaguCrypto
-import TsunaguStore
+@testable import TsunaguStore
 
 @Suite struct MigrationTests {
     @Test func aNewStoreIsMigratedInWALWithFullSync() throws {
@@ -22,7 +22,7 @@ import TsunaguStore
                                                                                                "2026-11-27-password-policy"])
         }
         // synchronous is per connection: the store's own connections set FULL (2)
-        #expect(try f.store.synchronousSetting() == 2)
+        #expect(try f.store.pool.write { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
     }
 
     @Test func reopeningKeepsDataAndDataKeys() async throws {

@@ -2,7 +2,7 @@ import NIOHTTP1
 
 /// A small router: method + path pattern ("/v1/timelines/{id}/members") → handler. Hand-written
 /// because the API is a few dozen routes on the same NIO pipeline as the WebSocket upgrade, and a
-/// framework would bring its own server (DESIGN.md).
+/// framework would bring its own server (docs/architecture.md).
 struct APIRouter: Sendable {
     typealias Handler = @Sendable (APIRequest) async throws -> APIResponse
 

@@ -2,7 +2,7 @@ import NIOHTTP1
 import TsunaguCore
 import TsunaguStore
 
-/// The JSON API of PROTOCOL.md §5 (the parts this node serves).
+/// The JSON API of docs/protocol.md §6 (the parts this node serves).
 enum APIRoutes {
     static func router(_ context: NodeContext) -> APIRouter {
         var router = APIRouter()

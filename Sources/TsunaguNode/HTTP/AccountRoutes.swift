@@ -4,7 +4,7 @@ import TsunaguCrypto
 import TsunaguStore
 
 /// Registration by e-mailed, single-use links, and the organization admin's user management
-/// (PROTOCOL.md §5; white paper 5.16–5.18).
+/// (docs/protocol.md §6; white paper 5.16–5.18).
 struct AccountRoutes: Sendable {
     let context: NodeContext
 

@@ -1,7 +1,7 @@
 import NIOCore
 import NIOSSL
 
-/// TLS is optional on the node's one port (PROTOCOL.md §1). When it is on, the first byte of a
+/// TLS is optional on the node's one port (docs/protocol.md §1). When it is on, the first byte of a
 /// connection tells the two apart: a TLS record starts with 0x16 (handshake). TLS connections get
 /// the whole API; plaintext ones get the restricted pipeline (health and peer links only), so
 /// that the balancer's and HAProxy's health checks and the peer mesh work without certificates.
