@@ -74,7 +74,7 @@ let package = Package(
 
         .executableTarget(name: "tsunagu", dependencies: [
             "TsunaguCore", "TsunaguCrypto", "TsunaguStore", "TsunaguNode", "TsunaguBalancer", "TsunaguMail", logging,
-            nioPosix, .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            nioPosix, nioSSL, .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "tsunagu-load", dependencies: [
@@ -98,7 +98,7 @@ let package = Package(
         ]),
         .testTarget(name: "TsunaguNodeTests", dependencies: [
             "TsunaguNode", "TsunaguClient", "TsunaguStore", "TsunaguCore", "TsunaguCrypto", nio, nioPosix, nioHTTP1,
-            nioWebSocket,
+            nioWebSocket, nioSSL,
         ]),
     ]
 )

@@ -115,26 +115,25 @@ struct SMTPClientStateMachine {
 
     /// No reply within the command timeout.
     mutating func timedOut() -> Action {
-        switch self.state {
-        case .finished: return .none
-        case .awaitingQuitReply:
-            self.state = .finished
-            return .close
-        default:
-            return self.fail(.timeout(stage: self.stage), quit: false)
-        }
+        let error = SMTPError.timeout(stage: self.stage)
+        return self.connectionLost(error)
     }
 
     /// The connection closed, or failed (`reason` is a short description of the network error).
     mutating func connectionFailed(_ reason: String) -> Action {
+        let error = SMTPError.connection("\(reason) at \(self.stage)")
+        return self.connectionLost(error)
+    }
+
+    /// The server stopped answering. After QUIT that is harmless: the message was already accepted.
+    private mutating func connectionLost(_ error: SMTPError) -> Action {
         switch self.state {
         case .finished: return .none
         case .awaitingQuitReply:
-            // The message was already accepted; a server that hangs up before answering QUIT is harmless.
             self.state = .finished
             return .close
         default:
-            return self.fail(.connection("\(reason) at \(self.stage)"), quit: false)
+            return self.fail(error, quit: false)
         }
     }
 

@@ -14,13 +14,6 @@ public struct NodeTLS: Sendable {
         self.clientCA = clientCA
     }
 
-    /// From PEM files (the executable and tests call this; the node itself does not).
-    public static func load(certificate: String, key: String, clientCA: String?) throws -> NodeTLS {
-        NodeTLS(certificateChain: try NIOSSLCertificate.fromPEMFile(certificate),
-                privateKey: try NIOSSLPrivateKey(file: key, format: .pem),
-                clientCA: try clientCA.map { try NIOSSLCertificate.fromPEMFile($0) })
-    }
-
     func makeContext() throws -> NIOSSLContext {
         var tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: certificateChain.map { .certificate($0) }, privateKey: .privateKey(privateKey))

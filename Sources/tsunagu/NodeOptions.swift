@@ -74,7 +74,7 @@ struct NodeOptions: ParsableArguments {
     func apply(to configuration: inout NodeConfiguration) throws {
         if let tlsCert, let tlsKey {
             do {
-                configuration.tls = try NodeTLS.load(certificate: tlsCert, key: tlsKey, clientCA: tlsClientCa)
+                configuration.tls = try NodeTLS.fromPEMFiles(certificate: tlsCert, key: tlsKey, clientCA: tlsClientCa)
             } catch {
                 throw CLIError("cannot load the TLS certificate, key or client CA: \(error)")
             }

@@ -59,14 +59,14 @@ extension Nodes {
             let logPath = log ?? ((storeOptions.store as NSString).deletingLastPathComponent + "/logs/node-\(address.port).log")
             let process = try NodeLauncher.start(storeOptions: storeOptions, host: address.host, port: address.port,
                                                  nodeID: id, logPath: logPath)
-            let deadline = Date().addingTimeInterval(15)
-            while Date() < deadline {
-                if try await store.liveNodes().contains(where: { $0.id.rawValue == id }) {
-                    print("node \(id) is active at \(address.host):\(address.port) (pid \(process.processIdentifier), log \(logPath))")
-                    return
-                }
+            let active = try await Registry.poll(seconds: 15, every: .milliseconds(100)) {
+                if try await store.liveNodes().contains(where: { $0.id.rawValue == id }) { return true }
                 if !process.isRunning { throw CLIError("the node exited at start; see \(logPath)") }
-                try await Task.sleep(for: .milliseconds(100))
+                return false
+            }
+            if active {
+                print("node \(id) is active at \(address.host):\(address.port) (pid \(process.processIdentifier), log \(logPath))")
+                return
             }
             throw CLIError("node \(id) did not become active within 15 s; see \(logPath)")
         }
@@ -83,14 +83,13 @@ extension Nodes {
             let store = try storeOptions.openStore(createKey: false)
             guard try await store.requestDrain(id: NodeID(id)) else { throw CLIError("no node \(id) in the registry") }
             print("drain requested for \(id)")
-            let deadline = Date().addingTimeInterval(TimeInterval(wait))
-            while Date() < deadline {
+            let left = try await Registry.poll(seconds: wait, every: .milliseconds(200)) {
                 let node = try await store.nodes().first { $0.id.rawValue == id }
-                if node == nil || node?.state == .gone {
-                    print("node \(id) has left")
-                    return
-                }
-                try await Task.sleep(for: .milliseconds(200))
+                return node == nil || node?.state == .gone
+            }
+            if left {
+                print("node \(id) has left")
+                return
             }
             throw CLIError("node \(id) is still draining after \(wait) s")
         }
@@ -110,13 +109,26 @@ extension Nodes {
     }
 }
 
+/// Waiting on the registry.
+enum Registry {
+    /// Checks `done` every `interval` until it holds (true) or `seconds` pass (false).
+    static func poll(seconds: Int, every interval: Duration, _ done: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            if try await done() { return true }
+            try await Task.sleep(for: interval)
+        }
+        return false
+    }
+}
+
 /// Starts `tsunagu serve` as a child process writing to a log file; it outlives this command.
 enum NodeLauncher {
     static func start(storeOptions: StoreOptions, host: String, port: Int, nodeID: String, logPath: String,
                       extraArguments: [String] = []) throws -> Process {
         try FileManager.default.createDirectory(atPath: (logPath as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         guard let log = FileHandle(forWritingAtPath: logPath) else { throw CLIError("cannot write \(logPath)") }
         log.seekToEndOfFile()
         let process = Process()
