@@ -64,11 +64,8 @@ extension Nodes {
                 if !process.isRunning { throw CLIError("the node exited at start; see \(logPath)") }
                 return false
             }
-            if active {
-                print("node \(id) is active at \(address.host):\(address.port) (pid \(process.processIdentifier), log \(logPath))")
-                return
-            }
-            throw CLIError("node \(id) did not become active within 15 s; see \(logPath)")
+            guard active else { throw CLIError("node \(id) did not become active within 15 s; see \(logPath)") }
+            print("node \(id) is active at \(address.host):\(address.port) (pid \(process.processIdentifier), log \(logPath))")
         }
     }
 
@@ -84,14 +81,10 @@ extension Nodes {
             guard try await store.requestDrain(id: NodeID(id)) else { throw CLIError("no node \(id) in the registry") }
             print("drain requested for \(id)")
             let left = try await Registry.poll(seconds: wait, every: .milliseconds(200)) {
-                let node = try await store.nodes().first { $0.id.rawValue == id }
-                return node == nil || node?.state == .gone
+                try await store.nodes().first { $0.id.rawValue == id }.map { $0.state == .gone } ?? true
             }
-            if left {
-                print("node \(id) has left")
-                return
-            }
-            throw CLIError("node \(id) is still draining after \(wait) s")
+            guard left else { throw CLIError("node \(id) is still draining after \(wait) s") }
+            print("node \(id) has left")
         }
     }
 
