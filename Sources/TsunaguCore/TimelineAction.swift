@@ -4,7 +4,10 @@ public enum TimelineAction: String, Sendable, CaseIterable {
     /// subscribe, history, receipts, the timeline in listings
     case read
     case post
+    /// any reaction but `ack`
     case react
+    /// the `ack` reaction: "seen and handled", a care decision a viewer (family) may not make
+    case acknowledge
     case markRead
     case startOrEndCall
     case addMember
@@ -13,18 +16,26 @@ public enum TimelineAction: String, Sendable, CaseIterable {
     case leave
 }
 
-/// docs/protocol.md §6: "`viewer` may read, react and mark read, but not post or start calls. Only members
-/// of a timeline see anything of it; a non-member gets `forbidden` for every operation on it."
+/// docs/protocol.md §8: a `viewer` (family) may read, mark read and react, but not post, react with
+/// `ack`, or start or end calls. Only members of a timeline see anything of it; a non-member gets
+/// `forbidden` for every operation on it.
 public enum TimelineAccessPolicy {
     public static func allows(_ role: TimelineRole?, _ action: TimelineAction) -> Bool {
         guard let role else { return false }
         switch action {
         case .read, .react, .markRead, .leave:
             return true
-        case .post, .startOrEndCall:
+        case .post, .acknowledge, .startOrEndCall:
             return role >= .member
         case .addMember, .removeMember:
             return role == .owner
         }
+    }
+}
+
+extension TimelineAction {
+    /// The action a reaction is: `ack` is `acknowledge`, anything else `react`.
+    public static func reacting(with reaction: String) -> TimelineAction {
+        reaction == "ack" ? .acknowledge : .react
     }
 }

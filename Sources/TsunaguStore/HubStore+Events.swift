@@ -50,7 +50,7 @@ extension HubStore {
                       op: TimelineEvent.ReactionOp) async throws -> TimelineEvent {
         let now = Self.nowMillis()
         return try await writeGrouped { [self] db in
-            try Self.authorize(db, user: author.id, timeline: timeline, .react)
+            try Self.authorize(db, user: author.id, timeline: timeline, .reacting(with: reaction))
             let kind = try String.fetchOne(db.cachedStatement(sql: "SELECT kind FROM events WHERE timeline_id = ? AND seq = ?"),
                                            arguments: [timeline.rawValue, targetSeq])
             guard kind == TimelineEvent.Kind.message.rawValue else {

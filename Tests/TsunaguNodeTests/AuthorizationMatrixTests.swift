@@ -11,7 +11,7 @@ import TsunaguStore
     }
 
     enum Operation: String, CaseIterable {
-        case subscribe, post, react, read, call, unsubscribe, history, addMember, removeMember
+        case subscribe, post, ack, react, read, call, unsubscribe, history, addMember, removeMember
         case adminAudit, adminInvite, adminPatch
     }
 
@@ -20,6 +20,7 @@ import TsunaguStore
     static let allowed: [Operation: Set<Caller>] = [
         .subscribe: [.owner, .member, .viewer],
         .post: [.owner, .member],
+        .ack: [.owner, .member],
         .react: [.owner, .member, .viewer],
         .read: [.owner, .member, .viewer],
         .call: [.owner, .member],
@@ -65,7 +66,7 @@ import TsunaguStore
                     let token = tokens[caller]
                     let outcome: (allowed: Bool, code: String?)
                     switch operation {
-                    case .subscribe, .post, .react, .read, .call, .unsubscribe:
+                    case .subscribe, .post, .ack, .react, .read, .call, .unsubscribe:
                         let connection = try await live.connect()
                         if let token { _ = try await connection.request(["type": "auth", "token": .string(token)]) }
                         if operation == .unsubscribe, caller != .noToken {
@@ -74,7 +75,8 @@ import TsunaguStore
                         let request: JSONObject = switch operation {
                         case .subscribe: ["type": "subscribe", "timeline": .string(tl)]
                         case .post: ["type": "post", "timeline": .string(tl), "body": "x", "client_msg_id": .string(UUID().uuidString)]
-                        case .react: ["type": "react", "timeline": .string(tl), "target_seq": .int(Int(message)), "reaction": "ack", "op": "add"]
+                        case .ack: ["type": "react", "timeline": .string(tl), "target_seq": .int(Int(message)), "reaction": "ack", "op": "add"]
+                        case .react: ["type": "react", "timeline": .string(tl), "target_seq": .int(Int(message)), "reaction": "👍", "op": "add"]
                         case .read: ["type": "read", "timeline": .string(tl), "seq": 1]
                         case .call: ["type": "call", "timeline": .string(tl), "call_id": .string(UUID().uuidString), "op": "start"]
                         default: ["type": "unsubscribe", "timeline": .string(tl)]

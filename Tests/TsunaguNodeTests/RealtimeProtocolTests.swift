@@ -108,14 +108,17 @@ import TsunaguCore
             _ = try await family.subscribe(live.timeline)
             let message = try #require(try await doctor.post(live.timeline, "Please confirm the new dose")["seq"]?.intValue)
             _ = try await family.nextEvent()
-            // a viewer may react and mark read
+            // a viewer may react and mark read, but not `ack` (a care decision)
+            let ack = try await family.request(["type": "react", "timeline": .string(live.timeline.rawValue),
+                                                "target_seq": .int(message), "reaction": "ack", "op": "add"])
+            #expect(ack["code"]?.stringValue == "forbidden")
             let react = try await family.request(["type": "react", "timeline": .string(live.timeline.rawValue),
-                                                  "target_seq": .int(message), "reaction": "ack", "op": "add"])
+                                                  "target_seq": .int(message), "reaction": "👍", "op": "add"])
             #expect(react["type"]?.stringValue == "ok")
             let reaction = try await family.nextEvent()
             #expect(reaction["kind"]?.stringValue == "reaction")
             #expect(reaction["target_seq"]?.intValue == message)
-            #expect(reaction["reaction"]?.stringValue == "ack")
+            #expect(reaction["reaction"]?.stringValue == "👍")
             let read = try await family.request(["type": "read", "timeline": .string(live.timeline.rawValue), "seq": .int(message)])
             #expect(read["type"]?.stringValue == "ok")
             let receipt = try await family.nextPush()
