@@ -12,7 +12,7 @@ public struct NodeConfiguration: Sendable {
     public var nodeID: NodeID
     public var host: String
     public var port: Int
-    public var limits = WebSocketLimits()
+    public var limits = WebSocketLimits(overflowCloseCode: TsunaguCloseCode.slowConsumer, overflowCloseReason: "slow consumer: reconnect and resume with since")
     /// permessage-deflate offered to clients that ask (RFC 7692).
     public var compression = true
     /// Seconds a new connection has to send a valid `auth` (PROTOCOL.md §1: 10 s, close 4001).
