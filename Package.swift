@@ -35,9 +35,10 @@ let package = Package(
                        providers: [.apt(["libssl-dev"])]),
         .target(name: "TsunaguCrypto", dependencies: ["COpenSSL"]),
 
-        // WebSocket message layer over NIOWebSocket framing, with permessage-deflate on system zlib.
+        // WebSocket message layer over NIOWebSocket framing, with permessage-deflate on system zlib
+        // and SHA-1 for the handshake straight from system libcrypto.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "TsunaguWebSocket", dependencies: ["CZlib", "TsunaguCrypto", nio, nioHTTP1, nioWebSocket]),
+        .target(name: "TsunaguWebSocket", dependencies: ["CZlib", "COpenSSL", nio, nioHTTP1, nioWebSocket]),
 
         // The shared store: GRDB on system SQLite, encrypted records.
         .target(name: "TsunaguStore", dependencies: [
