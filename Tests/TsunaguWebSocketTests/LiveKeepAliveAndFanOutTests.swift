@@ -68,7 +68,7 @@ struct LiveKeepAliveAndFanOutTests {
         let results = try await connection.eventLoop.submit {
             let big = SharedFrame(text: String(repeating: "x", count: 3000))
             let results = (0..<5).map { _ in connection.send(big) }
-            connection.close(code: limits.overflowCloseErrorCode, reason: limits.overflowCloseReason)
+            connection.close(code: connection.limits.overflowCloseErrorCode, reason: connection.limits.overflowCloseReason)
             return results
         }.get()
         #expect(results == [.enqueued, .enqueued, .enqueued, .overflow, .overflow])

@@ -66,7 +66,7 @@ struct WebSocketClientHandlerTests {
 
     @Test func maskingMatchesTheRFCDefinitionAtEveryLengthAndOffset() {
         // §5.3: octet i XOR key octet (i mod 4), checked against the eight-bytes-at-a-time loop.
-        let key = WebSocketMaskingKey([0x37, 0xFA, 0x21, 0x3D])
+        let key = WebSocketMaskingKey([0x37, 0xFA, 0x21, 0x3D])!
         for length in [0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 125, 126, 1000] {
             let payload = ByteBuffer(bytes: (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31) })
             let frame = OutboundFrame.bytes(opcode: .binary, payload: payload, maskingKey: key, allocator: ByteBufferAllocator())
