@@ -76,13 +76,13 @@ struct LiveClientTests {
     @Test func theOverflowCloseCodeIsTheLimitsSetting() async throws {
         // WebSocketEchoDelegate closes with the limits' overflow code when a send overflows.
         var limits = WebSocketLimits(overflowCloseCode: 4321, overflowCloseReason: "too slow")
-        limits.outboundHighWaterMark = 1
+        limits.outboundHighWaterMark = 64
         let server = try await TestServer.echo(limits: limits, compression: false)
         defer { Task { try await server.shutdown() } }
         let echoes = Echoes()
         let client = try await self.connect(server, compression: false, echoes: echoes)
         // Many messages in one write reach the server in one read: the first echo fills the
-        // outbound buffer past its 1-byte mark, the next one overflows.
+        // outbound buffer past its 64-byte mark, the next one overflows.
         let message = ByteBuffer(string: String(repeating: "x", count: 1000))
         client.eventLoop.execute {
             for _ in 0..<50 { client.send(message, flush: false) }
