@@ -41,9 +41,10 @@ let package = Package(
                        providers: [.apt(["libssl-dev"])]),
         .target(name: "TsunaguCrypto", dependencies: ["COpenSSL"]),
 
-        // WebSocket message layer over NIOWebSocket framing, with permessage-deflate on system zlib.
+        // The WebSocket stack, server and client roles: framing, messages, permessage-deflate on
+        // system zlib; SHA-1 for the handshake straight from system libcrypto.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "TsunaguWebSocket", dependencies: ["CZlib", "TsunaguCrypto", nio, nioHTTP1, nioWebSocket]),
+        .target(name: "TsunaguWebSocket", dependencies: ["CZlib", "COpenSSL", nio, nioPosix, nioHTTP1, nioWebSocket]),
 
         // The shared store: GRDB on system SQLite, encrypted records.
         .target(name: "TsunaguStore", dependencies: [
@@ -52,8 +53,8 @@ let package = Package(
 
         // The realtime node: HTTP API, /v1/ws, subscription hub.
         .target(name: "TsunaguNode", dependencies: [
-            "TsunaguCore", "TsunaguRealtime", "TsunaguCrypto", "TsunaguStore", "TsunaguWebSocket", "TsunaguClient",
-            "TsunaguMail", nio, nioPosix, nioHTTP1, nioWebSocket, nioSSL,
+            "TsunaguCore", "TsunaguRealtime", "TsunaguCrypto", "TsunaguStore", "TsunaguWebSocket", "TsunaguMail",
+            nio, nioPosix, nioHTTP1, nioWebSocket, nioSSL,
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOTLS", package: "swift-nio"), logging,
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -67,7 +68,8 @@ let package = Package(
         // The round-robin L4 balancer: follows the membership registry, splices TCP to live nodes.
         .target(name: "TsunaguBalancer", dependencies: [nio, nioPosix, nioHTTP1, logging]),
 
-        // A WebSocket + HTTP client speaking the Tsunagu protocol: used by tests and tsunagu-load.
+        // A client speaking the Tsunagu protocol over TsunaguWebSocket's client, and a small HTTP
+        // client for the JSON API: used by tests and tsunagu-load.
         .target(name: "TsunaguClient", dependencies: [
             "TsunaguCore", "TsunaguWebSocket", nio, nioPosix, nioHTTP1, nioWebSocket,
         ]),
@@ -78,7 +80,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "tsunagu-load", dependencies: [
-            "TsunaguClient", "TsunaguCore", nio, nioPosix,
+            "TsunaguClient", "TsunaguWebSocket", "TsunaguCore", nio, nioPosix,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], path: "LoadTests/tsunagu-load"),
@@ -87,7 +89,7 @@ let package = Package(
         .testTarget(name: "TsunaguRealtimeTests", dependencies: ["TsunaguRealtime", "TsunaguCore"]),
         .testTarget(name: "TsunaguCryptoTests", dependencies: ["TsunaguCrypto"]),
         .testTarget(name: "TsunaguWebSocketTests", dependencies: [
-            "TsunaguWebSocket", "TsunaguClient", nio, nioPosix, nioHTTP1, nioWebSocket,
+            "TsunaguWebSocket", nio, nioPosix, nioHTTP1, nioWebSocket, .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "TsunaguBalancerTests", dependencies: [
             "TsunaguBalancer", nio, nioPosix, nioHTTP1, .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -97,8 +99,8 @@ let package = Package(
             "TsunaguStore", "TsunaguCore", "TsunaguCrypto", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "TsunaguNodeTests", dependencies: [
-            "TsunaguNode", "TsunaguClient", "TsunaguStore", "TsunaguCore", "TsunaguCrypto", nio, nioPosix, nioHTTP1,
-            nioWebSocket, nioSSL,
+            "TsunaguNode", "TsunaguClient", "TsunaguWebSocket", "TsunaguStore", "TsunaguCore", "TsunaguCrypto", nio,
+            nioPosix, nioHTTP1, nioWebSocket, nioSSL,
         ]),
     ]
 )

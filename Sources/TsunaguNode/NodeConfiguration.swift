@@ -3,6 +3,7 @@ import NIOCore
 import TsunaguCore
 import TsunaguCrypto
 import TsunaguMail
+import TsunaguRealtime
 import TsunaguStore
 import TsunaguWebSocket
 
@@ -12,7 +13,9 @@ public struct NodeConfiguration: Sendable {
     public var nodeID: NodeID
     public var host: String
     public var port: Int
-    public var limits = WebSocketLimits()
+    /// A reply that overflows a connection's queue closes it as a slow consumer (4008).
+    public var limits = WebSocketLimits(overflowCloseCode: ConnectionEnding.slowConsumer.closeCode,
+                                        overflowCloseReason: ConnectionEnding.slowConsumer.reason)
     /// permessage-deflate offered to clients that ask (RFC 7692).
     public var compression = true
     /// Seconds a new connection has to send a valid `auth` (docs/protocol.md: 10 s, close 4001).

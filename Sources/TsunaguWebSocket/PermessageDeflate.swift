@@ -9,15 +9,18 @@ public struct PermessageDeflate: Sendable, Equatable {
     /// The extension token.
     public static let extensionName = "permessage-deflate"
 
-    /// Always true for this server (see the type's documentation).
-    public var serverNoContextTakeover: Bool { true }
+    /// The server resets its compressor after each message. Always true in this server's answers
+    /// (see the type's documentation); a client reads it from the server's answer
+    /// (`negotiated(byResponse:)`).
+    public var serverNoContextTakeover = true
 
     /// The client announced it resets its compression context after each message, and the
     /// response confirms it; the server then resets its inflater after each message too.
     public var clientNoContextTakeover: Bool
 
     /// The LZ77 window the client asked the server to stay within (`server_max_window_bits`),
-    /// or nil when it did not ask (the server then uses the full 15 bits).
+    /// or nil when it did not ask (the server then uses the full 15 bits). On the client: the
+    /// window the server announced it compresses with.
     public var serverMaxWindowBits: Int?
 
     public init(clientNoContextTakeover: Bool = false, serverMaxWindowBits: Int? = nil) {
@@ -37,7 +40,7 @@ public struct PermessageDeflate: Sendable, Equatable {
     /// parameter with an invalid value. The negotiation offer contains multiple extension
     /// parameters with the same name. The server doesn't support the offered configuration."
     public static func negotiate(offers: [String]) -> PermessageDeflate? {
-        for offer in ExtensionOffer.parse(headerValues: offers) where offer.name == extensionName {
+        for offer in ExtensionElement.parse(headerValues: offers) where offer.name == extensionName {
             if let accepted = accept(offer) {
                 return accepted
             }
@@ -45,7 +48,7 @@ public struct PermessageDeflate: Sendable, Equatable {
         return nil
     }
 
-    static func accept(_ offer: ExtensionOffer) -> PermessageDeflate? {
+    static func accept(_ offer: ExtensionElement) -> PermessageDeflate? {
         var seen = Set<String>()
         var agreed = PermessageDeflate()
         for (name, value) in offer.parameters {
@@ -76,7 +79,7 @@ public struct PermessageDeflate: Sendable, Equatable {
     }
 
     /// §7.1.2.1 ABNF: `%x38-39 / "1" %x30-35`, i.e. exactly "8" … "15" without leading zeros.
-    private static func windowBits(_ text: String) -> Int? {
+    static func windowBits(_ text: String) -> Int? {
         guard let bits = Int(text), (8...15).contains(bits), String(bits) == text else { return nil }
         return bits
     }
@@ -84,7 +87,10 @@ public struct PermessageDeflate: Sendable, Equatable {
     /// The Sec-WebSocket-Extensions value of the 101 response,
     /// e.g. "permessage-deflate; server_no_context_takeover".
     public var responseHeaderValue: String {
-        var value = "\(Self.extensionName); server_no_context_takeover"
+        var value = Self.extensionName
+        if self.serverNoContextTakeover {
+            value += "; server_no_context_takeover"
+        }
         if self.clientNoContextTakeover {
             value += "; client_no_context_takeover"
         }

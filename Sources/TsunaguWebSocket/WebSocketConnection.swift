@@ -7,7 +7,7 @@ public enum SendResult: Sendable, Equatable {
     /// Written to the connection's outbound buffer; flushed before the event loop's next tick.
     case enqueued
     /// The connection's outbound buffer is above its high water mark: the message was dropped.
-    /// The caller closes with `.slowConsumer` (4008) and the client resumes with `since`.
+    /// The caller closes the connection (with `limits.overflowCloseCode`, say).
     case overflow
     /// The connection is closing or closed.
     case closed
@@ -26,8 +26,6 @@ public final class WebSocketConnection: @unchecked Sendable {
     public let compression: PermessageDeflate?
     public let limits: WebSocketLimits
 
-    /// Event-loop confined: the node hangs its session here.
-    public var userInfo: AnyObject?
     /// Event-loop confined; nil once the connection is gone.
     var handler: WebSocketHandler?
 
@@ -49,7 +47,7 @@ public final class WebSocketConnection: @unchecked Sendable {
     ///
     /// Off the event loop the answer is decided on the calling thread from the channel's
     /// (thread-safe) writability; if the connection overflows before the hop lands, the connection
-    /// closes itself with 4008.
+    /// closes itself with `limits.overflowCloseCode` and `limits.overflowCloseReason`.
     @discardableResult
     public func send(_ frame: SharedFrame) -> SendResult {
         self.send(frameBytes: frame.frameBytes(for: self.compression))
@@ -84,7 +82,7 @@ public final class WebSocketConnection: @unchecked Sendable {
         self.eventLoop.execute {
             guard let handler = self.handler else { return }
             if handler.send(frameBytes) == .overflow {
-                handler.initiateClose(code: .slowConsumer, reason: WebSocketErrorCode.slowConsumerReason)
+                handler.initiateClose(code: self.limits.overflowCloseErrorCode, reason: self.limits.overflowCloseReason)
             }
         }
         return .enqueued

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOWebSocket
 
 /// Per-connection limits of the WebSocket message layer.
 ///
@@ -29,16 +30,36 @@ public struct WebSocketLimits: Sendable {
     /// drops the TCP connection (RFC 6455 §7.1.1: the server should close TCP after the handshake).
     public var closeHandshakeTimeout: TimeAmount = .seconds(3)
 
+    /// The Close frame a connection sends when a message sent from another thread finds its
+    /// outbound buffer above `outboundHighWaterMark` (see `WebSocketConnection.send(_:)`). The
+    /// application names its own code for this: RFC 6455 §7.4.2 leaves 4000–4999 to private use.
+    /// The default is 1008 (§7.4.1: "a generic status code [...] when there is no other more
+    /// suitable status code").
+    public var overflowCloseCode: UInt16 = 1008
+    /// The reason text of that Close frame (at most 123 bytes go on the wire).
+    public var overflowCloseReason: String = "outbound buffer full"
+
     public init() {}
+
+    /// Limits with the application's close code and reason for an outbound overflow.
+    public init(overflowCloseCode: UInt16, overflowCloseReason: String) {
+        self.overflowCloseCode = overflowCloseCode
+        self.overflowCloseReason = overflowCloseReason
+    }
 
     /// The largest single frame the frame decoder buffers. A compressed frame may be a little
     /// larger than the message it inflates to (incompressible data gains stored-block headers),
     /// so compressed input gets some slack; the inflated size is still held to `maxMessageBytes`.
-    var maxFrameBytes: Int {
-        let slack = Swift.max(1024, self.maxMessageBytes / 16)
-        let (sum, overflow) = self.maxMessageBytes.addingReportingOverflow(slack)
+    var maxFrameBytes: Int { Self.maxFrameBytes(forMessageBytes: self.maxMessageBytes) }
+
+    static func maxFrameBytes(forMessageBytes maxMessageBytes: Int) -> Int {
+        let slack = Swift.max(1024, maxMessageBytes / 16)
+        let (sum, overflow) = maxMessageBytes.addingReportingOverflow(slack)
         return overflow ? Int(UInt32.max) : Swift.min(sum, Int(UInt32.max))
     }
+
+    /// `overflowCloseCode` as the type `WebSocketConnection.close` takes.
+    var overflowCloseErrorCode: WebSocketErrorCode { WebSocketErrorCode(codeNumber: Int(self.overflowCloseCode)) }
 
     /// Largest accumulated payload of a compressed message before inflating.
     var maxCompressedMessageBytes: Int { self.maxFrameBytes }

@@ -38,7 +38,7 @@ public final class WebSocketEchoDelegate: WebSocketMessageDelegate {
 
     private func handle(_ result: SendResult, on connection: WebSocketConnection) {
         if result == .overflow {
-            connection.close(code: .slowConsumer, reason: WebSocketErrorCode.slowConsumerReason)
+            connection.close(code: connection.limits.overflowCloseErrorCode, reason: connection.limits.overflowCloseReason)
         }
     }
 }

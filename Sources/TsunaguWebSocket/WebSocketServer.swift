@@ -1,7 +1,6 @@
 import NIOCore
 import NIOHTTP1
 import NIOWebSocket
-import TsunaguCrypto
 
 /// Builds the server upgrader shared by /v1/ws and the conformance echo so both run on exactly
 /// the same stack.
@@ -43,9 +42,6 @@ public struct WebSocketServerUpgrader: HTTPServerProtocolUpgrader, Sendable {
     private let compression: Bool
     private let route: @Sendable (HTTPRequestHead, Channel) -> WebSocketServer.Route?
 
-    /// §1.3: the GUID the server appends to the client's key.
-    private static let guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
     init(
         limits: WebSocketLimits,
         compression: Bool,
@@ -75,8 +71,7 @@ public struct WebSocketServerUpgrader: HTTPServerProtocolUpgrader, Sendable {
             if let deflate = self.negotiate(upgradeRequest) {
                 headers.add(name: "Sec-WebSocket-Extensions", value: deflate.responseHeaderValue)
             }
-            // §4.2.2: base64 of the SHA-1 of the key followed by the GUID.
-            let accept = ByteEncoding.base64(Digest.sha1(Array((keys[0] + Self.guid).utf8)))
+            let accept = WebSocketAccept.value(forKey: keys[0])
             headers.replaceOrAdd(name: "Upgrade", value: "websocket")
             headers.add(name: "Sec-WebSocket-Accept", value: accept)
             headers.replaceOrAdd(name: "Connection", value: "upgrade")

@@ -38,7 +38,7 @@ struct LiveKeepAliveAndFanOutTests {
 
     @Test func sharedFrameFansOutTheSameBytesAndSlowConsumersOverflow() async throws {
         let connections = NIOLockedValueBox<[WebSocketConnection]>([])
-        var limits = WebSocketLimits()
+        var limits = WebSocketLimits(overflowCloseCode: 4008, overflowCloseReason: "slow consumer: reconnect and resume with since")
         limits.outboundHighWaterMark = 8 * 1024
         let server = try await TestServer(limits: limits, compression: true) { _ in
             { Recorder(connections) }
@@ -61,19 +61,20 @@ struct LiveKeepAliveAndFanOutTests {
         let header = OutboundFrame.headerLength(payloadLength: compressed.payload.count)
         #expect(Array(frame.compressedFrame().readableBytesView.dropFirst(header)) == compressed.payload)
 
-        // A burst above the high water mark within one tick overflows; the caller closes with 4008.
+        // A burst above the high water mark within one tick overflows; the caller closes with the
+        // limits' overflow code (the node sets 4008).
         // The plain client's connection (the two upgrades may complete in either order).
         let connection = try #require(connections.withLockedValue { $0.first { !$0.compressionEnabled } })
         let results = try await connection.eventLoop.submit {
             let big = SharedFrame(text: String(repeating: "x", count: 3000))
             let results = (0..<5).map { _ in connection.send(big) }
-            connection.close(code: .slowConsumer, reason: WebSocketErrorCode.slowConsumerReason)
+            connection.close(code: connection.limits.overflowCloseErrorCode, reason: connection.limits.overflowCloseReason)
             return results
         }.get()
         #expect(results == [.enqueued, .enqueued, .enqueued, .overflow, .overflow])
         var received = try plain.readFrame()
         while received.opcode != 0x8 { received = try plain.readFrame() }
         #expect(received.closeCode == 4008)
-        #expect(String(decoding: received.payload.dropFirst(2), as: UTF8.self) == WebSocketErrorCode.slowConsumerReason)
+        #expect(String(decoding: received.payload.dropFirst(2), as: UTF8.self) == "slow consumer: reconnect and resume with since")
     }
 }

@@ -95,11 +95,11 @@ struct PermessageDeflateNegotiationTests {
     }
 
     @Test func extensionHeaderParserHandlesQuotedValuesWithSeparators() {
-        let offers = ExtensionOffer.parse(headerValues: ["a; p=\"x\", b ; q , ,c"])
+        let offers = ExtensionElement.parse(headerValues: ["a; p=\"x\", b ; q , ,c"])
         #expect(offers.map(\.name) == ["a", "b", "c"])
         #expect(offers[0].parameters.first?.value == "x")
         #expect(offers[1].parameters.first?.name == "q")
         // A quoted value that is not a token after unquoting is malformed (RFC 6455 §9.1).
-        #expect(ExtensionOffer.parse(headerValues: ["a; p=\"x y\""]).first?.name == "")
+        #expect(ExtensionElement.parse(headerValues: ["a; p=\"x y\""]).first?.name == "")
     }
 }

@@ -1,9 +1,9 @@
 import Logging
 import NIOCore
 import Synchronization
-import TsunaguClient
 import TsunaguCore
 import TsunaguStore
+import TsunaguWebSocket
 
 /// This node's outbound peer links: one WebSocket to `/v1/peer` of every other live node, over
 /// which it announces what it committed. Links follow the registry (updated every heartbeat);
@@ -12,7 +12,7 @@ import TsunaguStore
 final class PeerMesh: Sendable {
     private enum Link {
         case connecting
-        case connected(LoadConnection)
+        case connected(WebSocketClient)
     }
 
     private let nodeID: NodeID
@@ -34,8 +34,8 @@ final class PeerMesh: Sendable {
     /// Connects to live nodes it has no link to and closes links to nodes that left.
     func update(liveNodes: [NodeRecord]) {
         let wanted = Dictionary(liveNodes.filter { $0.id != nodeID }.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        let (toOpen, toClose) = links.withLock { links -> ([NodeRecord], [LoadConnection]) in
-            var closing: [LoadConnection] = []
+        let (toOpen, toClose) = links.withLock { links -> ([NodeRecord], [WebSocketClient]) in
+            var closing: [WebSocketClient] = []
             for (id, entry) in links where wanted[id].map({ "\($0.host):\($0.port)" }) != entry.address {
                 if case .connected(let connection) = entry.link { closing.append(connection) }
                 links[id] = nil
@@ -52,9 +52,9 @@ final class PeerMesh: Sendable {
         let id = node.id
         let address = "\(node.host):\(node.port)"
         let hello = auth.hello(from: nodeID)
-        LoadConnection.connect(host: node.host, port: node.port, path: "/v1/peer", group: group,
-                               onText: { _ in },
-                               onClose: { [weak self] _, _ in self?.dropLink(id, address: address) })
+        WebSocketClient.connect(host: node.host, port: node.port, configuration: .init(path: "/v1/peer"), group: group,
+                                onText: { _ in },
+                                onClose: { [weak self] _, _ in self?.dropLink(id, address: address) })
             .whenComplete { [weak self] result in
                 guard let self else { return }
                 switch result {
@@ -82,7 +82,7 @@ final class PeerMesh: Sendable {
     func announce(_ text: String) {
         if dropRate > 0 && Double.random(in: 0..<1) < dropRate { return }
         let connections = links.withLock { links in
-            links.values.compactMap { entry -> LoadConnection? in
+            links.values.compactMap { entry -> WebSocketClient? in
                 if case .connected(let connection) = entry.link { return connection }
                 return nil
             }
@@ -95,7 +95,7 @@ final class PeerMesh: Sendable {
     }
 
     func closeAll() {
-        let connections = links.withLock { links -> [LoadConnection] in
+        let connections = links.withLock { links -> [WebSocketClient] in
             defer { links = [:] }
             return links.values.compactMap { if case .connected(let c) = $0.link { c } else { nil } }
         }

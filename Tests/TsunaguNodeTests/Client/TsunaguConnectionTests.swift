@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import Testing
 import TsunaguClient
+import TsunaguWebSocket
 
 private func withClientTestServer(_ body: (ClientTestServer) async throws -> Void) async throws {
     let server = try await ClientTestServer.start(group: MultiThreadedEventLoopGroup.singleton)
@@ -219,7 +220,6 @@ struct TsunaguConnectionTests {
     @Test("permessage-deflate: messages are compressed both ways when offered and accepted")
     func compression() async throws {
         try await withClientTestServer { server in
-            #expect(LoadConnection.compressionAvailable)
             let connection = try await TsunaguConnection.connect(
                 host: "127.0.0.1", port: server.port, offerCompression: true, group: MultiThreadedEventLoopGroup.singleton)
             #expect(connection.isCompressed)
@@ -256,16 +256,16 @@ struct TsunaguConnectionTests {
     }
 }
 
-@Suite("LoadConnection")
-struct LoadConnectionTests {
+@Suite("WebSocketClient with callbacks")
+struct WebSocketClientCallbackTests {
     @Test("callbacks deliver every text message and the close")
     func callbacks() async throws {
         try await withClientTestServer { server in
             let group = MultiThreadedEventLoopGroup.singleton
             let messages = AsyncStream<String>.makeStream()
             let closed = AsyncStream<UInt16?>.makeStream()
-            let connection = try await LoadConnection.connect(
-                host: "127.0.0.1", port: server.port, group: group,
+            let connection = try await WebSocketClient.connect(
+                host: "127.0.0.1", port: server.port, configuration: .init(path: "/v1/ws"), group: group,
                 onText: { buffer in messages.continuation.yield(String(buffer: buffer)) },
                 onClose: { code, _ in closed.continuation.yield(code); closed.continuation.finish() }).get()
             connection.send(#"{"type":"auth","id":1,"token":"t"}"#)

@@ -1,13 +1,6 @@
 import NIOCore
 import TsunaguClient
-
-/// How a publisher paces its posts.
-enum Pacing: Sendable {
-    /// Open loop: this many posts per second, whatever the server does.
-    case rate(Double)
-    /// Closed loop: this many posts in flight; a new one as soon as one is answered.
-    case window(Int)
-}
+import TsunaguWebSocket
 
 /// One publisher connection: auth, then posts (paced by `Pacing`), cycling over the timelines, and
 /// records post→ack latency and the highest acknowledged seq per timeline. With `target.reconnect`
@@ -31,7 +24,7 @@ final class Publisher {
     private let stats: LoopStats
     private let ready: EventLoopPromise<Void>
     private var readySettled = false
-    private var connection: LoadConnection?
+    private var connection: WebSocketClient?
     private var generation = 0
     private var authenticated = false
     private var nextID = 2
@@ -81,9 +74,10 @@ final class Publisher {
         generation += 1
         let attempt = generation
         let bound = NIOLoopBound(self, eventLoop: loop)
-        LoadConnection.connect(
-            host: target.host, port: target.port(turn: portTurn), path: target.path,
-            offerCompression: target.compression, localAddress: localAddress, group: loop,
+        WebSocketClient.connect(
+            host: target.host, port: target.port(turn: portTurn),
+            configuration: .init(path: target.path, offerCompression: target.compression, localAddress: localAddress),
+            group: loop,
             onText: { bound.value.received($0, attempt: attempt) },
             onClose: { code, reason in bound.value.closed(code: code, reason: reason, attempt: attempt) }
         ).assumeIsolated().whenComplete { result in
@@ -150,7 +144,7 @@ final class Publisher {
         if posted { connection.flush() }
     }
 
-    private func post(on connection: LoadConnection) {
+    private func post(on connection: WebSocketClient) {
         let id = nextID
         nextID += 1
         let t = (index + sent) % timelines.count

@@ -1,4 +1,6 @@
-/// Parses `Sec-WebSocket-Extensions` header values (RFC 6455 §9.1):
+/// One element of a `Sec-WebSocket-Extensions` header: an extension and its parameters, as a
+/// client offers it or a server accepts it. Both the server's and the client's side of the
+/// negotiation parse the header here (RFC 6455 §9.1):
 ///
 ///     Sec-WebSocket-Extensions = extension-list
 ///     extension-list = 1#extension
@@ -7,19 +9,19 @@
 ///
 /// "When using the quoted-string syntax variant, the value after quoted-string unescaping MUST
 /// conform to the 'token' ABNF." Values are returned unquoted.
-struct ExtensionOffer: Equatable, Sendable {
+struct ExtensionElement: Equatable, Sendable {
     var name: String
     var parameters: [(name: String, value: String?)]
 
-    static func == (lhs: ExtensionOffer, rhs: ExtensionOffer) -> Bool {
+    static func == (lhs: ExtensionElement, rhs: ExtensionElement) -> Bool {
         lhs.name == rhs.name && lhs.parameters.elementsEqual(rhs.parameters, by: { $0 == $1 })
     }
 
-    /// All offers from a list of header values, in order. A malformed element yields an offer
-    /// with an empty name, which no extension accepts.
-    static func parse(headerValues: [String]) -> [ExtensionOffer] {
+    /// All elements of a list of header values, in order. A malformed element yields one with an
+    /// empty name, which no extension accepts.
+    static func parse(headerValues: [String]) -> [ExtensionElement] {
         headerValues.flatMap { value in
-            splitOutsideQuotes(value, on: ",").compactMap { element -> ExtensionOffer? in
+            splitOutsideQuotes(value, on: ",").compactMap { element -> ExtensionElement? in
                 let trimmed = element.trimmingWhitespace
                 guard !trimmed.isEmpty else { return nil }  // "1#" lists allow empty elements
                 return parse(element: trimmed)
@@ -27,16 +29,16 @@ struct ExtensionOffer: Equatable, Sendable {
         }
     }
 
-    private static func parse(element: Substring) -> ExtensionOffer {
+    private static func parse(element: Substring) -> ExtensionElement {
         let parts = splitOutsideQuotes(element, on: ";").map { $0.trimmingWhitespace }
         let name = parts[0]
-        guard isToken(name) else { return ExtensionOffer(name: "", parameters: []) }
+        guard isToken(name) else { return ExtensionElement(name: "", parameters: []) }
         var parameters: [(name: String, value: String?)] = []
         for part in parts.dropFirst() {
-            guard let parameter = parseParameter(part) else { return ExtensionOffer(name: "", parameters: []) }
+            guard let parameter = parseParameter(part) else { return ExtensionElement(name: "", parameters: []) }
             parameters.append(parameter)
         }
-        return ExtensionOffer(name: name.lowercased(), parameters: parameters)
+        return ExtensionElement(name: name.lowercased(), parameters: parameters)
     }
 
     private static func parseParameter(_ text: Substring) -> (name: String, value: String?)? {

@@ -1,5 +1,6 @@
 import NIOCore
 import TsunaguClient
+import TsunaguWebSocket
 
 /// One subscriber: auth, subscribe to one timeline, then count and time every event.
 /// With `target.reconnect` it survives connection losses: it reconnects to the next port, re-sends
@@ -18,7 +19,7 @@ final class Subscriber {
     private(set) var state = State.connecting
     private(set) var tracker: SeqTracker?
     private var early: [Int] = []
-    private var connection: LoadConnection?
+    private var connection: WebSocketClient?
     /// Bumped for every new connection attempt: callbacks of an abandoned connection are ignored.
     private var generation = 0
     private var attemptStartNs: UInt64 = 0
@@ -65,9 +66,10 @@ final class Subscriber {
         setupTimeout = loop.assumeIsolated().scheduleTask(in: .seconds(30)) {
             bound.value.setupFailed(attempt, "no answer to auth/subscribe within 30 s")
         }
-        LoadConnection.connect(
-            host: target.host, port: target.port(turn: portTurn), path: target.path,
-            offerCompression: target.compression, localAddress: localAddress, group: loop,
+        WebSocketClient.connect(
+            host: target.host, port: target.port(turn: portTurn),
+            configuration: .init(path: target.path, offerCompression: target.compression, localAddress: localAddress),
+            group: loop,
             onText: { bound.value.received($0, attempt: attempt) },
             onClose: { code, reason in bound.value.closed(code: code, reason: reason, attempt: attempt) }
         ).assumeIsolated().whenComplete { result in
@@ -223,9 +225,4 @@ final class Subscriber {
         guard body.hasPrefix("load "), let space = body.lastIndex(of: " ") else { return nil }
         return UInt64(body[body.index(after: space)...])
     }
-}
-
-struct LoadError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }

@@ -247,9 +247,6 @@ struct TsunaguLoad: ParsableCommand {
                 throw ValidationError("--source-addresses: '\(address)' is not a loopback IP address")
             }
         }
-        if compression && !LoadConnection.compressionAvailable {
-            throw ValidationError("--compression: permessage-deflate is not available in this build")
-        }
     }
 
     /// 127.0.0.0/8, ::1 (bracketed or not) or localhost.
