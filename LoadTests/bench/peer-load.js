@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Broadcast load client for the peer benchmark (LoadTests/bench/peers.sh); Node port of
-// peer-load.py (same workload, same flags), used for the figures because the Python/asyncio
-// client costs ~45 us per delivery and dominated the latency at 1,000 subscribers.
+// Broadcast load client for the peer benchmark (LoadTests/bench/peers.sh), in Node because a
+// first Python/asyncio version cost ~45 us per delivery and dominated the latency at 1,000
+// subscribers.
 //
 // N WebSocket subscribers of one channel (spread over --procs forked processes), P publishers
 // (in the main process) sending text at a total --rate for --duration s. Each body starts with
