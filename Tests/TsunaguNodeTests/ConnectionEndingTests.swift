@@ -53,7 +53,7 @@ import TsunaguNode
 
     @Test func expiryCloses4003() async throws {
         try await withLiveNode { live in
-            let short = try await live.store.createSession(user: live.nurse, lifetimeSeconds: 1).token
+            let short = try await live.store.createSession(user: live.nurse, lifetimeSeconds: 3).token
             let nurse = try await subscribed(live, token: short)
             #expect(try await nurse.waitForClose(timeout: .seconds(10)) == TsunaguCloseCode.sessionEnded)
             try await expectEmptied(live)
