@@ -74,10 +74,8 @@ final class Publisher {
         generation += 1
         let attempt = generation
         let bound = NIOLoopBound(self, eventLoop: loop)
-        WebSocketClient.connect(
-            host: target.host, port: target.port(turn: portTurn),
-            configuration: .init(path: target.path, offerCompression: target.compression, localAddress: localAddress),
-            group: loop,
+        target.connect(
+            turn: portTurn, localAddress: localAddress, on: loop,
             onText: { bound.value.received($0, attempt: attempt) },
             onClose: { code, reason in bound.value.closed(code: code, reason: reason, attempt: attempt) }
         ).assumeIsolated().whenComplete { result in

@@ -66,10 +66,8 @@ final class Subscriber {
         setupTimeout = loop.assumeIsolated().scheduleTask(in: .seconds(30)) {
             bound.value.setupFailed(attempt, "no answer to auth/subscribe within 30 s")
         }
-        WebSocketClient.connect(
-            host: target.host, port: target.port(turn: portTurn),
-            configuration: .init(path: target.path, offerCompression: target.compression, localAddress: localAddress),
-            group: loop,
+        target.connect(
+            turn: portTurn, localAddress: localAddress, on: loop,
             onText: { bound.value.received($0, attempt: attempt) },
             onClose: { code, reason in bound.value.closed(code: code, reason: reason, attempt: attempt) }
         ).assumeIsolated().whenComplete { result in

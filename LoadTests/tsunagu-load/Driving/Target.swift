@@ -1,3 +1,6 @@
+import NIOCore
+import TsunaguWebSocket
+
 /// Everything a connection needs to reach the server.
 struct Target: Sendable {
     var host: String
@@ -20,5 +23,15 @@ struct Target: Sendable {
     /// `sources[index % count]` two sources and two ports would pair up and use only two of four.
     func sourceAddress(from sources: [String], connection index: Int) -> String? {
         sources.isEmpty ? nil : sources[(index / ports.count) % sources.count]
+    }
+
+    /// Opens a connection's `turn`-th attempt on `loop` (publishers and subscribers alike).
+    func connect(turn: Int, localAddress: String?, on loop: any EventLoop,
+                 onText: @escaping @Sendable (ByteBuffer) -> Void,
+                 onClose: @escaping @Sendable (UInt16?, String) -> Void) -> EventLoopFuture<WebSocketClient> {
+        WebSocketClient.connect(
+            host: host, port: port(turn: turn),
+            configuration: .init(path: path, offerCompression: compression, localAddress: localAddress),
+            group: loop, onText: onText, onClose: onClose)
     }
 }
