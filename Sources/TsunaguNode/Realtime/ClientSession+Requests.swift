@@ -61,6 +61,12 @@ extension ClientSession {
     func subscribe(_ id: Int64, timeline: TimelineID, since: Int64?, user: UserRecord) throws {
         let subscription = try addSubscription(timeline: timeline, user: user.id)
         context.hub.join(subscription)
+        guard !isTransportClosed else {
+            // The connection closed meanwhile (its subscriptions may have been ended already).
+            context.hub.remove(subscription)
+            removeSubscription(subscription)
+            return
+        }
         let start: HubStore.SubscriptionStart
         do {
             start = try context.store.subscriptionStart(user: user.id, timeline: timeline)

@@ -40,6 +40,7 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
     init(context: NodeContext) { self.context = context }
 
     var session: SessionRecord? { state.withLock { $0.machine.session } }
+    var isTransportClosed: Bool { state.withLock { $0.machine.isTransportClosed } }
 
     // MARK: WebSocketMessageDelegate (on the event loop)
 
