@@ -7,8 +7,9 @@ import TsunaguCrypto
 @Suite struct PeerAuthTests {
     let key = SymmetricKey.random()
 
-    private func decode(_ text: String) throws -> PeerMessage {
-        try JSONDecoder().decode(PeerMessage.self, from: Data(text.utf8))
+    private func decode(_ text: String) throws -> PeerMessage.Hello {
+        guard case .hello(let hello) = PeerMessage(parsing: text) else { throw TestFailure("not a hello: \(text)") }
+        return hello
     }
 
     @Test func anAuthenticHelloIsAcceptedOnce() throws {
@@ -32,7 +33,13 @@ import TsunaguCrypto
     }
 
     @Test func peerMessagesCarryIdsOnly() throws {
-        let event = try decode(PeerMessage.event(TimelineID("tl_abc")!, 7))
-        #expect(event == PeerMessage(type: "event", timeline: "tl_abc", seq: 7))
+        let event = PeerMessage.event(TimelineID("tl_abc")!, seq: 7)
+        #expect(event.text == #"{"type":"event","timeline":"tl_abc","seq":7}"#)
+        #expect(PeerMessage(parsing: event.text) == event)
+        let revoke = PeerMessage.revoke(SessionID("s_abc")!)
+        #expect(PeerMessage(parsing: revoke.text) == revoke)
+        #expect(PeerMessage(parsing: #"{"type":"later","x":1}"#) == .unknown, "a newer peer's message is ignored")
+        #expect(PeerMessage(parsing: #"{"type":"event","timeline":"tl_abc"}"#) == nil, "no seq: not a peer message")
+        #expect(PeerMessage(parsing: "not json") == nil)
     }
 }

@@ -18,22 +18,13 @@ final class PeerAuth: Sendable {
     func hello(from node: NodeID, nowMillis: Int64 = WireTime.nowMillis()) -> String {
         let nonce = ByteEncoding.hex(SecureRandom.bytes(16))
         let mac = ByteEncoding.hex(HMAC.sha256(key: key.bytes, data: Array(Self.signed(node.rawValue, nowMillis, nonce).utf8)))
-        var w = JSONWriter()
-        w.beginObject()
-        w.field("type", "peer")
-        w.field("node", node.rawValue)
-        w.field("ts", nowMillis)
-        w.field("nonce", nonce)
-        w.field("mac", mac)
-        w.endObject()
-        return w.string
+        return PeerMessage.Hello(node: node.rawValue, ts: nowMillis, nonce: nonce, mac: mac).text
     }
 
     /// The peer's node id when the hello is authentic, fresh and not replayed; nil otherwise.
-    func verify(_ hello: PeerMessage, nowMillis: Int64 = WireTime.nowMillis()) -> NodeID? {
-        guard hello.type == "peer", let node = hello.node, let ts = hello.ts, let nonce = hello.nonce,
-            let mac = hello.mac, abs(nowMillis - ts) <= Self.window, nonce.utf8.count == 32
-        else { return nil }
+    func verify(_ hello: PeerMessage.Hello, nowMillis: Int64 = WireTime.nowMillis()) -> NodeID? {
+        let (node, ts, nonce, mac) = (hello.node, hello.ts, hello.nonce, hello.mac)
+        guard abs(nowMillis - ts) <= Self.window, nonce.utf8.count == 32 else { return nil }
         guard let given = ByteEncoding.bytes(hex: mac),
             HMAC.isValidSHA256(tag: given, key: key.bytes, data: Array(Self.signed(node, ts, nonce).utf8))
         else { return nil }
@@ -48,44 +39,5 @@ final class PeerAuth: Sendable {
 
     private static func signed(_ node: String, _ ts: Int64, _ nonce: String) -> String {
         "tsunagu-peer/v1|\(node)|\(ts)|\(nonce)"
-    }
-}
-
-/// Messages on a peer link. They carry ids and seqs only — never content: the receiving node
-/// reads the events themselves from the store.
-struct PeerMessage: Codable, Sendable, Equatable {
-    /// "peer" (hello), "event" (timeline has seq), "receipt" (user's marker moved), "revoke" (session ended).
-    var type: String
-    var node: String?
-    var ts: Int64?
-    var nonce: String?
-    var mac: String?
-    var timeline: String?
-    var seq: Int64?
-    var user: String?
-    var session: String?
-
-    static func event(_ timeline: TimelineID, _ seq: Int64) -> String {
-        var w = JSONWriter()
-        w.beginObject()
-        w.field("type", "event")
-        w.field("timeline", timeline.rawValue)
-        w.field("seq", seq)
-        w.endObject()
-        return w.string
-    }
-
-    /// The same object clients receive for a moved read marker: one serializer for both.
-    static func receipt(_ timeline: TimelineID, _ user: UserID, _ seq: Int64) -> String {
-        String(decoding: ServerMessage.receipt(timeline: timeline, user: user, seq: seq), as: UTF8.self)
-    }
-
-    static func revoke(_ session: SessionID) -> String {
-        var w = JSONWriter()
-        w.beginObject()
-        w.field("type", "revoke")
-        w.field("session", session.rawValue)
-        w.endObject()
-        return w.string
     }
 }

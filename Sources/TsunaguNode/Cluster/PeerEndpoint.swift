@@ -10,7 +10,6 @@ final class PeerEndpoint: WebSocketMessageDelegate, @unchecked Sendable {
     private let auth: PeerAuth
     private var peer: NodeID?
     private var helloTimer: Scheduled<Void>?
-    private static let decoder = JSONDecoder()
 
     init(context: NodeContext, auth: PeerAuth) {
         self.context = context
@@ -24,11 +23,11 @@ final class PeerEndpoint: WebSocketMessageDelegate, @unchecked Sendable {
     }
 
     func webSocket(_ connection: WebSocketConnection, didReceiveText text: String) {
-        guard let message = try? Self.decoder.decode(PeerMessage.self, from: Data(text.utf8)) else {
+        guard let message = PeerMessage(parsing: text) else {
             return connection.close(code: .policyViolation, reason: "not a peer message")
         }
         guard peer != nil else {
-            guard let node = auth.verify(message) else {
+            guard case .hello(let hello) = message, let node = auth.verify(hello) else {
                 context.logger.warning("peer link refused: bad hello", metadata: ["tsunagu.node": "\(context.nodeID)"])
                 return connection.close(code: .policyViolation, reason: "peer authentication failed")
             }
@@ -36,19 +35,14 @@ final class PeerEndpoint: WebSocketMessageDelegate, @unchecked Sendable {
             helloTimer?.cancel()
             return
         }
-        switch message.type {
-        case "event":
-            if let timeline = message.timeline.flatMap(TimelineID.init), let seq = message.seq {
-                context.hub.heard(timeline: timeline, seq: seq)
-            }
-        case "receipt":
-            if let timeline = message.timeline.flatMap(TimelineID.init), let user = message.user.flatMap(UserID.init),
-                let seq = message.seq {
-                context.hub.publishReceipt(timeline: timeline, user: user, seq: seq)
-            }
-        case "revoke":
-            if let session = message.session.flatMap(SessionID.init) { context.endSession(session) }
-        default:
+        switch message {
+        case .event(let timeline, let seq):
+            context.hub.heard(timeline: timeline, seq: seq)
+        case .receipt(let timeline, let user, let seq):
+            context.hub.publishReceipt(timeline: timeline, user: user, seq: seq)
+        case .revoke(let session):
+            context.endSession(session)
+        case .hello, .unknown:
             break  // newer peers may send more; ignoring keeps mixed versions working during upgrades
         }
     }

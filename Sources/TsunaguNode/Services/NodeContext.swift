@@ -74,18 +74,18 @@ final class NodeContext: Sendable {
     func committed(_ event: TimelineEvent) {
         metrics.eventsCommitted.increment()
         hub.publish(event)
-        peers?.announce(PeerMessage.event(event.timeline, event.seq))
+        peers?.announce(PeerMessage.event(event.timeline, seq: event.seq).text)
     }
 
     func receiptMoved(timeline: TimelineID, user: UserID, seq: Int64) {
         metrics.receipts.increment()
         hub.publishReceipt(timeline: timeline, user: user, seq: seq)
-        peers?.announce(PeerMessage.receipt(timeline, user, seq))
+        peers?.announce(PeerMessage.receipt(timeline, user: user, seq: seq).text)
     }
 
     func sessionRevoked(_ session: SessionID) {
         endSession(session)
-        peers?.announce(PeerMessage.revoke(session))
+        peers?.announce(PeerMessage.revoke(session).text)
     }
 
     /// Closes every socket of a revoked session on this node (4003).
