@@ -37,7 +37,7 @@ final class Subscription: Hashable, @unchecked Sendable {
     func receive(_ frame: FeedFrame) {
         guard !ended else { return }
         if connection.sendOnLoop(frame.bytes) == .overflow { return stop(.slowConsumer) }
-        if frame.leaving == user {
+        if let leaving = frame.leaving, leaving == user {  // nil for all but member/leave: no string work
             let message = ServerMessage.error(re: nil, code: .forbidden, message: "no longer a member of this timeline",
                                               timeline: timeline)
             connection.send(SharedFrame(text: ByteBuffer(bytes: message)))
