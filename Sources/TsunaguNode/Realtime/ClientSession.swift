@@ -66,12 +66,16 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
         }
         let (open, idle) = state.withLock { ($0.machine.isTransportClosed == false, $0.inbox.isIdle) }
         guard open else { return }
-        if case .auth = request.command {
-            // Counted from now: an `auth` that arrived before the deadline is waited for.
-            guard state.withLock({ $0.machine.authReceived() }) != .closing else { return }
-        }
         if idle, runInline(request) { return }
-        switch state.withLock({ $0.inbox.enqueue(request, limit: Self.maxQueuedRequests) }) {
+        let isAuth = if case .auth = request.command { true } else { false }
+        let enqueued = state.withLock { state in
+            let enqueued = state.inbox.enqueue(request, limit: Self.maxQueuedRequests)
+            // Counted from its arrival, under the same lock as the queue (the task may take it at
+            // once): an `auth` that arrived before the deadline is waited for.
+            if isAuth && enqueued != .full { _ = state.machine.authReceived() }
+            return enqueued
+        }
+        switch enqueued {
         case .full:
             reply(ServerMessage.error(re: request.id, code: .rateLimited,
                                       message: "too many requests in flight; wait for replies"))
@@ -197,6 +201,7 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
     private func runInline(_ request: ClientRequest) -> Bool {
         switch request.command {
         case .auth(let token):
+            _ = state.withLock { $0.machine.authReceived() }
             authenticate(request.id, token: token)
             return true
         case .subscribe(let timeline, let since):
