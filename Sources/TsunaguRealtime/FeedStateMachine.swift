@@ -105,6 +105,11 @@ public struct FeedStateMachine<Frame, Subscriber: Hashable> {
     /// An event committed through this node, with its frame.
     public mutating func committed(seq: Int64, frame: Frame) -> [Action] {
         known = max(known, seq)
+        if let released, seq == released + 1, held.isEmpty, catchingUp.isEmpty {
+            // The usual case, on the hot path: in order, nothing held, nobody behind.
+            self.released = seq
+            return [.release(seq: seq, frame: frame)]
+        }
         var actions: [Action] = []
         if let released {
             guard seq > released else { return [] }  // already released (a repair read was first)
