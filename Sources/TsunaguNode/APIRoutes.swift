@@ -30,8 +30,12 @@ enum APIRoutes {
         router.add(.PATCH, "/v1/admin/organization", accounts.updatePolicy)
         router.add(.POST, "/v1/me/certificates", sessions.registerCertificate)
         addHealth(to: &router, context)
+        WebRoutes(assets: webAssets).add(to: &router)
         return router
     }
+
+    /// The web client's files, read and compressed once per process.
+    static let webAssets = StaticAssets.load()
 
     /// Only the health endpoints: what a TLS node serves to plaintext connections.
     static func healthRouter(_ context: NodeContext) -> APIRouter {
