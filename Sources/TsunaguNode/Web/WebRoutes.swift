@@ -55,8 +55,8 @@ struct WebRoutes: Sendable {
         return APIResponse(status: .ok, body: asset.body, contentType: asset.contentType, headers: headers)
     }
 
-    static func acceptsGzip(_ codings: [String]) -> Bool {
-        for coding in codings {
+    static func acceptsGzip(_ values: [String]) -> Bool {
+        for coding in values.flatMap({ $0.split(separator: ",") }).map(String.init) {
             let parts = coding.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
             guard parts.first == "gzip" || parts.first == "*" else { continue }
             let q = parts.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1

@@ -167,6 +167,13 @@ struct WebClientBrowserTests {
                                                   "client_msg_id": .string(UUID().uuidString)])
             #expect(ok["type"]?.stringValue == "ok")
         }
+        // a call logged meanwhile (start and end): the page shows both entries
+        let callID = UUID().uuidString
+        for op in ["start", "end"] {
+            let ok = try await publisher.request(["type": "call", "timeline": .string(timeline), "call_id": .string(callID),
+                                                  "op": .string(op)])
+            #expect(ok["type"]?.stringValue == "ok")
+        }
         await publisher.close()
         let expected = [post, "while you were away 1", "while you were away 2", "while you were away 3", "written while offline"]
         try await nurse.waitUntil("the page resumed with everything", seconds: 20, """
@@ -181,6 +188,9 @@ struct WebClientBrowserTests {
             return [...document.querySelectorAll('#events li[data-seq]')].map((li) => Number(li.dataset.seq))
             """).arrayValue?.compactMap(\.intValue) ?? []
         #expect(seqs == seqs.sorted() && Set(seqs).count == seqs.count, "in seq order, none twice: \(seqs)")
+        let calls = try await nurse.execute("return [...document.querySelectorAll('#events li.call')].map((li) => li.textContent)")
+            .arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(calls.count == 2 && calls[0].contains("通話開始") && calls[1].contains("通話終了"), "\(calls)")
         // and the server agrees: the offline post was stored once
         let history = try await survivor.send("GET", "/v1/timelines/\(timeline)/events", token: adminToken)
         let stored = history.json?["events"]?.arrayValue?.filter { $0["body"]?.stringValue == "written while offline" } ?? []
