@@ -149,4 +149,6 @@ export class Realtime {
   }
 
   read(timeline, seq) { return this.send({ type: 'read', timeline, seq }); }
+
+  call(timeline, callID, op) { return this.send({ type: 'call', timeline, call_id: callID, op }); }
 }

@@ -123,6 +123,8 @@ export async function timelineScreen(root, id) {
         h('div', { class: 'footer' }, ack, h('span', { class: 'acks' }), h('span', { class: 'reads' })));
       removePending(event.client_msg_id);
     } else if (event.kind === 'call') {
+      if (event.author.id === app.me.id) openCall = event.op === 'start' ? event.call_id : (openCall === event.call_id ? null : openCall);
+      updateCallButton();
       const text = event.op === 'start' ? t('callStart')
         : `${t('callEnd')} · ${formatDuration(event.duration_s ?? 0)}`;
       li = h('li', { class: 'call', dataset: { seq: event.seq } }, h('span', { class: 'icon', 'aria-hidden': 'true' }, '📞'), ' ',
@@ -198,6 +200,25 @@ export async function timelineScreen(root, id) {
     if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) { event.preventDefault(); composer.requestSubmit(); }
   });
 
+  // Calls: log the start and the end of a call (the server records who and how long).
+  let openCall = null;
+  const callButton = viewer ? null : h('button', { type: 'button', id: 'call', onclick: async () => {
+    const op = openCall ? 'end' : 'start';
+    const callID = openCall || crypto.randomUUID();
+    try { await app.realtime.call(id, callID, op); } catch (e) { showError(error, t('error') + (e.message || e.code)); }
+  } }, t('startCall'));
+  function updateCallButton() { if (callButton) callButton.textContent = openCall ? t('endCall') : t('startCall'); }
+
+  // Earlier history, a page at a time.
+  let loadedFrom = 0;
+  const earlier = h('button', { type: 'button', id: 'earlier', hidden: true, onclick: async () => {
+    const after = Math.max(0, loadedFrom - 500);
+    const page = await api('GET', `/v1/timelines/${encodeURIComponent(id)}/events?after=${after}&limit=${loadedFrom - after}`);
+    for (const event of page.events) render(event);
+    loadedFrom = after;
+    earlier.hidden = loadedFrom === 0;
+  } }, t('history'));
+
   // Owners add members of their organization by address.
   let addForm = null;
   if (entry.role === 'owner') {
@@ -218,8 +239,8 @@ export async function timelineScreen(root, id) {
   root.append(h('a', { href: '#/timelines', class: 'back' }, t('back')),
     h('h1', {}, entry.title, ' ', h('span', { class: 'kind' }, t(entry.kind))),
     h('div', { class: 'timeline-layout' },
-      h('section', { class: 'feed', 'aria-label': entry.title }, list, pendingList,
-        viewer ? h('p', { class: 'hint' }, t('viewerNote')) : composer),
+      h('section', { class: 'feed', 'aria-label': entry.title }, earlier, list, pendingList,
+        viewer ? h('p', { class: 'hint' }, t('viewerNote')) : [composer, h('div', { class: 'actions' }, callButton)]),
       h('aside', { class: 'side' }, h('h2', {}, t('members')), memberList, addForm)));
 
   app.listeners.add((kind, payload) => {
@@ -240,6 +261,8 @@ export async function timelineScreen(root, id) {
     const after = Math.max(0, entry.head - 500);
     const page = await api('GET', `/v1/timelines/${encodeURIComponent(id)}/events?after=${after}&limit=1000`);
     for (const event of page.events) render(event);
+    loadedFrom = after;
+    earlier.hidden = after === 0;
     if (nodes.size === 0) list.append(h('li', { class: 'empty' }, t('noEvents')));
     list.lastElementChild?.scrollIntoView({ block: 'end' });
   } catch (e) {
