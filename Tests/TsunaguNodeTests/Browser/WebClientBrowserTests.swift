@@ -15,8 +15,14 @@ struct WebClientBrowserTests {
     static let adminPassword = "Sakura-admin-passphrase-7"
     static let nursePassword = "violet harbor 92 tide"
 
-    /// docs/web-client/ in this checkout.
+    /// docs/web-client/ in this checkout when `TSUNAGU_WRITE_SCREENSHOTS=1` (they carry the time
+    /// of the run, so an ordinary `swift test` must not rewrite tracked files); else a temporary
+    /// directory — the screenshots, phone layout included, are taken either way.
+    static let writesScreenshotsToDocs = ProcessInfo.processInfo.environment["TSUNAGU_WRITE_SCREENSHOTS"] == "1"
     static let screenshots: String = {
+        guard writesScreenshotsToDocs else {
+            return FileManager.default.temporaryDirectory.appendingPathComponent("tsunagu-screenshots-\(UUID().uuidString)").path
+        }
         var url = URL(fileURLWithPath: #filePath)
         for _ in 0..<4 { url.deleteLastPathComponent() }
         return url.appendingPathComponent("docs/web-client").path
@@ -25,7 +31,10 @@ struct WebClientBrowserTests {
     @Test(.timeLimit(.minutes(4)))
     func careTeamWorkflowInTwoBrowsersAcrossANodeFailure() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tsunagu-web-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        defer {
+            try? FileManager.default.removeItem(atPath: directory)
+            if !Self.writesScreenshotsToDocs { try? FileManager.default.removeItem(atPath: Self.screenshots) }
+        }
         try FileManager.default.createDirectory(atPath: Self.screenshots, withIntermediateDirectories: true)
         let store = directory + "/tsunagu.sqlite", key = directory + "/master.key"
         let common = ["--store", store, "--master-key-file", key]
