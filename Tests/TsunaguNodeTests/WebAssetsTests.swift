@@ -70,14 +70,14 @@ import TsunaguCore
             let gzip = [("Accept-Encoding", "gzip")]
             let page = try await live.http.send("GET", "/", headers: gzip)
             var total = page.body.count
-            var queue = assetPaths(String(decoding: try gunzipped(page), as: UTF8.self))
+            var queue = assetPaths(String(decoding: try await gunzipped(page), as: UTF8.self))
             var seen = Set<String>()
             while let path = queue.popLast() {
                 guard seen.insert(path).inserted else { continue }
                 let reply = try await live.http.send("GET", path, headers: gzip)
                 #expect(reply.status == 200, "\(path)")
                 total += reply.body.count
-                let text = String(decoding: try gunzipped(reply), as: UTF8.self)
+                let text = String(decoding: try await gunzipped(reply), as: UTF8.self)
                 for part in text.components(separatedBy: "from './").dropFirst() {
                     if let name = part.split(separator: "'").first { queue.append("/assets/" + name) }
                 }
@@ -87,12 +87,17 @@ import TsunaguCore
         }
     }
 
-    /// The body, decompressed by the system's gzip when it says it is compressed.
-    private func gunzipped(_ reply: HTTPReply) throws -> [UInt8] {
+    /// The body, decompressed by the system's gzip when it says it is compressed (off the
+    /// cooperative pool: waiting for a process must not stall other tests' tasks).
+    private func gunzipped(_ reply: HTTPReply) async throws -> [UInt8] {
         guard reply.header("Content-Encoding") == "gzip" else { return reply.body }
+        return try await offPool { try Self.gunzip(reply.body) }
+    }
+
+    private static func gunzip(_ body: [UInt8]) throws -> [UInt8] {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("tsunagu-\(UUID().uuidString).gz")
         defer { try? FileManager.default.removeItem(at: file) }
-        try Data(reply.body).write(to: file)
+        try Data(body).write(to: file)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["gzip", "-dc", file.path]

@@ -10,7 +10,8 @@ import TsunaguCore
 /// profession, resume through the balancer after the page's node is killed, and the admin's
 /// invite / role / disable (which logs the open page out). Screenshots of every screen, desktop
 /// and phone, go to docs/web-client/ (docs/web-client.md).
-@Suite(.serialized, .enabled(if: ChromeDriver.binaries != nil, "needs chromium and chromium-driver (.ci/run installs them)"))
+@Suite(.serialized, .processHeavy(exclusive: true),
+       .enabled(if: ChromeDriver.binaries != nil, "needs chromium and chromium-driver (.ci/run installs them)"))
 struct WebClientBrowserTests {
     static let adminPassword = "Sakura-admin-passphrase-7"
     static let nursePassword = "violet harbor 92 tide"
@@ -49,28 +50,27 @@ struct WebClientBrowserTests {
             nodes.append(try await NodeProcess.start(["serve", "--listen", "127.0.0.1:0", "--node-id", "n_\(index)",
                                                       "--public-url", base] + common))
         }
-        let driver = try await ChromeDriver.start()
         defer {
             for node in nodes { node.kill9() }
             balancer.kill9()
-            driver.stop()
         }
         let http = TsunaguHTTPClient(host: "127.0.0.1", port: balancer.port, group: MultiThreadedEventLoopGroup.singleton)
         try await eventually("the balancer reaches both nodes") {
             Set(try await (0..<6).asyncMap { _ in try await http.send("GET", "/healthz").json?["node"]?.stringValue }).count == 2
         }
-
-        let admin = try await driver.newSession()
-        let nurse = try await driver.newSession()
+        let driver = try await ChromeDriver.start()
+        var browsers: [BrowserSession] = []
         do {
-            try await scenario(admin: admin, nurse: nurse, base: base, directory: directory, nodes: nodes)
+            browsers.append(try await driver.newSession())
+            browsers.append(try await driver.newSession())
+            try await scenario(admin: browsers[0], nurse: browsers[1], base: base, directory: directory, nodes: nodes)
         } catch {
-            await admin.close()
-            await nurse.close()
+            for browser in browsers { await browser.close() }
+            await driver.stop()
             throw error
         }
-        await admin.close()
-        await nurse.close()
+        for browser in browsers { await browser.close() }
+        await driver.stop()
     }
 
     private func scenario(admin: BrowserSession, nurse: BrowserSession, base: String, directory: String,
