@@ -54,7 +54,11 @@ async function signIn() {
     onStatus: (state) => { banner(state); emit('status', state); },
     onRevoked: () => signedOut(t('loggedOutRevoked')),
     onForbidden: (timeline) => { app.timelines.delete(timeline); emit('forbidden', timeline); },
-    onReset: (timeline) => emit('reset', timeline),
+    onReset: (timeline, head) => {
+      const entry = app.timelines.get(timeline);
+      if (entry) Object.assign(entry, { head, latest: null });
+      emit('reset', timeline);
+    },
   });
   for (const timeline of timelines) track(timeline);
   app.realtime.start();

@@ -118,7 +118,7 @@ export class Realtime {
     this.send({ type: 'subscribe', timeline, since }).then((reply) => {
       if (reply.reset) {
         this.last.set(timeline, reply.head);
-        this.handlers.onReset?.(timeline);
+        this.handlers.onReset?.(timeline, reply.head);
       }
       this.handlers.onSubscribed?.(timeline, reply);
     }, () => {});

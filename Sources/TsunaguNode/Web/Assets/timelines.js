@@ -253,6 +253,8 @@ export async function timelineScreen(root, id) {
     }
     if (kind === 'status' && payload === 'online') loadMembers().catch(() => {});
     if (kind === 'forbidden' && payload === id) app.navigate('#/timelines');
+    // The store was restored from an older backup: drop what is shown and load it again.
+    if (kind === 'reset' && payload === id) app.navigate(location.hash);
   });
 
   try {
