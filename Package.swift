@@ -51,14 +51,15 @@ let package = Package(
             "TsunaguCore", "TsunaguCrypto", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
 
-        // The realtime node: HTTP API, /v1/ws, subscription hub.
+        // The realtime node: HTTP API, /v1/ws, subscription hub, and the web client's files
+        // (plain HTML, CSS and JavaScript modules: no build step; docs/web-client.md).
         .target(name: "TsunaguNode", dependencies: [
-            "TsunaguCore", "TsunaguRealtime", "TsunaguCrypto", "TsunaguStore", "TsunaguWebSocket", "TsunaguMail",
+            "TsunaguCore", "TsunaguRealtime", "TsunaguCrypto", "TsunaguStore", "TsunaguWebSocket", "TsunaguMail", "CZlib",
             nio, nioPosix, nioHTTP1, nioWebSocket, nioSSL,
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOTLS", package: "swift-nio"), logging,
             .product(name: "Prometheus", package: "swift-prometheus"),
-        ]),
+        ], resources: [.copy("Web/Assets")]),
 
         // Outgoing mail: the outbox delivery worker and its transports (SMTP client on SwiftNIO, .eml files).
         .target(name: "TsunaguMail", dependencies: [

@@ -44,6 +44,7 @@ public enum ServerMessage {
         w.beginObject()
         w.field("id", person.id.rawValue)
         w.field("name", person.name)
+        w.field("profession", person.profession.rawValue)
         w.endObject()
     }
 
@@ -73,14 +74,16 @@ public enum ServerMessage {
         return w.bytes
     }
 
-    /// `{"type":"receipt","timeline":…,"user":…,"seq":…}`: a member's read marker moved.
-    public static func receipt(timeline: TimelineID, user: UserID, seq: Int64) -> [UInt8] {
+    /// `{"type":"receipt","timeline":…,"user":…,"seq":…}`: a member's read marker moved. With the
+    /// reader's `profession` when the caller knows it (docs/protocol.md §3).
+    public static func receipt(timeline: TimelineID, user: UserID, seq: Int64, profession: Profession? = nil) -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()
         w.field("type", "receipt")
         w.field("timeline", timeline.rawValue)
         w.field("user", user.rawValue)
         w.field("seq", seq)
+        if let profession { w.field("profession", profession.rawValue) }
         w.endObject()
         return w.bytes
     }

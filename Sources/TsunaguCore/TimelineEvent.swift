@@ -44,12 +44,14 @@ public struct TimelineEvent: Sendable, Equatable {
     }
 }
 
-/// A user as other users see them: id and display name.
+/// A user as other users see them: id, display name and profession.
 public struct Person: Sendable, Equatable, Hashable {
     public var id: UserID
     public var name: String
-    public init(id: UserID, name: String) {
+    public var profession: Profession
+    public init(id: UserID, name: String, profession: Profession = .other) {
         self.id = id
         self.name = name
+        self.profession = profession
     }
 }

@@ -17,11 +17,12 @@ public struct ActivationMail: Sendable {
 extension HubStore {
     /// Creates a not-yet-active user (no password) in the organization and queues the activation
     /// mail, in one transaction. `conflict` when the address is taken.
-    public func invite(email: String, name: String, role: OrganizationRole, organization: OrganizationID,
-                       linkLifetimeSeconds: Int64, mail: @escaping @Sendable (_ token: String) -> ActivationMail)
-        async throws -> UserRecord
+    public func invite(email: String, name: String, role: OrganizationRole, profession: Profession = .other,
+                       organization: OrganizationID, linkLifetimeSeconds: Int64,
+                       mail: @escaping @Sendable (_ token: String) -> ActivationMail) async throws -> UserRecord
     {
-        let user = try createUser(organization: organization, email: email, name: name, passwordHash: nil, role: role)
+        let user = try createUser(organization: organization, email: email, name: name, passwordHash: nil, role: role,
+                                  profession: profession)
         try await issueActivationLink(for: user, lifetimeSeconds: linkLifetimeSeconds, mail: mail)
         return user
     }
@@ -71,14 +72,14 @@ extension HubStore {
                                        id.rawValue])
             return id
         }
-        names.set(userID, trimmed)
         guard let user = try await user(id: userID) else { throw StoreError.notFound("no such user") }
         return user
     }
 
     /// An admin's change to a user of their own organization. Disabling revokes every session of
     /// the user and returns their ids, so the node can close the sockets everywhere.
-    public func updateUser(_ id: UserID, in organization: OrganizationID, role: OrganizationRole?, disabled: Bool?)
+    public func updateUser(_ id: UserID, in organization: OrganizationID, role: OrganizationRole?, disabled: Bool?,
+                           profession: Profession? = nil)
         async throws -> (user: UserRecord, revokedSessions: [SessionID])
     {
         let now = Self.nowMillis()
@@ -89,6 +90,10 @@ extension HubStore {
             }
             if let role {
                 try db.execute(sql: "UPDATE users SET org_role = ? WHERE id = ?", arguments: [role.rawValue, id.rawValue])
+            }
+            if let profession {
+                try db.execute(sql: "UPDATE users SET profession = ? WHERE id = ?",
+                               arguments: [profession.rawValue, id.rawValue])
             }
             guard let disabled else { return [] }
             try db.execute(sql: "UPDATE users SET disabled = ? WHERE id = ?", arguments: [disabled, id.rawValue])
@@ -101,5 +106,16 @@ extension HubStore {
         }
         guard let user = try await user(id: id) else { throw StoreError.notFound("no such user in your organization") }
         return (user, revoked)
+    }
+
+    /// Every user of the organization, for its admins: invited (not yet activated), active and
+    /// disabled, ordered by when they were added.
+    public func members(ofOrganization organization: OrganizationID) async throws -> [OrganizationMember] {
+        try await pool.read { [self] db in
+            try Row.fetchAll(db, sql: """
+                SELECT *, password_hash IS NOT NULL AS activated FROM users WHERE org_id = ? ORDER BY created_at, id
+                """, arguments: [organization.rawValue])
+            .map { OrganizationMember(user: try userRecord($0), activated: $0["activated"]) }
+        }
     }
 }

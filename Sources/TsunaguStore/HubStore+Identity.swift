@@ -62,7 +62,7 @@ extension HubStore {
 
     /// Creates an active user. `conflict` when the e-mail address is taken.
     public func createUser(organization: OrganizationID, email: String, name: String, passwordHash: String?,
-                           role: OrganizationRole) throws -> UserRecord {
+                           role: OrganizationRole, profession: Profession = .other) throws -> UserRecord {
         let id = UserID.random()
         let email = BlindIndex.normalize(email: email)
         let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -76,13 +76,15 @@ extension HubStore {
                 throw StoreError.conflict("a user with that e-mail address exists")
             }
             try db.execute(sql: """
-                INSERT INTO users (id, org_id, email, email_index, name, password_hash, org_role, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO users (id, org_id, email, email_index, name, password_hash, org_role, profession, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [id.rawValue, organization.rawValue, sealedEmail, emailIndex, sealedName,
-                                 passwordHash, role.rawValue, Self.nowMillis()])
+                                 passwordHash, role.rawValue, profession.rawValue, Self.nowMillis()])
         }
-        names.set(id, name)
-        return UserRecord(id: id, organization: organization, email: email, name: name, role: role, disabled: false)
+        let user = UserRecord(id: id, organization: organization, email: email, name: name, role: role, disabled: false,
+                              profession: profession)
+        names.set(user.person)
+        return user
     }
 
     /// The user and their password hash, for login.
@@ -109,12 +111,18 @@ extension HubStore {
     func userRecord(_ row: Row) throws -> UserRecord {
         let id = UserID(unchecked: row["id"])
         let name = try open(row["name"], table: "users", column: "name", row: id.rawValue)
-        names.set(id, name)
-        return UserRecord(
+        let user = UserRecord(
             id: id, organization: OrganizationID(unchecked: row["org_id"]),
             email: try open(row["email"], table: "users", column: "email", row: id.rawValue),
             name: name, role: OrganizationRole(rawValue: row["org_role"]) ?? .member,
-            disabled: row["disabled"])
+            disabled: row["disabled"], profession: Self.profession(row))
+        names.set(user.person)
+        return user
+    }
+
+    /// The row's `profession`; an unknown value (written by a newer version) reads as `other`.
+    static func profession(_ row: Row) -> Profession {
+        (row["profession"] as String?).flatMap(Profession.init(rawValue:)) ?? .other
     }
 
     /// Display names for ids, from memory where known.
@@ -122,16 +130,17 @@ extension HubStore {
         var result: [UserID: Person] = [:]
         var missing: [String] = []
         for id in ids {
-            if let name = names.get(id) { result[id] = Person(id: id, name: name) } else { missing.append(id.rawValue) }
+            if let person = names.get(id) { result[id] = person } else { missing.append(id.rawValue) }
         }
         if !missing.isEmpty {
             let marks = Array(repeating: "?", count: missing.count).joined(separator: ",")
-            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM users WHERE id IN (\(marks))",
+            for row in try Row.fetchAll(db, sql: "SELECT id, name, profession FROM users WHERE id IN (\(marks))",
                                         arguments: StatementArguments(missing)) {
                 let id = UserID(unchecked: row["id"])
-                let name = try open(row["name"], table: "users", column: "name", row: id.rawValue)
-                names.set(id, name)
-                result[id] = Person(id: id, name: name)
+                let person = Person(id: id, name: try open(row["name"], table: "users", column: "name", row: id.rawValue),
+                                    profession: Self.profession(row))
+                names.set(person)
+                result[id] = person
             }
         }
         return result

@@ -133,4 +133,31 @@ extension HubStore {
             }
         }
     }
+
+    /// The members of a timeline with name, profession, role and read marker, for a member of it
+    /// (anyone else: `forbidden`). Names come from the cache; professions and markers from the rows,
+    /// so 既読 counts by profession are current on every node.
+    public func memberList(timeline: TimelineID, for user: UserID) async throws -> [TimelineMemberEntry] {
+        try await pool.read { [self] db in
+            try Self.authorize(db, user: user, timeline: timeline, .read)
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT m.user_id, m.role, u.profession, COALESCE(r.seq, 0) AS read_seq
+                FROM memberships m JOIN users u ON u.id = m.user_id
+                LEFT JOIN read_receipts r ON r.timeline_id = m.timeline_id AND r.user_id = m.user_id
+                WHERE m.timeline_id = ? ORDER BY m.joined_at, m.user_id
+                """, arguments: [timeline.rawValue])
+            let people = try people(Set(rows.map { UserID(unchecked: $0["user_id"]) }), db)
+            return rows.map { row in
+                let id = UserID(unchecked: row["user_id"])
+                var person = people[id] ?? Person(id: id, name: "")
+                let profession = Self.profession(row)
+                if person.profession != profession {
+                    person.profession = profession
+                    names.set(person)
+                }
+                return TimelineMemberEntry(user: person, role: TimelineRole(rawValue: row["role"]) ?? .viewer,
+                                           readSeq: row["read_seq"])
+            }
+        }
+    }
 }

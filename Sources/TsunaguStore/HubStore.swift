@@ -151,13 +151,17 @@ public final class HubStore: Sendable {
     }
 }
 
-/// Decrypted display names by user id. Names are read on every event a node serializes; they
-/// change rarely, so a node keeps them in memory.
+/// Decrypted display names (and professions) by user id. Names are read on every event a node
+/// serializes; they change rarely, so a node keeps them in memory. A change made by another
+/// process shows here the next time this process reads the user's row (their login or `auth`, a
+/// member list, an admin's user list).
 final class NameCache: Sendable {
-    private let storage = Mutex<[UserID: String]>([:])
+    /// The decrypted name with the profession read beside it (a plain column, cached for the same
+    /// rows so that an event's author costs no query).
+    private let storage = Mutex<[UserID: Person]>([:])
 
-    func get(_ id: UserID) -> String? { storage.withLock { $0[id] } }
-    func set(_ id: UserID, _ name: String) { storage.withLock { $0[id] = name } }
+    func get(_ id: UserID) -> Person? { storage.withLock { $0[id] } }
+    func set(_ person: Person) { storage.withLock { $0[person.id] = person } }
 }
 
 extension HubStore {

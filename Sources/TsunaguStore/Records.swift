@@ -12,8 +12,23 @@ public struct UserRecord: Sendable, Equatable {
     public var name: String
     public var role: OrganizationRole
     public var disabled: Bool
+    public var profession: Profession = .other
 
-    public var person: Person { Person(id: id, name: name) }
+    public var person: Person { Person(id: id, name: name, profession: profession) }
+}
+
+/// A user of an organization as its admins see them in the member list.
+public struct OrganizationMember: Sendable, Equatable {
+    public var user: UserRecord
+    /// False until the invitation link was used (no password yet).
+    public var activated: Bool
+}
+
+/// A timeline member with how far they have read (0: nothing yet).
+public struct TimelineMemberEntry: Sendable, Equatable {
+    public var user: Person
+    public var role: TimelineRole
+    public var readSeq: Int64
 }
 
 /// A live session: who the bearer token belongs to and until when.

@@ -176,6 +176,12 @@ enum StoreSchema {
                 ALTER TABLE organizations ADD COLUMN password_min_classes INTEGER NOT NULL DEFAULT 1;
                 """)
         }
+        migrator.registerMigration("2026-12-01-profession") { db in
+            // A closed list (TsunaguCore.Profession), not text a person typed: a plain column.
+            try db.execute(sql: """
+                ALTER TABLE users ADD COLUMN profession TEXT NOT NULL DEFAULT 'other';
+                """)
+        }
         return migrator
     }
 }

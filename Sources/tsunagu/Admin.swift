@@ -57,6 +57,8 @@ extension Admin {
         @Option(help: "Display name.") var name: String
         @Option(help: "Organization name (default: the first organization).") var org: String?
         @Option(help: "Role in the organization: admin or member.") var role: OrganizationRole = .member
+        @Option(help: "Profession: doctor, dentist, pharmacist, nurse, therapist, care_manager, care_worker, family or other.")
+        var profession: Profession = .other
         @Flag(help: "Read the password from standard input.") var passwordStdin = false
 
         func validate() throws {
@@ -79,10 +81,11 @@ extension Admin {
                     throw CLIError("the store has no organization; run `tsunagu admin bootstrap` first or pass --org")
                 }
                 let user = try store.createUser(organization: organization.id, email: email, name: name,
-                                                passwordHash: PasswordHasher().hash(password), role: role)
+                                                passwordHash: PasswordHasher().hash(password), role: role,
+                                                profession: profession)
                 try store.auditSync(AuditRecord(organization: organization.id, actor: nil, action: "admin.add-user",
                                                 target: user.id.rawValue, source: "cli",
-                                                details: "\(email) role \(role.rawValue)"))
+                                                details: "\(email) role \(role.rawValue) profession \(profession.rawValue)"))
                 print("created user \(user.id) in organization \(organization.id)")
             } catch let error as StoreError {
                 throw CLIError("\(error)")
@@ -92,3 +95,4 @@ extension Admin {
 }
 
 extension OrganizationRole: ExpressibleByArgument {}
+extension Profession: ExpressibleByArgument {}

@@ -9,7 +9,7 @@ import TsunaguClient
 /// clients through the balancer, publishers on different nodes; then a node killed with SIGKILL,
 /// a node drained, and a fourth node added. Every subscriber must end with every event of its
 /// timeline exactly once after dedupe by seq, in order.
-@Suite(.serialized) struct ClusterProcessTests {
+@Suite(.serialized, .processHeavy) struct ClusterProcessTests {
     static let password = "correct horse battery staple"
 
     @Test(.timeLimit(.minutes(3)))

@@ -7,7 +7,7 @@ import TsunaguClient
 
 /// `tsunagu-load` against a live node for a few seconds: its loss check passes and its JSON report
 /// parses. No timing is asserted (benchmarks live in docs/benchmarks.md).
-@Suite struct LoadToolTests {
+@Suite(.processHeavy) struct LoadToolTests {
     @Test func aShortLoadRunFindsNothingLost() async throws {
         try await withLiveNode { live in
             let result = try await TsunaguExecutable.run(

@@ -6,7 +6,7 @@ import TsunaguCore
 
 /// Two `tsunagu serve` processes on one store, created with the operator commands: posts to both
 /// at once get dense, unique seqs, and each node replays the other's events.
-@Suite struct MultiProcessTests {
+@Suite(.processHeavy) struct MultiProcessTests {
     @Test func twoNodeProcessesShareOneTimelineWithoutSeqConflicts() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tsunagu-mp-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }

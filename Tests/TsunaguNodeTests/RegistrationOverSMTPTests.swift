@@ -10,7 +10,7 @@ import TsunaguStore
 /// the node's outbox worker sends over SMTP → the mail is read from the server's mailbox → the
 /// link activates the account under the organization's password policy → login; the link works
 /// once, and an unknown address gets the same answer and no mail.
-@Suite struct RegistrationOverSMTPTests {
+@Suite(.processHeavy) struct RegistrationOverSMTPTests {
     @Test(.disabled(if: ProcessInfo.processInfo.environment["TSUNAGU_SKIP_SMTP"] == "1", "TSUNAGU_SKIP_SMTP=1"))
     func registerMailActivateLogin() async throws {
         let check = try await Tool.run("/usr/bin/env", ["python3", "-c", "import aiosmtpd"])

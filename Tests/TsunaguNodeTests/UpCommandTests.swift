@@ -6,7 +6,7 @@ import TsunaguClient
 
 /// `tsunagu up`, the embedded default of docs/protocol.md §7, as an operator runs it: in a fresh
 /// directory, from the real executable.
-@Suite struct UpCommandTests {
+@Suite(.processHeavy) struct UpCommandTests {
     @Test func upServesThroughItsBalancerKeepsADailyBackupAndStopsOnSIGTERM() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tsunagu-up-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -76,6 +76,9 @@ struct APIResponse: Sendable {
     var status: HTTPResponseStatus
     var body: [UInt8]
     var contentType = "application/json"
+    /// More headers (the web client's caching, encoding and Content-Security-Policy); a
+    /// `Cache-Control` here replaces the API's `no-store`.
+    var headers: [(String, String)] = []
 
     static func json(_ status: HTTPResponseStatus = .ok, _ write: (inout JSONWriter) -> Void) -> APIResponse {
         var w = JSONWriter()

@@ -16,19 +16,26 @@ enum APIRoutes {
         router.add(.GET, "/v1/timelines", timelines.list)
         router.add(.POST, "/v1/timelines", timelines.create)
         router.add(.POST, "/v1/timelines/{id}/members", timelines.addMember)
+        router.add(.GET, "/v1/timelines/{id}/members", timelines.members)
         router.add(.DELETE, "/v1/timelines/{id}/members/{user}", timelines.removeMember)
         router.add(.GET, "/v1/timelines/{id}/events", timelines.history)
         router.add(.GET, "/v1/admin/audit", admin.audit)
         router.add(.POST, "/v1/registrations", accounts.register)
         router.add(.POST, "/v1/registrations/complete", accounts.complete)
+        router.add(.GET, "/v1/admin/users", accounts.list)
         router.add(.POST, "/v1/admin/users", accounts.invite)
         router.add(.PATCH, "/v1/admin/users/{id}", accounts.update)
         router.add(.POST, "/v1/admin/users/{id}/certificates", accounts.registerCertificate)
+        router.add(.GET, "/v1/admin/organization", accounts.policy)
         router.add(.PATCH, "/v1/admin/organization", accounts.updatePolicy)
         router.add(.POST, "/v1/me/certificates", sessions.registerCertificate)
         addHealth(to: &router, context)
+        WebRoutes(assets: webAssets).add(to: &router)
         return router
     }
+
+    /// The web client's files, read and compressed once per process.
+    static let webAssets = StaticAssets.load()
 
     /// Only the health endpoints: what a TLS node serves to plaintext connections.
     static func healthRouter(_ context: NodeContext) -> APIRouter {

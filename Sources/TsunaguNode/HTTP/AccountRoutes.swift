@@ -54,33 +54,37 @@ struct AccountRoutes: Sendable {
         var email: String
         var name: String
         var role: String?
+        var profession: String?
     }
 
-    /// `POST /v1/admin/users {email,name,role}`: an organization admin invites; the activation
-    /// link is mailed.
+    /// `POST /v1/admin/users {email,name,role?,profession?}`: an organization admin invites; the
+    /// activation link is mailed.
     func invite(_ request: APIRequest) async throws -> APIResponse {
         let session = try await context.authenticateAdmin(request)
         let body = try request.decode(InviteBody.self)
         guard let role = OrganizationRole(rawValue: body.role ?? "member") else {
             throw HubError.badRequest("role: must be \"admin\" or \"member\"")
         }
-        let user = try await context.store.invite(email: body.email, name: body.name, role: role,
+        let profession = try Self.profession(body.profession) ?? .other
+        let user = try await context.store.invite(email: body.email, name: body.name, role: role, profession: profession,
                                                   organization: session.user.organization,
                                                   linkLifetimeSeconds: context.configuration.linkLifetimeSeconds,
                                                   mail: context.activationMail(name: body.name))
         context.mailWorker?.wake()
         await context.audit("user.invite", organization: session.user.organization, actor: session.user.id,
-                            target: user.id.rawValue, source: request.source, details: "\(user.email) role \(role.rawValue)")
+                            target: user.id.rawValue, source: request.source,
+                            details: "\(user.email) role \(role.rawValue) profession \(profession.rawValue)")
         return .json(.created) { Self.write(user, status: "invited", into: &$0) }
     }
 
     private struct PatchBody: Decodable {
         var role: String?
         var disabled: Bool?
+        var profession: String?
     }
 
-    /// `PATCH /v1/admin/users/{id} {role?,disabled?}`: disabling ends the user's sessions and
-    /// closes their sockets on every node.
+    /// `PATCH /v1/admin/users/{id} {role?,disabled?,profession?}`: disabling ends the user's
+    /// sessions and closes their sockets on every node.
     func update(_ request: APIRequest) async throws -> APIResponse {
         let session = try await context.authenticateAdmin(request)
         guard let id = request.parameters["id"].flatMap(UserID.init) else {
@@ -92,12 +96,15 @@ struct AccountRoutes: Sendable {
             guard let parsed = OrganizationRole(rawValue: raw) else { throw HubError.badRequest("role: must be \"admin\" or \"member\"") }
             role = parsed
         }
-        guard role != nil || body.disabled != nil else { throw HubError.badRequest("role or disabled: give at least one") }
+        let profession = try Self.profession(body.profession)
+        guard role != nil || body.disabled != nil || profession != nil else {
+            throw HubError.badRequest("role, disabled or profession: give at least one")
+        }
         if id == session.user.id && (body.disabled == true || role == .member) {
             throw HubError.conflict("admins cannot disable or demote themselves")
         }
         let (user, revoked) = try await context.store.updateUser(id, in: session.user.organization, role: role,
-                                                                 disabled: body.disabled)
+                                                                 disabled: body.disabled, profession: profession)
         for revokedSession in revoked { context.sessionRevoked(revokedSession) }
         if let role {
             await context.audit("user.role", organization: user.organization, actor: session.user.id, target: id.rawValue,
@@ -107,7 +114,42 @@ struct AccountRoutes: Sendable {
             await context.audit(disabled ? "user.disable" : "user.enable", organization: user.organization,
                                 actor: session.user.id, target: id.rawValue, source: request.source)
         }
-        return .json { Self.write(user, status: user.disabled ? "disabled" : "active", into: &$0) }
+        if let profession {
+            await context.audit("user.profession", organization: user.organization, actor: session.user.id,
+                                target: id.rawValue, source: request.source, details: profession.rawValue)
+        }
+        let activated = try await context.store.isActivated(id)
+        return .json { Self.write(user, status: Self.status(user, activated: activated), into: &$0) }
+    }
+
+    /// `GET /v1/admin/users`: every user of the admin's organization, with `status` invited
+    /// (the link not used yet), active or disabled.
+    func list(_ request: APIRequest) async throws -> APIResponse {
+        let session = try await context.authenticateAdmin(request)
+        let members = try await context.store.members(ofOrganization: session.user.organization)
+        return .json { w in
+            w.key("users")
+            w.beginArray()
+            for member in members {
+                w.beginObject()
+                Self.write(member.user, status: Self.status(member.user, activated: member.activated), into: &w)
+                w.endObject()
+            }
+            w.endArray()
+        }
+    }
+
+    static func status(_ user: UserRecord, activated: Bool) -> String {
+        user.disabled ? "disabled" : activated ? "active" : "invited"
+    }
+
+    /// A `profession` field: absent → nil; a name outside the list → `bad_request` naming the field.
+    static func profession(_ raw: String?) throws -> Profession? {
+        guard let raw else { return nil }
+        guard let profession = Profession(rawValue: raw) else {
+            throw HubError.badRequest("profession: one of \(Profession.wireNames)")
+        }
+        return profession
     }
 
     private struct CertificateBody: Decodable { var fingerprint: String }
@@ -166,6 +208,18 @@ struct AccountRoutes: Sendable {
             await context.audit("policy.client-certificate", organization: organization, actor: session.user.id,
                                 target: organization.rawValue, source: request.source, details: required ? "required" : "optional")
         }
+        return try await policyResponse(organization)
+    }
+
+    /// `GET /v1/admin/organization`: the organization's security policy, as the PATCH answers it.
+    func policy(_ request: APIRequest) async throws -> APIResponse {
+        let session = try await context.authenticateAdmin(request)
+        return try await policyResponse(session.user.organization)
+    }
+
+    private func policyResponse(_ organization: OrganizationID) async throws -> APIResponse {
+        let store = context.store
+        let policy = try await store.passwordPolicy(organization)
         let required = try await store.requiresClientCertificate(organization)
         return .json { w in
             w.field("require_client_certificate", required)
@@ -179,6 +233,7 @@ struct AccountRoutes: Sendable {
         w.field("email", user.email)
         w.field("name", user.name)
         w.field("role", user.role.rawValue)
+        w.field("profession", user.profession.rawValue)
         w.field("status", status)
     }
 }

@@ -94,7 +94,8 @@ final class HTTPAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: response.contentType + (response.contentType.hasPrefix("text/") ? "; charset=utf-8" : ""))
         headers.add(name: "Content-Length", value: String(response.body.count))
-        headers.add(name: "Cache-Control", value: "no-store")
+        if !response.headers.contains(where: { $0.0 == "Cache-Control" }) { headers.add(name: "Cache-Control", value: "no-store") }
+        for (name, value) in response.headers { headers.add(name: name, value: value) }
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: response.status,
                                                              headers: headers))), promise: nil)

@@ -108,6 +108,7 @@ struct SessionRoutes: Sendable {
             w.field("name", organization?.name ?? "")
             w.endObject()
             w.field("role", user.role.rawValue)
+            w.field("profession", user.profession.rawValue)
             w.key("timelines")
             w.beginArray()
             for timeline in timelines {

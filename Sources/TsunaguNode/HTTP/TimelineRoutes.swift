@@ -77,6 +77,28 @@ struct TimelineRoutes: Sendable {
         return .noContent
     }
 
+    /// `GET /v1/timelines/{id}/members` → [{user,name,profession,role,read_seq}] (a bare array, as
+    /// the contract writes it): who is in the timeline and how far each has read, so a client can
+    /// count 既読 by profession.
+    func members(_ request: APIRequest) async throws -> APIResponse {
+        let session = try await context.authenticate(request)
+        let timeline = try request.timelineParameter()
+        let members = try await context.store.memberList(timeline: timeline, for: session.user.id)
+        var w = JSONWriter()
+        w.beginArray()
+        for member in members {
+            w.beginObject()
+            w.field("user", member.user.id.rawValue)
+            w.field("name", member.user.name)
+            w.field("profession", member.user.profession.rawValue)
+            w.field("role", member.role.rawValue)
+            w.field("read_seq", member.readSeq)
+            w.endObject()
+        }
+        w.endArray()
+        return APIResponse(status: .ok, body: w.bytes)
+    }
+
     /// `GET /v1/timelines/{id}/events?after=SEQ&limit=N`: a history page, oldest first.
     func history(_ request: APIRequest) async throws -> APIResponse {
         let session = try await context.authenticate(request)
