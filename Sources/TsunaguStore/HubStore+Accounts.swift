@@ -76,6 +76,13 @@ extension HubStore {
         return user
     }
 
+    /// Whether the account has been activated (has a password).
+    public func isActivated(_ id: UserID) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT password_hash IS NOT NULL FROM users WHERE id = ?", arguments: [id.rawValue]) ?? false
+        }
+    }
+
     /// An admin's change to a user of their own organization. Disabling revokes every session of
     /// the user and returns their ids, so the node can close the sockets everywhere.
     public func updateUser(_ id: UserID, in organization: OrganizationID, role: OrganizationRole?, disabled: Bool?,

@@ -120,9 +120,15 @@ extension HubStore {
     /// Every member's read marker of the timeline, by user id.
     static func receipts(_ db: Database, _ timeline: TimelineID) throws -> [ReadReceipt] {
         try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT user_id, seq FROM read_receipts WHERE timeline_id = ? ORDER BY user_id"),
+            db.cachedStatement(sql: """
+                SELECT r.user_id, r.seq, u.profession FROM read_receipts r JOIN users u ON u.id = r.user_id
+                WHERE r.timeline_id = ? ORDER BY r.user_id
+                """),
             arguments: [timeline.rawValue]
-        ).map { ReadReceipt(user: UserID(unchecked: $0["user_id"]), seq: $0["seq"]) }
+        ).map {
+            ReadReceipt(user: UserID(unchecked: $0["user_id"]), seq: $0["seq"],
+                        profession: Profession(rawValue: $0["profession"] ?? "") ?? .other)
+        }
     }
 
     /// A history page for a member: events with seq > `after`, oldest first.

@@ -57,9 +57,12 @@ public struct Membership: Sendable, Equatable {
 public struct ReadReceipt: Sendable, Equatable {
     public var user: UserID
     public var seq: Int64
+    /// The reader's profession, so a client counts 既読 by profession.
+    public var profession: Profession
 
-    public init(user: UserID, seq: Int64) {
+    public init(user: UserID, seq: Int64, profession: Profession = .other) {
         self.user = user
         self.seq = seq
+        self.profession = profession
     }
 }

@@ -36,6 +36,8 @@ import TsunaguCrypto
         let event = PeerMessage.event(TimelineID("tl_abc")!, seq: 7)
         #expect(event.text == #"{"type":"event","timeline":"tl_abc","seq":7}"#)
         #expect(PeerMessage(parsing: event.text) == event)
+        let receipt = PeerMessage.receipt(TimelineID("tl_abc")!, user: UserID("u_abc")!, profession: .nurse, seq: 3)
+        #expect(PeerMessage(parsing: receipt.text) == receipt, "the reader's profession travels to the other nodes")
         let revoke = PeerMessage.revoke(SessionID("s_abc")!)
         #expect(PeerMessage(parsing: revoke.text) == revoke)
         #expect(PeerMessage(parsing: #"{"type":"later","x":1}"#) == .unknown, "a newer peer's message is ignored")

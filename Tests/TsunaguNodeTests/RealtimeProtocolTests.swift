@@ -125,6 +125,10 @@ import TsunaguCore
             #expect(receipt["type"]?.stringValue == "receipt")
             #expect(receipt["user"]?.stringValue == live.family.id.rawValue)
             #expect(receipt["seq"]?.intValue == message)
+            #expect(receipt["profession"]?.stringValue == "other", "receipts carry the reader's profession")
+            let again = try await live.session(live.ownerToken)
+            let markers = try #require(try await again.subscribe(live.timeline)["receipts"]?.arrayValue)
+            #expect(markers.contains { $0["user"]?.stringValue == live.family.id.rawValue && $0["profession"]?.stringValue == "other" })
             // calls: start and end with duration
             let call = UUID().uuidString
             for op in ["start", "end"] {

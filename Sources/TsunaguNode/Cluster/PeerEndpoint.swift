@@ -38,8 +38,8 @@ final class PeerEndpoint: WebSocketMessageDelegate, @unchecked Sendable {
         switch message {
         case .event(let timeline, let seq):
             context.hub.heard(timeline: timeline, seq: seq)
-        case .receipt(let timeline, let user, let seq):
-            context.hub.publishReceipt(timeline: timeline, user: user, seq: seq)
+        case .receipt(let timeline, let user, let profession, let seq):
+            context.hub.publishReceipt(timeline: timeline, user: user, profession: profession, seq: seq)
         case .revoke(let session):
             context.endSession(session)
         case .hello, .unknown:

@@ -7,8 +7,8 @@ enum PeerMessage: Equatable {
     case hello(Hello)
     /// The timeline has `seq` committed.
     case event(TimelineID, seq: Int64)
-    /// A member's read marker moved.
-    case receipt(TimelineID, user: UserID, seq: Int64)
+    /// A member's read marker moved (with the reader's profession; nil from an older peer).
+    case receipt(TimelineID, user: UserID, profession: Profession?, seq: Int64)
     /// The session ended: close its sockets.
     case revoke(SessionID)
     /// A type this node does not know (a newer peer during a rolling upgrade): ignored.
@@ -51,7 +51,8 @@ enum PeerMessage: Equatable {
             guard let timeline = json["timeline"]?.stringValue.flatMap(TimelineID.init),
                 let user = json["user"]?.stringValue.flatMap(UserID.init), let seq = json["seq"]?.int64Value
             else { return nil }
-            self = .receipt(timeline, user: user, seq: seq)
+            self = .receipt(timeline, user: user, profession: json["profession"]?.stringValue.flatMap(Profession.init),
+                            seq: seq)
         case "revoke":
             guard let session = json["session"]?.stringValue.flatMap(SessionID.init) else { return nil }
             self = .revoke(session)
@@ -74,8 +75,9 @@ enum PeerMessage: Equatable {
             w.field("seq", seq)
             w.endObject()
             return w.string
-        case .receipt(let timeline, let user, let seq):
-            return String(decoding: ServerMessage.receipt(timeline: timeline, user: user, seq: seq), as: UTF8.self)
+        case .receipt(let timeline, let user, let profession, let seq):
+            return String(decoding: ServerMessage.receipt(timeline: timeline, user: user, seq: seq, profession: profession),
+                          as: UTF8.self)
         case .revoke(let session):
             var w = JSONWriter()
             w.beginObject()

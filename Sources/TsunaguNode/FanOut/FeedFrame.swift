@@ -14,8 +14,9 @@ struct FeedFrame: Sendable {
         if case .member(let user, .leave, _) = event.payload { leaving = user.id } else { leaving = nil }
     }
 
-    init(receipt timeline: TimelineID, user: UserID, seq: Int64) {
-        bytes = SharedFrame(text: ByteBuffer(bytes: ServerMessage.receipt(timeline: timeline, user: user, seq: seq)))
+    init(receipt timeline: TimelineID, user: UserID, profession: Profession?, seq: Int64) {
+        bytes = SharedFrame(text: ByteBuffer(bytes: ServerMessage.receipt(timeline: timeline, user: user, seq: seq,
+                                                                          profession: profession)))
         leaving = nil
     }
 }

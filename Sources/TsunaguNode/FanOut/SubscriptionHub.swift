@@ -104,9 +104,9 @@ final class SubscriptionHub: Sendable {
         update(timeline) { $0.heard(seq: seq) }
     }
 
-    func publishReceipt(timeline: TimelineID, user: UserID, seq: Int64) {
+    func publishReceipt(timeline: TimelineID, user: UserID, profession: Profession?, seq: Int64) {
         guard feeds.withLock({ $0[timeline] != nil }) else { return }
-        let frame = FeedFrame(receipt: timeline, user: user, seq: seq)
+        let frame = FeedFrame(receipt: timeline, user: user, profession: profession, seq: seq)
         update(timeline) { $0.receipt(frame) }
     }
 

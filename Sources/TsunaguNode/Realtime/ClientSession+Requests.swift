@@ -40,7 +40,7 @@ extension ClientSession {
             replyCommitted(request.id, event)
         case .read(let timeline, let seq):
             if try await store.markRead(timeline: timeline, user: user.id, seq: seq) {
-                context.receiptMoved(timeline: timeline, user: user.id, seq: seq)
+                context.receiptMoved(timeline: timeline, user: user.id, profession: user.profession, seq: seq)
             }
             reply(ServerMessage.ok(re: request.id))
         }
@@ -84,6 +84,7 @@ extension ClientSession {
                 w.beginObject()
                 w.field("user", receipt.user.rawValue)
                 w.field("seq", receipt.seq)
+                w.field("profession", receipt.profession.rawValue)
                 w.endObject()
             }
             w.endArray()

@@ -77,10 +77,10 @@ final class NodeContext: Sendable {
         peers?.announce(PeerMessage.event(event.timeline, seq: event.seq).text)
     }
 
-    func receiptMoved(timeline: TimelineID, user: UserID, seq: Int64) {
+    func receiptMoved(timeline: TimelineID, user: UserID, profession: Profession, seq: Int64) {
         metrics.receipts.increment()
-        hub.publishReceipt(timeline: timeline, user: user, seq: seq)
-        peers?.announce(PeerMessage.receipt(timeline, user: user, seq: seq).text)
+        hub.publishReceipt(timeline: timeline, user: user, profession: profession, seq: seq)
+        peers?.announce(PeerMessage.receipt(timeline, user: user, profession: profession, seq: seq).text)
     }
 
     func sessionRevoked(_ session: SessionID) {
