@@ -176,6 +176,10 @@ enum StoreSchema {
                 ALTER TABLE organizations ADD COLUMN password_min_classes INTEGER NOT NULL DEFAULT 1;
                 """)
         }
+        migrator.registerMigration("2026-12-01-login-attempt-reservations") { db in
+            // Password checks reserved and not yet finished (HubStore.reserveLoginAttempt).
+            try db.execute(sql: "ALTER TABLE login_failures ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

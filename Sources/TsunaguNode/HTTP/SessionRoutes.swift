@@ -26,26 +26,41 @@ struct SessionRoutes: Sendable {
         let body = try request.decode(LoginBody.self)
         guard body.password.utf8.count <= 1024 else { throw HubError.badRequest("password: too long") }
         let store = context.store
-        if let until = try await store.loginLockedUntil(email: body.email, source: request.source) {
+        // The attempt is reserved (and counted) in the store before scrypt runs, so concurrent
+        // guesses cannot all be evaluated while the lock is being reached (docs/security.md).
+        let locks: Bool
+        switch try await store.reserveLoginAttempt(email: body.email, source: request.source,
+                                                   policy: context.configuration.loginThrottle) {
+        case .locked(let until):
             throw HubError(code: .rateLimited,
                            message: "too many failed logins; try again after \(context.time.format(millis: until))")
+        case .reserved(let reservationLocks):
+            locks = reservationLocks
         }
-        let found = try await store.userForLogin(email: body.email)
-        let valid = try await context.passwords.verify(body.password, hash: found?.passwordHash)
+        let found: (user: UserRecord, passwordHash: String?)?
+        let valid: Bool
+        do {
+            let record = try await store.userForLogin(email: body.email)
+            found = record
+            valid = try await context.passwords.verify(body.password, hash: record?.passwordHash)
+        } catch {
+            try? await store.loginFailed(email: body.email, source: request.source)
+            throw error
+        }
         guard valid, let user = found?.user, !user.disabled else {
+            try await store.loginFailed(email: body.email, source: request.source)
             context.logger.info("login failed", metadata: ["tsunagu.node": "\(context.nodeID)"])
             await context.audit("login.failure", organization: found?.user.organization, actor: nil,
                                 target: found?.user.id.rawValue, source: request.source,
                                 details: found == nil ? "unknown address \(body.email)" : nil)
             context.metrics.login("failure")
-            if try await store.recordLoginFailure(email: body.email, source: request.source,
-                                                  policy: context.configuration.loginThrottle) {
+            if locks {
                 await context.audit("login.locked", organization: found?.user.organization, actor: nil,
                                     target: found?.user.id.rawValue, source: request.source)
             }
             throw HubError.unauthenticated("wrong e-mail address or password")
         }
-        try await store.clearLoginFailures(email: body.email)
+        try await store.loginSucceeded(email: body.email, source: request.source)
         do {
             try await checkSecondFactor(user, fingerprint: request.certificateFingerprint)
         } catch {
