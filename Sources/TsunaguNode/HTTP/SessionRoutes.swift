@@ -69,8 +69,11 @@ struct SessionRoutes: Sendable {
             throw error
         }
         context.metrics.login("success")
+        // Where the organization requires a certificate, the session is bound to the one it
+        // logged in with: its token is refused on any connection without that certificate.
+        let bound = try await store.requiresClientCertificate(user.organization) ? request.certificateFingerprint : nil
         let (token, session) = try await context.store.createSession(
-            user: user, lifetimeSeconds: context.configuration.sessionLifetimeSeconds)
+            user: user, lifetimeSeconds: context.configuration.sessionLifetimeSeconds, certificateFingerprint: bound)
         await context.audit("login.success", organization: user.organization, actor: user.id, target: session.id.rawValue,
                             source: request.source)
         let time = context.time
@@ -91,20 +94,6 @@ struct SessionRoutes: Sendable {
         await context.audit("logout", organization: session.user.organization, actor: session.user.id,
                             target: session.id.rawValue, source: request.source)
         return .noContent
-    }
-
-    /// `POST /v1/me/certificates`: registers the certificate this connection presents as the
-    /// caller's second factor → 201 {fingerprint}.
-    func registerCertificate(_ request: APIRequest) async throws -> APIResponse {
-        let session = try await context.authenticate(request)
-        guard let fingerprint = request.certificateFingerprint else {
-            throw HubError.badRequest("present the client certificate to register (TLS with --tls-client-ca)")
-        }
-        try await context.store.registerCertificate(user: session.user.id, fingerprint: fingerprint)
-        let hex = ByteEncoding.hex(fingerprint)
-        await context.audit("certificate.add", organization: session.user.organization, actor: session.user.id,
-                            target: session.user.id.rawValue, source: request.source, details: hex)
-        return .json(.created) { $0.field("fingerprint", hex) }
     }
 
     /// `GET /v1/me`: profile, organization, roles.
