@@ -67,7 +67,7 @@ let package = Package(
         ]),
 
         // The round-robin L4 balancer: follows the membership registry, splices TCP to live nodes.
-        .target(name: "TsunaguBalancer", dependencies: [nio, nioPosix, nioHTTP1, logging]),
+        .target(name: "TsunaguBalancer", dependencies: ["TsunaguCore", nio, nioPosix, nioHTTP1, logging]),
 
         // A client speaking the Tsunagu protocol over TsunaguWebSocket's client, and a small HTTP
         // client for the JSON API: used by tests and tsunagu-load.
@@ -93,14 +93,15 @@ let package = Package(
             "TsunaguWebSocket", nio, nioPosix, nioHTTP1, nioWebSocket, .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "TsunaguBalancerTests", dependencies: [
-            "TsunaguBalancer", nio, nioPosix, nioHTTP1, .product(name: "NIOEmbedded", package: "swift-nio"),
+            "TsunaguBalancer", "TsunaguCore", nio, nioPosix, nioHTTP1, .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "TsunaguMailTests", dependencies: ["TsunaguMail", nio, nioPosix, logging]),
         .testTarget(name: "TsunaguStoreTests", dependencies: [
             "TsunaguStore", "TsunaguCore", "TsunaguCrypto", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "TsunaguNodeTests", dependencies: [
-            "TsunaguNode", "TsunaguClient", "TsunaguWebSocket", "TsunaguStore", "TsunaguCore", "TsunaguCrypto", nio,
+            "TsunaguNode", "TsunaguClient", "TsunaguWebSocket", "TsunaguStore", "TsunaguCore", "TsunaguCrypto",
+            "TsunaguBalancer", nio,
             nioPosix, nioHTTP1, nioWebSocket, nioSSL,
         ]),
     ]

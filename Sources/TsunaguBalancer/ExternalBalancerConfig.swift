@@ -42,9 +42,12 @@ public enum ExternalBalancerConfig {
             "    option httpchk GET /readyz",
             "    http-check expect status 200",
             "    default-server inter 1s fall 1 rise 1",
+            "    # send-proxy-v2: each node connection opens with a PROXY v2 header naming the client, so",
+            "    # throttles and the audit log see real addresses; list this host in every node's",
+            "    # --trusted-proxy (docs/security.md).",
         ]
         for backend in backends.sorted(by: { $0.id < $1.id }) {
-            lines.append("    server \(self.haproxyName(backend.id)) \(self.address(backend)) check")
+            lines.append("    server \(self.haproxyName(backend.id)) \(self.address(backend)) check send-proxy-v2")
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -82,6 +85,8 @@ public enum ExternalBalancerConfig {
             "        proxy_next_upstream_tries 0;",
             "        # WebSocket connections are long-lived; the nodes send pings, so idle means dead.",
             "        proxy_timeout 1h;",
+            "        # No proxy_protocol: nginx sends only version 1 (text) and the nodes read version 2,",
+            "        # so behind nginx the nodes see nginx's address (docs/balancer.md).",
             "    }",
             "}",
         ]

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import TsunaguCore
 
 /// The first handler of an accepted client channel: when the channel is active, connects to a
 /// backend chosen by the pool, then replaces itself with a `GlueHandler` pair and lets bytes flow.
@@ -49,6 +50,10 @@ final class SpliceSetupHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         precondition(backend.eventLoop === client.eventLoop, "both sides of a splice share one event loop")
         do {
+            // The node learns who the client is from a PROXY protocol v2 header, the first bytes
+            // on the backend connection, written before any client byte can be forwarded
+            // (docs/balancer.md, "Client addresses").
+            backend.writeAndFlush(ByteBuffer(bytes: Self.proxyHeader(for: client)), promise: nil)
             let (clientSide, backendSide) = GlueHandler.matchedPair()
             try backend.pipeline.syncOperations.addHandler(backendSide)
             try context.pipeline.syncOperations.addHandler(clientSide)
@@ -60,6 +65,28 @@ final class SpliceSetupHandler: ChannelInboundHandler, RemovableChannelHandler {
             self.logger.warning("splice setup failed", metadata: ["balancer.error": "\(error)"])
             backend.close(promise: nil)
             client.close(promise: nil)
+        }
+    }
+
+    /// PROXY for a TCP client over IPv4 or IPv6: its address and the one it connected to; LOCAL
+    /// when either is unknown (the node then keeps the socket's address).
+    static func proxyHeader(for client: any Channel) -> [UInt8] {
+        guard let source = client.remoteAddress.flatMap(Self.proxyAddress),
+            let destination = client.localAddress.flatMap(Self.proxyAddress)
+        else { return ProxyHeader(command: .local).encoded() }
+        return ProxyHeader(command: .proxy, source: source, destination: destination).encoded()
+    }
+
+    private static func proxyAddress(_ address: SocketAddress) -> ProxyHeader.Address? {
+        switch address {
+        case .v4(let v4):
+            return ProxyHeader.Address(bytes: withUnsafeBytes(of: v4.address.sin_addr) { Array($0) },
+                                       port: UInt16(address.port ?? 0))
+        case .v6(let v6):
+            return ProxyHeader.Address(bytes: withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) },
+                                       port: UInt16(address.port ?? 0))
+        case .unixDomainSocket:
+            return nil
         }
     }
 }

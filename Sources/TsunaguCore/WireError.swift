@@ -13,12 +13,15 @@ public enum WireErrorCode: String, Sendable, Codable, CaseIterable {
     /// docs/protocol.md §6: the organization requires a registered client certificate and the
     /// connection presented none (or one that is not registered).
     case clientCertificateRequired = "client_certificate_required"
+    /// docs/protocol.md §5: the session's token is bound to the client certificate it logged in
+    /// with, and this connection did not present that certificate.
+    case certificateRequired = "certificate_required"
 
     /// The HTTP status the JSON API answers with for this code.
     public var httpStatus: Int {
         switch self {
         case .badRequest: 400
-        case .unauthenticated, .clientCertificateRequired: 401
+        case .unauthenticated, .clientCertificateRequired, .certificateRequired: 401
         case .forbidden: 403
         case .notFound: 404
         case .tooLarge: 413

@@ -17,4 +17,6 @@ struct HubError: Error {
     static let notAMember = forbidden("not a member of this timeline")
     static let clientCertificateRequired = HubError(
         code: .clientCertificateRequired, message: "this organization requires a registered client certificate")
+    static let certificateRequired = HubError(
+        code: .certificateRequired, message: "this session requires the client certificate it logged in with")
 }

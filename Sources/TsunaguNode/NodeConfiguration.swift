@@ -47,6 +47,9 @@ public struct NodeConfiguration: Sendable {
     public var linkLifetimeSeconds: Int64 = 1800
     /// Failed logins that lock an address or a source address, and for how long.
     public var loginThrottle = LoginThrottlePolicy()
+    /// Addresses whose connections may open with a PROXY protocol v2 header naming the real
+    /// client (`--trusted-proxy`); a PROXY header from any other address is refused.
+    public var trustedProxies: [CIDR] = CIDR.loopback
     /// Fault injection for tests: the fraction of outbound peer announcements dropped.
     public var peerDropRate: Double = 0
 

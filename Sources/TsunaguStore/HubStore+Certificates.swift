@@ -16,11 +16,32 @@ extension HubStore {
         }
     }
 
-    public func removeCertificate(user: UserID, fingerprint: [UInt8]) async throws -> Bool {
-        try await writeImmediate { db in
+    /// Removes a registered certificate and ends the sessions bound to it; nil when the user
+    /// had no such certificate, else the sessions ended (for the caller to close their sockets).
+    public func removeCertificate(user: UserID, fingerprint: [UInt8]) async throws -> [SessionID]? {
+        let now = Self.nowMillis()
+        return try await writeImmediate { db -> [SessionID]? in
             try db.execute(sql: "DELETE FROM user_certificates WHERE user_id = ? AND fingerprint = ?",
                            arguments: [user.rawValue, Data(fingerprint)])
-            return db.changesCount > 0
+            guard db.changesCount > 0 else { return nil }
+            let bound = try String.fetchAll(db, sql: """
+                SELECT id FROM sessions WHERE user_id = ? AND certificate_fingerprint = ? AND revoked_at IS NULL
+                """, arguments: [user.rawValue, Data(fingerprint)]).map(SessionID.init(unchecked:))
+            try db.execute(sql: """
+                UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND certificate_fingerprint = ? AND revoked_at IS NULL
+                """, arguments: [now, user.rawValue, Data(fingerprint)])
+            return bound
+        }
+    }
+
+    /// A user's registered certificates, oldest first.
+    public func certificates(user: UserID) async throws -> [(fingerprint: [UInt8], createdAtMillis: Int64)] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT fingerprint, created_at FROM user_certificates WHERE user_id = ? ORDER BY created_at, fingerprint
+                """, arguments: [user.rawValue]).map { row in
+                (Array(row["fingerprint"] as Data), row["created_at"] as Int64)
+            }
         }
     }
 
@@ -42,10 +63,25 @@ extension HubStore {
                           arguments: [organization.rawValue]) ?? false
     }
 
-    public func setRequiresClientCertificate(_ organization: OrganizationID, _ required: Bool) async throws {
-        try await writeImmediate { db in
+    /// Sets the requirement. Switching it on ends, in the same transaction, every live session
+    /// of the organization that is not bound to a certificate, and answers them (for the caller
+    /// to close their sockets).
+    @discardableResult
+    public func setRequiresClientCertificate(_ organization: OrganizationID, _ required: Bool) async throws -> [SessionID] {
+        let now = Self.nowMillis()
+        return try await writeImmediate { db -> [SessionID] in
             try db.execute(sql: "UPDATE organizations SET require_client_certificate = ? WHERE id = ?",
                            arguments: [required, organization.rawValue])
+            guard required else { return [] }
+            let unbound = """
+                FROM sessions WHERE revoked_at IS NULL AND certificate_fingerprint IS NULL
+                  AND user_id IN (SELECT id FROM users WHERE org_id = ?)
+                """
+            let ended = try String.fetchAll(db, sql: "SELECT id " + unbound, arguments: [organization.rawValue])
+                .map(SessionID.init(unchecked:))
+            try db.execute(sql: "UPDATE sessions SET revoked_at = ? WHERE id IN (SELECT id " + unbound + ")",
+                           arguments: [now, organization.rawValue])
+            return ended
         }
     }
 }

@@ -11,8 +11,10 @@ extension HubStore {
         case live(SessionRecord)
         /// No live session has this token (unknown, revoked, expired, or its user disabled).
         case unknownToken
-        /// The user's organization requires a registered client certificate (white paper 5.17)
-        /// and the connection presented none, or one the user did not register.
+        /// The session is bound to a client certificate (it logged in where the organization
+        /// requires one, white paper 5.17) and the connection presented none, another one, or
+        /// one no longer registered; or the organization requires certificates and the session
+        /// is bound to none.
         case clientCertificateRequired
     }
 
@@ -25,14 +27,34 @@ extension HubStore {
         let hash = Data(OpaqueToken.hash(token))
         let now = Self.nowMillis()
         return try pool.read { [self] db in
-            guard let session = try liveSession(db, tokenHash: hash, now: now) else { return .unknownToken }
-            if try Self.requiresClientCertificate(db, session.user.organization) {
-                guard let fingerprint = certificateFingerprint,
-                    try Self.isCertificateRegistered(db, user: session.user.id, fingerprint: fingerprint)
-                else { return .clientCertificateRequired }
-            }
-            return .live(session)
+            try authenticate(db, tokenHash: hash, now: now, certificateFingerprint: certificateFingerprint)
         }
+    }
+
+    /// The same check for an HTTP request: every request with a token bound to a certificate
+    /// must present that certificate (docs/security.md, "Second factor").
+    public func authenticateRequest(token: String, certificateFingerprint: [UInt8]?) async throws -> ConnectionAuth {
+        let hash = Data(OpaqueToken.hash(token))
+        let now = Self.nowMillis()
+        return try await pool.read { [self] db in
+            try authenticate(db, tokenHash: hash, now: now, certificateFingerprint: certificateFingerprint)
+        }
+    }
+
+    private func authenticate(_ db: Database, tokenHash: Data, now: Int64, certificateFingerprint: [UInt8]?) throws
+        -> ConnectionAuth
+    {
+        guard let session = try liveSession(db, tokenHash: tokenHash, now: now) else { return .unknownToken }
+        if let bound = session.certificateFingerprint {
+            guard let certificateFingerprint, certificateFingerprint == bound,
+                try Self.isCertificateRegistered(db, user: session.user.id, fingerprint: bound)
+            else { return .clientCertificateRequired }
+        } else if try Self.requiresClientCertificate(db, session.user.organization) {
+            // Switching the requirement on ends unbound sessions; one that slipped past (a login
+            // that began before the switch) is refused here.
+            return .clientCertificateRequired
+        }
+        return .live(session)
     }
 
     public typealias SubscriptionStart = (head: Int64, receipts: [ReadReceipt])

@@ -148,18 +148,23 @@ extension HubStore {
 
     // MARK: sessions
 
-    /// Starts a session; the token is returned once and only its hash is stored.
-    public func createSession(user: UserRecord, lifetimeSeconds: Int64) async throws -> (token: String, session: SessionRecord) {
+    /// Starts a session; the token is returned once and only its hash is stored. With
+    /// `certificateFingerprint` the session is bound to that client certificate.
+    public func createSession(user: UserRecord, lifetimeSeconds: Int64, certificateFingerprint: [UInt8]? = nil) async throws
+        -> (token: String, session: SessionRecord)
+    {
         let (token, hash) = OpaqueToken.generate()
         let id = SessionID.random()
         let now = Self.nowMillis()
         let expires = now + lifetimeSeconds * 1000
         try await writeImmediate { db in
             try db.execute(sql: """
-                INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
-                """, arguments: [id.rawValue, user.id.rawValue, Data(hash), now, expires])
+                INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at, certificate_fingerprint)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [id.rawValue, user.id.rawValue, Data(hash), now, expires, certificateFingerprint.map { Data($0) }])
         }
-        return (token, SessionRecord(id: id, user: user, expiresAtMillis: expires))
+        return (token, SessionRecord(id: id, user: user, expiresAtMillis: expires,
+                                     certificateFingerprint: certificateFingerprint))
     }
 
     /// The live session a bearer token names: not expired, not revoked, its user not disabled.
@@ -173,11 +178,13 @@ extension HubStore {
     func liveSession(_ db: Database, tokenHash: Data, now: Int64) throws -> SessionRecord? {
         // Cached statement: this runs once per WebSocket auth, the hottest read of a connection storm.
         guard let row = try Row.fetchOne(db.cachedStatement(sql: """
-            SELECT s.id AS session_id, s.expires_at, u.* FROM sessions s JOIN users u ON u.id = s.user_id
+            SELECT s.id AS session_id, s.expires_at, s.certificate_fingerprint AS session_certificate, u.*
+            FROM sessions s JOIN users u ON u.id = s.user_id
             WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > ? AND u.disabled = 0
             """), arguments: [tokenHash, now]) else { return nil }
         return SessionRecord(id: SessionID(unchecked: row["session_id"]), user: try userRecord(row),
-                             expiresAtMillis: row["expires_at"])
+                             expiresAtMillis: row["expires_at"],
+                             certificateFingerprint: (row["session_certificate"] as Data?).map { Array($0) })
     }
 
     public func revokeSession(_ id: SessionID) async throws {

@@ -34,40 +34,80 @@ extension HubStore {
         }
     }
 
-    /// Counts a failure; returns true when it locked the address or the source.
-    @discardableResult
-    public func recordLoginFailure(email: String, source: String?, policy: LoginThrottlePolicy) async throws -> Bool {
+    /// Reserves one password check for this address from this source, before it runs: in one
+    /// write transaction, refused while the address or the source is locked, otherwise counted
+    /// as a failure in advance (and the reservation that reaches the policy's limit sets the
+    /// lock). However many requests arrive at once, on however many nodes share the store, at
+    /// most `accountFailures` checks run per address per window between successful logins.
+    /// Every `.reserved` answer must be followed by `loginFailed` or `loginSucceeded`.
+    public func reserveLoginAttempt(email: String, source: String?, policy: LoginThrottlePolicy) async throws
+        -> LoginReservation
+    {
         let keys = throttleKeys(email: email, source: source)
         let now = Self.nowMillis()
         return try await writeImmediate { db in
-            var locked = false
+            var rows: [(failures: Int, start: Int64, inFlight: Int)] = []
+            for key in keys {
+                let row = try Row.fetchOne(db, sql: """
+                    SELECT failures, window_start, locked_until, in_flight FROM login_failures WHERE key = ?
+                    """, arguments: [key])
+                if let row, (row["locked_until"] as Int64) > now { return .locked(until: row["locked_until"]) }
+                if let row, now - (row["window_start"] as Int64) < policy.windowMillis {
+                    rows.append((row["failures"], row["window_start"], row["in_flight"]))
+                } else {
+                    rows.append((0, now, 0))
+                }
+            }
+            var locks = false
             for (index, key) in keys.enumerated() {
                 let limit = index == 0 ? policy.accountFailures : policy.sourceFailures
-                let row = try Row.fetchOne(db, sql: "SELECT failures, window_start FROM login_failures WHERE key = ?",
-                                           arguments: [key])
-                var failures = 1
-                var start = now
-                if let row, now - (row["window_start"] as Int64) < policy.windowMillis {
-                    failures = (row["failures"] as Int) + 1
-                    start = row["window_start"]
-                }
+                let failures = rows[index].failures + 1
                 let lockedUntil = failures >= limit ? now + policy.lockoutMillis : 0
-                if lockedUntil > 0 { locked = true }
+                if lockedUntil > 0 { locks = true }
                 try db.execute(sql: """
-                    INSERT INTO login_failures (key, failures, window_start, locked_until) VALUES (?, ?, ?, ?)
+                    INSERT INTO login_failures (key, failures, window_start, locked_until, in_flight) VALUES (?, ?, ?, ?, ?)
                     ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start,
-                      locked_until = MAX(login_failures.locked_until, excluded.locked_until)
-                    """, arguments: [key, failures, start, lockedUntil])
+                      locked_until = excluded.locked_until, in_flight = excluded.in_flight
+                    """, arguments: [key, failures, rows[index].start, lockedUntil, rows[index].inFlight + 1])
             }
-            return locked
+            return .reserved(locks: locks)
         }
     }
 
-    /// A successful login clears the address's count (not the source's).
-    public func clearLoginFailures(email: String) async throws {
-        let key = throttleKeys(email: email, source: nil)[0]
+    /// The reserved check failed: it stays counted; only the reservation ends.
+    public func loginFailed(email: String, source: String?) async throws {
+        let keys = throttleKeys(email: email, source: source)
         try await writeImmediate { db in
-            try db.execute(sql: "DELETE FROM login_failures WHERE key = ?", arguments: [key])
+            for key in keys {
+                try db.execute(sql: "UPDATE login_failures SET in_flight = MAX(in_flight - 1, 0) WHERE key = ?",
+                               arguments: [key])
+            }
         }
     }
+
+    /// The reserved check passed: the address's failures are cleared (and its lock, if this
+    /// reservation set it), except the checks still in flight, which stay counted until they
+    /// end. The source's count is kept: one right password must not unlock a guessing source.
+    public func loginSucceeded(email: String, source: String?) async throws {
+        let keys = throttleKeys(email: email, source: source)
+        try await writeImmediate { db in
+            try db.execute(sql: """
+                UPDATE login_failures SET in_flight = MAX(in_flight - 1, 0) WHERE key = ?;
+                UPDATE login_failures SET failures = in_flight, locked_until = 0 WHERE key = ?;
+                DELETE FROM login_failures WHERE key = ? AND in_flight = 0;
+                """, arguments: [keys[0], keys[0], keys[0]])
+            for key in keys.dropFirst() {
+                try db.execute(sql: "UPDATE login_failures SET in_flight = MAX(in_flight - 1, 0) WHERE key = ?",
+                               arguments: [key])
+            }
+        }
+    }
+}
+
+/// The answer of `HubStore.reserveLoginAttempt`.
+public enum LoginReservation: Sendable, Equatable {
+    /// The check may run; `locks`: this reservation reached the limit and set the lock.
+    case reserved(locks: Bool)
+    /// Refused without a check until this instant (milliseconds since 1970).
+    case locked(until: Int64)
 }

@@ -36,6 +36,9 @@ public struct SessionRecord: Sendable, Equatable {
     public var id: SessionID
     public var user: UserRecord
     public var expiresAtMillis: Int64
+    /// The client certificate the session is bound to (it logged in with it where the
+    /// organization required one); every use of its token must present the same.
+    public var certificateFingerprint: [UInt8]? = nil
 }
 
 /// A timeline as one of its members sees it in a listing.

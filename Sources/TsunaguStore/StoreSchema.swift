@@ -182,6 +182,15 @@ enum StoreSchema {
                 ALTER TABLE users ADD COLUMN profession TEXT NOT NULL DEFAULT 'other';
                 """)
         }
+        migrator.registerMigration("2026-12-01-login-attempt-reservations") { db in
+            // Password checks reserved and not yet finished (HubStore.reserveLoginAttempt).
+            try db.execute(sql: "ALTER TABLE login_failures ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0")
+        }
+        migrator.registerMigration("2026-12-01-session-certificate-binding") { db in
+            // SHA-256 of the client certificate a session logged in with where its organization
+            // required one: every use of the token must present the same certificate.
+            try db.execute(sql: "ALTER TABLE sessions ADD COLUMN certificate_fingerprint BLOB")
+        }
         return migrator
     }
 }

@@ -26,7 +26,15 @@ struct NodeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Event-loop threads (default: the number of cores). Fewer when many processes share the cores.", valueName: "n"))
     var eventLoops = System.coreCount
 
+    @Option(name: .customLong("trusted-proxy"), help: ArgumentHelp(
+        "An address range (CIDR) whose connections may open with a PROXY protocol v2 header naming the real client, as the balancer sends; repeatable. Default: 127.0.0.0/8 and ::1/128. A PROXY header from any other address is refused.",
+        valueName: "cidr"))
+    var trustedProxy: [String] = []
+
     func validate() throws {
+        for range in trustedProxy where CIDR(range) == nil {
+            throw ValidationError("--trusted-proxy: '\(range)' is not an address range such as 10.0.0.0/8 or ::1/128")
+        }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         if tlsClientCa != nil && tlsCert == nil { throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key") }
         guard (1024...(16 << 20)).contains(maxMessageBytes) else {
@@ -52,6 +60,7 @@ struct NodeOptions: ParsableArguments {
         if let tlsClientCa { arguments += ["--tls-client-ca", tlsClientCa] }
         if conformanceEcho { arguments.append("--conformance-echo") }
         arguments += ["--event-loops", String(eventLoops)]
+        for range in trustedProxy { arguments += ["--trusted-proxy", range] }
         if let smtpURL { arguments += ["--smtp-url", smtpURL] }
         arguments += ["--mail-from", mailFrom, "--public-url", publicURL, "--link-lifetime", String(linkLifetime)]
         return arguments
@@ -84,6 +93,7 @@ struct NodeOptions: ParsableArguments {
         configuration.sessionLifetimeSeconds = Int64(sessionTtl)
         configuration.conformanceEcho = conformanceEcho
         configuration.eventLoopThreads = eventLoops
+        if !trustedProxy.isEmpty { configuration.trustedProxies = trustedProxy.compactMap(CIDR.init) }
     }
 }
 

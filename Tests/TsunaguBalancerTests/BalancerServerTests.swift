@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import Testing
 import TsunaguBalancer
+import TsunaguCore
 
 /// Live tests: three tiny backends on 127.0.0.1, the balancer in front, real TCP.
 /// Serialized: they measure timings of seconds and share two cores.
@@ -84,6 +85,24 @@ struct BalancerServerTests {
             #expect(sources.count == 10)
             #expect(sources.filter { $0 == "127.0.0.1" }.count == 5)
             #expect(sources.filter { $0 == "127.0.0.6" }.count == 5)
+        }
+    }
+
+    /// Real client addresses (docs/balancer.md): every backend connection opens with a PROXY v2
+    /// header naming the client and the address it connected to; the probes send none.
+    @Test func everyBackendConnectionOpensWithAProxyHeaderNamingTheClient() async throws {
+        let backends = try await self.startBackends(["a"])
+        try await self.withBalancer(backends) { _, port, _ in
+            let ids = try await TestClient.spread(port: port, count: 3)
+            #expect(ids == ["a", "a", "a"])
+            let headers = backends[0].proxyHeaders
+            #expect(headers.count == 3)
+            for header in headers {
+                #expect(header.command == .proxy)
+                #expect(header.source?.bytes == [127, 0, 0, 1])
+                #expect(header.source?.port ?? 0 > 0)
+                #expect(header.destination == ProxyHeader.Address(bytes: [127, 0, 0, 1], port: UInt16(port)))
+            }
         }
     }
 

@@ -17,13 +17,13 @@ import TsunaguBalancer
         #expect(lines.contains("balance roundrobin"))
         #expect(lines.contains("option httpchk GET /readyz"))
         #expect(lines.contains("http-check expect status 200"))
-        #expect(lines.contains("server node-a 10.0.0.1:8443 check"))
-        #expect(lines.contains("server node-b 10.0.0.2:8443 check"))
+        #expect(lines.contains("server node-a 10.0.0.1:8443 check send-proxy-v2"))
+        #expect(lines.contains("server node-b 10.0.0.2:8443 check send-proxy-v2"))
         // A slash is not allowed in an HAProxy server name; an IPv6 address goes in brackets.
-        #expect(lines.contains("server node_v6 [fd00::3]:8443 check"))
+        #expect(lines.contains("server node_v6 [fd00::3]:8443 check send-proxy-v2"))
         // Ordered by id, like the built-in rotation.
         let servers = lines.filter { $0.hasPrefix("server ") }
-        #expect(servers.first == "server node-a 10.0.0.1:8443 check")
+        #expect(servers.first == "server node-a 10.0.0.1:8443 check send-proxy-v2")
         // Never terminates TLS.
         #expect(!config.contains("ssl crt"))
         #expect(!config.contains("mode http"))

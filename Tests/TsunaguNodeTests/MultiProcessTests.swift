@@ -89,5 +89,9 @@ import TsunaguCore
         let badFlag = try await TsunaguExecutable.run(["serve", "--listen", "nowhere"])
         #expect(badFlag.status == 2)
         #expect(badFlag.output.contains("--listen"))
+        let badProxy = try await TsunaguExecutable.run(["serve", "--listen", "127.0.0.1:0", "--trusted-proxy", "10.0.0.0/33"])
+        #expect(badProxy.status == 2)
+        #expect(badProxy.output.contains("--trusted-proxy"))
+        #expect(badProxy.output.split(separator: "\n").count == 1)
     }
 }

@@ -34,7 +34,8 @@ import TsunaguStore
             #expect(httpCode(try await curl(["-XPOST", "\(base)/v1/sessions", "-d", login])) == "201")
             // the nurse registers the certificate she presents
             let register = try await curl(["-XPOST", "-H", "Authorization: Bearer \(live.nurseToken)",
-                                           "\(base)/v1/me/certificates"], cert: "alice")
+                                           "\(base)/v1/me/certificates", "-d", #"{"password":"\#(LiveNode.password)"}"#],
+                                          cert: "alice")
             #expect(httpCode(register) == "201", "\(register.output)")
             // an admin turns the requirement on
             let admin = try live.store.createUser(organization: live.nurse.organization, email: "admin@sakura.test",
@@ -56,9 +57,10 @@ import TsunaguStore
             let registered = try await curl(["-XPOST", "\(base)/v1/sessions", "-d", login], cert: "alice")
             #expect(httpCode(registered) == "201")
             #expect(registered.output.contains("\"token\""))
-            // WebSocket auth over TLS checks the same factor (Python's websockets as the client)
-            let token = try #require(try await live.store.createSession(user: live.nurse, lifetimeSeconds: 600).token as String?)
-            for (cert, expected) in [("alice", "ok"), ("bob", "client_certificate_required"), (nil, "client_certificate_required")] {
+            // WebSocket auth over TLS with the session's token needs the certificate it logged in
+            // with (Python's websockets as the client)
+            let token = try #require(Self.field("token", of: registered.output))
+            for (cert, expected) in [("alice", "\"ok\""), ("bob", "\"certificate_required\""), (nil, "\"certificate_required\"")] {
                 let reply = try await Self.webSocketAuth(port: live.port, token: token, certs: certs, cert: cert)
                 #expect(reply.contains(expected), "\(cert ?? "no certificate"): \(reply)")
             }
@@ -67,6 +69,13 @@ import TsunaguStore
                                              #"{"email":"pharm@kita.test","password":"\#(LiveNode.password)"}"#])
             #expect(httpCode(pharmacist) == "201")
         }
+    }
+
+    /// A string field of the JSON body curl printed (before its status line).
+    static func field(_ name: String, of output: String) -> String? {
+        let body = output.split(separator: "\n").dropLast().joined(separator: "\n")
+        let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+        return object?[name] as? String
     }
 
     /// Connects with `wss://`, optionally presenting a client certificate, sends `auth`, returns the reply.

@@ -19,7 +19,9 @@ import TsunaguCrypto
             #expect(try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal")
             #expect(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") == ["2026-11-27-core", "2026-11-27-cluster", "2026-11-27-audit", "2026-11-27-identity",
                                                                                                "2026-11-27-login-throttle", "2026-11-27-client-certificates",
-                                                                                               "2026-11-27-password-policy", "2026-12-01-profession"])
+                                                                                               "2026-11-27-password-policy", "2026-12-01-profession",
+                                                                                               "2026-12-01-login-attempt-reservations",
+                                                                                               "2026-12-01-session-certificate-binding"])
         }
         // synchronous is per connection: the store's own connections set FULL (2)
         #expect(try f.store.pool.write { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)

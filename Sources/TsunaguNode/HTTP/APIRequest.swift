@@ -11,8 +11,8 @@ struct APIRequest: Sendable {
     var body: [UInt8]
     /// Path parameters filled in by the router, e.g. "id" for /v1/timelines/{id}.
     var parameters: [String: String] = [:]
-    /// The client's address (for the audit log and throttling); behind the balancer this is the
-    /// client itself, since the balancer splices TCP without terminating it.
+    /// The client's address (for the audit log, throttling and logs): the one a trusted proxy's
+    /// PROXY header named (the balancer sends one on every connection), else the socket's.
     var source: String?
     /// SHA-256 of the client certificate this TLS connection presented, if any.
     var certificateFingerprint: [UInt8]?

@@ -10,6 +10,7 @@ enum APIRoutes {
         let timelines = TimelineRoutes(context: context)
         let admin = AdminRoutes(context: context)
         let accounts = AccountRoutes(context: context)
+        let certificates = CertificateRoutes(context: context)
         router.add(.POST, "/v1/sessions", sessions.login)
         router.add(.DELETE, "/v1/sessions/current", sessions.logout)
         router.add(.GET, "/v1/me", sessions.me)
@@ -25,10 +26,14 @@ enum APIRoutes {
         router.add(.GET, "/v1/admin/users", accounts.list)
         router.add(.POST, "/v1/admin/users", accounts.invite)
         router.add(.PATCH, "/v1/admin/users/{id}", accounts.update)
-        router.add(.POST, "/v1/admin/users/{id}/certificates", accounts.registerCertificate)
+        router.add(.POST, "/v1/admin/users/{id}/certificates", certificates.enrolForUser)
+        router.add(.GET, "/v1/admin/users/{id}/certificates", certificates.listForUser)
+        router.add(.DELETE, "/v1/admin/users/{id}/certificates/{fingerprint}", certificates.removeForUser)
         router.add(.GET, "/v1/admin/organization", accounts.policy)
         router.add(.PATCH, "/v1/admin/organization", accounts.updatePolicy)
-        router.add(.POST, "/v1/me/certificates", sessions.registerCertificate)
+        router.add(.POST, "/v1/me/certificates", certificates.enrolMine)
+        router.add(.GET, "/v1/me/certificates", certificates.listMine)
+        router.add(.DELETE, "/v1/me/certificates/{fingerprint}", certificates.removeMine)
         addHealth(to: &router, context)
         WebRoutes(assets: webAssets).add(to: &router)
         return router
@@ -70,13 +75,15 @@ enum APIRoutes {
 }
 
 extension NodeContext {
-    /// The session of `Authorization: Bearer …`, or `unauthenticated`.
+    /// The session of `Authorization: Bearer …`, or `unauthenticated`; `certificate_required`
+    /// when the session is bound to a client certificate this connection did not present.
     func authenticate(_ request: APIRequest) async throws -> SessionRecord {
         guard let token = request.bearerToken else { throw HubError.unauthenticated() }
-        guard let session = try await store.session(token: token) else {
-            throw HubError.unauthenticated("the token is not a live session")
+        switch try await store.authenticateRequest(token: token, certificateFingerprint: request.certificateFingerprint) {
+        case .live(let session): return session
+        case .unknownToken: throw HubError.unauthenticated("the token is not a live session")
+        case .clientCertificateRequired: throw HubError.certificateRequired
         }
-        return session
     }
 }
 

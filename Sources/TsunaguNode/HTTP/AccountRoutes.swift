@@ -152,25 +152,6 @@ struct AccountRoutes: Sendable {
         return profession
     }
 
-    private struct CertificateBody: Decodable { var fingerprint: String }
-
-    /// `POST /v1/admin/users/{id}/certificates {fingerprint}` (hex SHA-256 of the DER): an admin
-    /// registers a user's certificate, e.g. before the organization starts requiring one.
-    func registerCertificate(_ request: APIRequest) async throws -> APIResponse {
-        let session = try await context.authenticateAdmin(request)
-        guard let id = request.parameters["id"].flatMap(UserID.init),
-            let user = try await context.store.user(id: id), user.organization == session.user.organization
-        else { throw HubError.notFound("no such user in your organization") }
-        let hex = try request.decode(CertificateBody.self).fingerprint.lowercased().replacingOccurrences(of: ":", with: "")
-        guard let fingerprint = ByteEncoding.bytes(hex: hex), fingerprint.count == 32 else {
-            throw HubError.badRequest("fingerprint: 64 hex digits (SHA-256 of the certificate's DER)")
-        }
-        try await context.store.registerCertificate(user: id, fingerprint: fingerprint)
-        await context.audit("certificate.add", organization: user.organization, actor: session.user.id,
-                            target: id.rawValue, source: request.source, details: hex)
-        return .json(.created) { $0.field("fingerprint", hex) }
-    }
-
     private struct PolicyBody: Decodable {
         var require_client_certificate: Bool?
         var password_min_length: Int?
@@ -204,9 +185,13 @@ struct AccountRoutes: Sendable {
                                 details: "min length \(policy.minimumLength), min classes \(policy.minimumClasses)")
         }
         if let required = body.require_client_certificate {
-            try await store.setRequiresClientCertificate(organization, required)
+            // Switching it on ends every session of the organization not bound to a certificate
+            // (the caller's too, unless it is bound), and closes their sockets.
+            let ended = try await store.setRequiresClientCertificate(organization, required)
+            for ended in ended { context.sessionRevoked(ended) }
             await context.audit("policy.client-certificate", organization: organization, actor: session.user.id,
-                                target: organization.rawValue, source: request.source, details: required ? "required" : "optional")
+                                target: organization.rawValue, source: request.source,
+                                details: required ? "required; \(ended.count) unbound sessions ended" : "optional")
         }
         return try await policyResponse(organization)
     }

@@ -17,14 +17,18 @@ final class HTTPAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var bodyTooLarge = false
     private var queue: [(HTTPRequestHead, [UInt8], Bool)] = []
     private var busy = false
+    /// The client's address named by a trusted proxy's PROXY header (ProxyHeaderHandler); nil:
+    /// the socket's own.
+    private let source: String?
 
     /// Maps a handler's error to a wire code and message (NodeContext.failure).
     private let failureMapper: @Sendable (any Error, String) -> (code: WireErrorCode, message: String)
 
-    init(router: APIRouter, maxBodyBytes: Int,
+    init(router: APIRouter, maxBodyBytes: Int, source: String? = nil,
          failure: @escaping @Sendable (any Error, String) -> (code: WireErrorCode, message: String)) {
         self.router = router
         self.maxBodyBytes = maxBodyBytes
+        self.source = source
         self.failureMapper = failure
     }
 
@@ -59,7 +63,7 @@ final class HTTPAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
             return finish(APIResponse.error(.tooLarge, "the request body is larger than \(maxBodyBytes) bytes"),
                           head: head, keepAlive: false, context: context)
         }
-        var request = APIRequest(head: head, body: body, source: context.channel.remoteAddress?.ipAddress,
+        var request = APIRequest(head: head, body: body, source: source ?? context.channel.remoteAddress?.ipAddress,
                                  certificateFingerprint: ClientCertificate.fingerprint(of: context.channel))
         let handler: APIRouter.Handler
         switch router.match(method: head.method, path: request.path) {

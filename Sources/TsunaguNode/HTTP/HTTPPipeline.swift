@@ -12,9 +12,10 @@ struct HTTPPipeline: Sendable {
     let maxBody: Int
     let failure: @Sendable (any Error, String) -> (code: WireErrorCode, message: String)
 
-    func configure(_ channel: any Channel) throws {
+    /// `source`: the client's address from a trusted proxy's PROXY header; nil: the socket's.
+    func configure(_ channel: any Channel, source: String? = nil) throws {
         let sync = channel.pipeline.syncOperations
-        let api = HTTPAPIHandler(router: router, maxBodyBytes: maxBody, failure: failure)
+        let api = HTTPAPIHandler(router: router, maxBodyBytes: maxBody, source: source, failure: failure)
         try sync.configureHTTPServerPipeline(
             withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in
                 channel.pipeline.removeHandler(name: HTTPAPIHandler.name, promise: nil)

@@ -26,26 +26,41 @@ struct SessionRoutes: Sendable {
         let body = try request.decode(LoginBody.self)
         guard body.password.utf8.count <= 1024 else { throw HubError.badRequest("password: too long") }
         let store = context.store
-        if let until = try await store.loginLockedUntil(email: body.email, source: request.source) {
+        // The attempt is reserved (and counted) in the store before scrypt runs, so concurrent
+        // guesses cannot all be evaluated while the lock is being reached (docs/security.md).
+        let locks: Bool
+        switch try await store.reserveLoginAttempt(email: body.email, source: request.source,
+                                                   policy: context.configuration.loginThrottle) {
+        case .locked(let until):
             throw HubError(code: .rateLimited,
                            message: "too many failed logins; try again after \(context.time.format(millis: until))")
+        case .reserved(let reservationLocks):
+            locks = reservationLocks
         }
-        let found = try await store.userForLogin(email: body.email)
-        let valid = try await context.passwords.verify(body.password, hash: found?.passwordHash)
+        let found: (user: UserRecord, passwordHash: String?)?
+        let valid: Bool
+        do {
+            let record = try await store.userForLogin(email: body.email)
+            found = record
+            valid = try await context.passwords.verify(body.password, hash: record?.passwordHash)
+        } catch {
+            try? await store.loginFailed(email: body.email, source: request.source)
+            throw error
+        }
         guard valid, let user = found?.user, !user.disabled else {
+            try await store.loginFailed(email: body.email, source: request.source)
             context.logger.info("login failed", metadata: ["tsunagu.node": "\(context.nodeID)"])
             await context.audit("login.failure", organization: found?.user.organization, actor: nil,
                                 target: found?.user.id.rawValue, source: request.source,
                                 details: found == nil ? "unknown address \(body.email)" : nil)
             context.metrics.login("failure")
-            if try await store.recordLoginFailure(email: body.email, source: request.source,
-                                                  policy: context.configuration.loginThrottle) {
+            if locks {
                 await context.audit("login.locked", organization: found?.user.organization, actor: nil,
                                     target: found?.user.id.rawValue, source: request.source)
             }
             throw HubError.unauthenticated("wrong e-mail address or password")
         }
-        try await store.clearLoginFailures(email: body.email)
+        try await store.loginSucceeded(email: body.email, source: request.source)
         do {
             try await checkSecondFactor(user, fingerprint: request.certificateFingerprint)
         } catch {
@@ -54,8 +69,11 @@ struct SessionRoutes: Sendable {
             throw error
         }
         context.metrics.login("success")
+        // Where the organization requires a certificate, the session is bound to the one it
+        // logged in with: its token is refused on any connection without that certificate.
+        let bound = try await store.requiresClientCertificate(user.organization) ? request.certificateFingerprint : nil
         let (token, session) = try await context.store.createSession(
-            user: user, lifetimeSeconds: context.configuration.sessionLifetimeSeconds)
+            user: user, lifetimeSeconds: context.configuration.sessionLifetimeSeconds, certificateFingerprint: bound)
         await context.audit("login.success", organization: user.organization, actor: user.id, target: session.id.rawValue,
                             source: request.source)
         let time = context.time
@@ -76,20 +94,6 @@ struct SessionRoutes: Sendable {
         await context.audit("logout", organization: session.user.organization, actor: session.user.id,
                             target: session.id.rawValue, source: request.source)
         return .noContent
-    }
-
-    /// `POST /v1/me/certificates`: registers the certificate this connection presents as the
-    /// caller's second factor → 201 {fingerprint}.
-    func registerCertificate(_ request: APIRequest) async throws -> APIResponse {
-        let session = try await context.authenticate(request)
-        guard let fingerprint = request.certificateFingerprint else {
-            throw HubError.badRequest("present the client certificate to register (TLS with --tls-client-ca)")
-        }
-        try await context.store.registerCertificate(user: session.user.id, fingerprint: fingerprint)
-        let hex = ByteEncoding.hex(fingerprint)
-        await context.audit("certificate.add", organization: session.user.organization, actor: session.user.id,
-                            target: session.user.id.rawValue, source: request.source, details: hex)
-        return .json(.created) { $0.field("fingerprint", hex) }
     }
 
     /// `GET /v1/me`: profile, organization, roles.

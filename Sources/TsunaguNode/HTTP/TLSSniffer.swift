@@ -11,11 +11,14 @@ final class TLSSniffer: ChannelInboundHandler, RemovableChannelHandler {
     private let tls: NIOSSLContext
     private let secure: HTTPPipeline
     private let plaintext: HTTPPipeline
+    /// The client's address from a trusted proxy's PROXY header, if one named it.
+    private let source: String?
 
-    init(tls: NIOSSLContext, secure: HTTPPipeline, plaintext: HTTPPipeline) {
+    init(tls: NIOSSLContext, secure: HTTPPipeline, plaintext: HTTPPipeline, source: String? = nil) {
         self.tls = tls
         self.secure = secure
         self.plaintext = plaintext
+        self.source = source
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -24,9 +27,9 @@ final class TLSSniffer: ChannelInboundHandler, RemovableChannelHandler {
         do {
             if first == 0x16 {
                 try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), position: .after(self))
-                try secure.configure(context.channel)  // behind the TLS handler
+                try secure.configure(context.channel, source: source)  // behind the TLS handler
             } else {
-                try plaintext.configure(context.channel)
+                try plaintext.configure(context.channel, source: source)
             }
         } catch {
             context.close(promise: nil)

@@ -240,7 +240,7 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
             case .unknownToken:
                 throw HubError.unauthenticated("the token is not a live session")
             case .clientCertificateRequired:
-                throw HubError.clientCertificateRequired
+                throw HubError.certificateRequired
             }
         } catch {
             // The error goes out before a close that the refusal may cause (4001 past the deadline).

@@ -13,6 +13,7 @@ enum NodeListener {
         // The echo endpoint echoes binary; /v1/ws closes on binary in ClientSession (1003).
         limits.allowsBinary = configuration.conformanceEcho
         let maxBody = configuration.maxHTTPBodyBytes
+        let trustedProxies = configuration.trustedProxies
         let failure: @Sendable (any Error, String) -> (code: WireErrorCode, message: String) = { error, _ in
             context.failure(error, operation: "http")
         }
@@ -38,12 +39,19 @@ enum NodeListener {
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        try channel.pipeline.syncOperations.addHandler(
-                            TLSSniffer(tls: tls, secure: http, plaintext: plaintext))
-                    } else {
-                        try http.configure(channel)
-                    }
+                    // First, before TLS: the balancer's PROXY header comes ahead of the client's
+                    // own bytes (docs/balancer.md, "Client addresses").
+                    let trusted = channel.remoteAddress.map { address in
+                        trustedProxies.contains { $0.contains(address) }
+                    } ?? false
+                    try channel.pipeline.syncOperations.addHandler(ProxyHeaderHandler(trusted: trusted) { channel, source in
+                        if let tls {
+                            try channel.pipeline.syncOperations.addHandler(
+                                TLSSniffer(tls: tls, secure: http, plaintext: plaintext, source: source))
+                        } else {
+                            try http.configure(channel, source: source)
+                        }
+                    })
                 }
             }
             .bind(host: configuration.host, port: configuration.port).get()

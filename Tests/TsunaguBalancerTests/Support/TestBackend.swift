@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 import TsunaguBalancer
+import TsunaguCore
 
 /// A tiny stand-in for a realtime node. On one port it answers `GET /readyz` (200 by default),
 /// and on any other connection writes its own id and a newline, then echoes what it receives.
@@ -19,6 +20,8 @@ final class TestBackend: Sendable {
         let clientConnections = Mutex(0)
         /// The source IP of every client (non-probe) connection.
         let clientSources = Mutex<[String]>([])
+        /// The PROXY protocol v2 header of every connection that sent one, in order.
+        let proxyHeaders = Mutex<[ProxyHeader]>([])
         init(readyStatus: Int) { self.readyStatus = Mutex(readyStatus) }
     }
 
@@ -51,6 +54,9 @@ final class TestBackend: Sendable {
 
     /// The source IP addresses client connections came from, in order.
     var clientSources: [String] { self.shared.clientSources.withLock { $0 } }
+
+    /// The PROXY headers the balancer sent, in order (it sends one on every client connection).
+    var proxyHeaders: [ProxyHeader] { self.shared.proxyHeaders.withLock { $0 } }
 
     /// The status `GET /readyz` answers; 0: no answer at all.
     func setReadyStatus(_ status: Int) {
@@ -92,6 +98,25 @@ private final class TestBackendHandler: ChannelInboundHandler {
             break
         case .sniffing(var seen):
             seen.writeImmutableBuffer(bytes)
+            // Like a node: a PROXY header first names the client, then the client's bytes follow.
+            switch ProxyHeader.parse(seen.readableBytesView) {
+            case .needMore:
+                self.mode = .sniffing(seen)
+                return
+            case .header(let header, let length):
+                guard seen.readableBytes >= length else {
+                    self.mode = .sniffing(seen)
+                    return
+                }
+                seen.moveReaderIndex(forwardBy: length)
+                self.shared.proxyHeaders.withLock { $0.append(header) }
+                guard seen.readableBytes > 0 else {
+                    self.mode = .sniffing(seen)
+                    return
+                }
+            case .notProxy, .invalid:
+                break
+            }
             let view = Array(seen.readableBytesView.prefix(Self.probePrefix.count))
             if view == Array(Self.probePrefix.prefix(view.count)) {
                 guard view.count == Self.probePrefix.count else {
