@@ -3,7 +3,7 @@
 # bounded run of tsunagu-load against fresh release-build nodes on loopback. One JSON line per
 # test on stdout (and in $OUT/hub.jsonl); logs and full reports in $OUT.
 #
-#   (cd /work/main && swift build -c release --scratch-path .build-release)
+#   swift build -c release --scratch-path .build-release   (at the repository root)
 #   LoadTests/bench/hub.sh                 # TESTS="handshakes posts fanout5k fanout15k idle"
 #
 # handshakes  connections/s (WebSocket upgrade + auth + subscribe) on one node, and on 3 nodes

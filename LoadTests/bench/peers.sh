@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Tsunagu vs Node ws vs nchan on one machine, one session (see docs/benchmarks.md,
 # "Peers: Node ws and nchan"). Every run is bounded (<= 60 s). Loopback only.
-#   cd /work/main && swift build -c release --scratch-path .build-release
+#   swift build -c release --scratch-path .build-release   (at the repository root)
 #   LoadTests/bench/peers.sh   # env: SAT_RATES="40 100 200" LAT_DURATION=30 IDLE_N=5000 OUT=dir
 #                              #      TESTS="idle latency saturation tsunagu-load" SERVERS="tsunagu tsunagu3 ws nchan"
 # tsunagu3 = three nodes on one store behind `tsunagu balance`, clients through the balancer;
 # its CPU and RSS figures are the sum over the four processes.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-B=${B:-/work/main/.build-release/release}
+B=${B:-$(cd "$HERE/../.." && pwd)/.build-release/release}
 export NODE_PATH=${NODE_PATH:-/usr/share/nodejs}
 RUN=$HERE/run; OUT=${OUT:-$RUN/results}; mkdir -p "$OUT"; : > "$OUT/all.jsonl"
 SAT_RATES=${SAT_RATES:-"40 100 200"}; TESTS=${TESTS:-"idle latency saturation tsunagu-load"}; SERVERS=${SERVERS:-"tsunagu tsunagu3 ws nchan"}; LAT_DURATION=${LAT_DURATION:-30}; IDLE_N=${IDLE_N:-5000}

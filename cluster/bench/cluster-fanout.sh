@@ -2,12 +2,12 @@
 # cluster/bench/cluster-fanout.sh: cross-node publish→deliver latency through the balancer, and
 # WebSocket fan-out through the Tsunagu balancer vs HAProxy (tcp, roundrobin) in front of the
 # same 3 nodes, in one run on this machine. Needs a release build and Debian's haproxy:
-#   swift build -c release && apt-get install -y haproxy
+#   swift build -c release --scratch-path .build-release && apt-get install -y haproxy
 # Output: one line per run (target, pass/fail, deliveries/s, acked posts/s, p50/p99) and the
 # JSON reports in $OUT.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-bin=${BIN:-$(cd "$here/../.." && swift build -c release --show-bin-path)}
+bin=${BIN:-$(cd "$here/../.." && pwd)/.build-release/release}
 export TSUNAGU=$bin/tsunagu
 OUT=${OUT:-$(mktemp -d /tmp/tsunagu-bench.XXXXXX)}
 mkdir -p "$OUT"
