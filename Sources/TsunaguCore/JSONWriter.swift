@@ -30,6 +30,19 @@ public struct JSONWriter: Sendable {
     }
 
     /// Writes `"name":`; the next value call completes the member.
+    /// `"name":[{…},…]`: one object per element, its fields written by `fields`.
+    public mutating func objects<Elements: Sequence>(_ name: String, _ elements: Elements,
+                                                      _ fields: (inout JSONWriter, Elements.Element) -> Void) {
+        key(name)
+        beginArray()
+        for element in elements {
+            beginObject()
+            fields(&self, element)
+            endObject()
+        }
+        endArray()
+    }
+
     public mutating func key(_ name: String) {
         separate()
         writeString(name)

@@ -128,14 +128,9 @@ struct AccountRoutes: Sendable {
         let session = try await context.authenticateAdmin(request)
         let members = try await context.store.members(ofOrganization: session.user.organization)
         return .json { w in
-            w.key("users")
-            w.beginArray()
-            for member in members {
-                w.beginObject()
+            w.objects("users", members) { w, member in
                 Self.write(member.user, status: Self.status(member.user, activated: member.activated), into: &w)
-                w.endObject()
             }
-            w.endArray()
         }
     }
 

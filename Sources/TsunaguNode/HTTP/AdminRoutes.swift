@@ -19,11 +19,8 @@ struct AdminRoutes: Sendable {
                                                            toMillis: to, limit: Int(limit))
         let time = context.time
         return .json { w in
-            w.key("entries")
-            w.beginArray()
-            for entry in entries {
+            w.objects("entries", entries) { w, entry in
                 let record = entry.record
-                w.beginObject()
                 w.field("seq", entry.seq)
                 w.field("at", time.format(millis: entry.atMillis))
                 w.field("action", record.action)
@@ -32,9 +29,7 @@ struct AdminRoutes: Sendable {
                 if let source = record.source { w.field("source", source) }
                 if let node = record.node { w.field("node", node) }
                 if let details = record.details { w.field("details", details) }
-                w.endObject()
             }
-            w.endArray()
         }
     }
 

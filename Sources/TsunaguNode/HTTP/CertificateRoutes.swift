@@ -80,15 +80,10 @@ struct CertificateRoutes: Sendable {
         let certificates = try await context.store.certificates(user: user)
         let time = context.time
         return .json { w in
-            w.key("certificates")
-            w.beginArray()
-            for certificate in certificates {
-                w.beginObject()
+            w.objects("certificates", certificates) { w, certificate in
                 w.field("fingerprint", ByteEncoding.hex(certificate.fingerprint))
                 w.field("created_at", time.format(millis: certificate.createdAtMillis))
-                w.endObject()
             }
-            w.endArray()
         }
     }
 

@@ -113,15 +113,10 @@ struct SessionRoutes: Sendable {
             w.endObject()
             w.field("role", user.role.rawValue)
             w.field("profession", user.profession.rawValue)
-            w.key("timelines")
-            w.beginArray()
-            for timeline in timelines {
-                w.beginObject()
+            w.objects("timelines", timelines) { w, timeline in
                 w.field("id", timeline.id.rawValue)
                 w.field("role", timeline.role.rawValue)
-                w.endObject()
             }
-            w.endArray()
         }
     }
 }

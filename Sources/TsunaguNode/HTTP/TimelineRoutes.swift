@@ -10,14 +10,9 @@ struct TimelineRoutes: Sendable {
         let session = try await context.authenticate(request)
         let timelines = try await context.store.timelines(for: session.user.id)
         return .json { w in
-            w.key("timelines")
-            w.beginArray()
-            for timeline in timelines {
-                w.beginObject()
+            w.objects("timelines", timelines) { w, timeline in
                 Self.write(timeline, into: &w)
-                w.endObject()
             }
-            w.endArray()
         }
     }
 
@@ -109,14 +104,9 @@ struct TimelineRoutes: Sendable {
                                                              after: after, limit: Int(limit))
         let time = context.time
         return .json { w in
-            w.key("events")
-            w.beginArray()
-            for event in events {
-                w.beginObject()
+            w.objects("events", events) { w, event in
                 ServerMessage.writeEventFields(event, time: time, into: &w)
-                w.endObject()
             }
-            w.endArray()
             w.field("head", head)
         }
     }

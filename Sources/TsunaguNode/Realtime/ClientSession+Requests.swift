@@ -78,16 +78,11 @@ extension ClientSession {
         let cursor = SubscribeCursor(since: since, head: start.head)
         reply(ServerMessage.ok(re: id) { w in
             w.field("head", start.head)
-            w.key("receipts")
-            w.beginArray()
-            for receipt in start.receipts {
-                w.beginObject()
+            w.objects("receipts", start.receipts) { w, receipt in
                 w.field("user", receipt.user.rawValue)
                 w.field("seq", receipt.seq)
                 w.field("profession", receipt.profession.rawValue)
-                w.endObject()
             }
-            w.endArray()
             if cursor.reset { w.field("reset", true) }
         })
         context.hub.start(subscription, after: cursor.after, head: start.head)
