@@ -50,12 +50,14 @@ extension Admin {
     struct AddUser: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "add-user",
-            abstract: "Add an active user to an organization (created when it does not exist).")
+            abstract: "Add an active user to an organization (with --create-org, created when it does not exist).")
 
         @OptionGroup var storeOptions: StoreOptions
         @Option(help: "E-mail address.") var email: String
         @Option(help: "Display name.") var name: String
         @Option(help: "Organization name (default: the first organization).") var org: String?
+        @Flag(help: "Create the --org organization when it does not exist (else an unknown name is an error).")
+        var createOrg = false
         @Option(help: "Role in the organization: admin or member.") var role: OrganizationRole = .member
         @Option(help: "Profession: doctor, dentist, pharmacist, nurse, therapist, care_manager, care_worker, family or other.")
         var profession: Profession = .other
@@ -63,6 +65,8 @@ extension Admin {
 
         func validate() throws {
             guard passwordStdin else { throw ValidationError("--password-stdin is required (passwords never go on the command line)") }
+            guard org != nil || !createOrg else { throw ValidationError("--create-org: goes with --org NAME") }
+            guard org != nil || !createOrg else { throw ValidationError("--create-org: goes with --org NAME") }
             guard email.contains("@") else { throw ValidationError("--email: not an e-mail address") }
             guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--name: must not be empty") }
         }
@@ -74,7 +78,14 @@ extension Admin {
             do {
                 let organization: OrganizationRecord
                 if let org {
-                    organization = try store.organization(named: org) ?? store.createOrganization(name: org)
+                    if let existing = try store.organization(named: org) {
+                        organization = existing
+                    } else if createOrg {
+                        organization = try store.createOrganization(name: org)
+                    } else {
+                        // A typo must not create a second organization silently.
+                        throw CLIError("--org: no organization named \"\(org)\"; add --create-org to create it")
+                    }
                 } else if let first = try store.firstOrganization() {
                     organization = first
                 } else {

@@ -132,6 +132,28 @@ import TsunaguStore
         }
     }
 
+    /// The contract: an unknown `--org NAME` is an error unless `--create-org` is given.
+    @Test func addUserRefusesAnUnknownOrganizationUnlessToldToCreateIt() async throws {
+        let store = try await OperatorStore.make("create-org")
+        defer { store.remove() }
+        let typo = try await TsunaguExecutable.run(["admin", "add-user", "--email", "t@o.test", "--name", "T",
+                                                    "--org", "Sakuar Clinic", "--password-stdin"] + store.common,
+                                                   stdin: "long enough password")
+        #expect(typo.status == 1)
+        #expect(typo.output.contains("--create-org"))
+        let created = try await TsunaguExecutable.run(["admin", "add-user", "--email", "t@o.test", "--name", "T",
+                                                       "--org", "Kita Pharmacy", "--create-org", "--password-stdin"]
+                                                      + store.common, stdin: "long enough password")
+        #expect(created.status == 0)
+        let alone = try await TsunaguExecutable.run(["admin", "add-user", "--email", "u@o.test", "--name", "U",
+                                                     "--create-org", "--password-stdin"] + store.common,
+                                                    stdin: "long enough password")
+        #expect(alone.status == 2)
+        let hub = try HubStore(path: store.storePath, masterKey: MasterKey.load(from: store.directory + "/master.key"))
+        #expect(try hub.organization(named: "Kita Pharmacy") != nil)
+        #expect(try hub.organization(named: "Sakuar Clinic") == nil, "a typo creates nothing")
+    }
+
     @Test func theAddUserCommandTakesAProfession() async throws {
         let store = try await OperatorStore.make("profession")
         defer { store.remove() }
