@@ -81,6 +81,7 @@ public struct SMTPTransport: MailTransport {
 
     private func makeTLS() throws -> SMTPClientHandler.TLS {
         var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
+        tlsConfiguration.minimumTLSVersion = .tlsv12  // RFC 8996: no TLS 1.0 or 1.1 to the relay either
         switch self.configuration.tlsTrustRoots {
         case .system: tlsConfiguration.trustRoots = .default
         case .pemFile(let path): tlsConfiguration.trustRoots = .file(path)

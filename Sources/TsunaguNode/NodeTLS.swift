@@ -17,6 +17,8 @@ public struct NodeTLS: Sendable {
     func makeContext() throws -> NIOSSLContext {
         var tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: certificateChain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
+        // TLS 1.0 and 1.1 are deprecated (RFC 8996); BoringSSL's server default still takes them.
+        tls.minimumTLSVersion = .tlsv12
         if let clientCA {
             // Request a certificate; one that is presented must chain to this CA and be within its
             // validity dates, or the handshake fails. Absent is allowed here: whether a login needs

@@ -26,6 +26,9 @@ struct NodeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Event-loop threads (default: the number of cores). Fewer when many processes share the cores.", valueName: "n"))
     var eventLoops = System.coreCount
 
+    @Flag(help: "Serve without TLS on an address other than loopback (refused otherwise: tokens and patient data would cross the network in the clear).")
+    var insecurePlaintext = false
+
     @Option(name: .customLong("trusted-proxy"), help: ArgumentHelp(
         "An address range (CIDR) whose connections may open with a PROXY protocol v2 header naming the real client, as the balancer sends; repeatable. Default: 127.0.0.0/8 and ::1/128. A PROXY header from any other address is refused.",
         valueName: "cidr"))
@@ -53,12 +56,23 @@ struct NodeOptions: ParsableArguments {
     }
 
     /// The same options as `tsunagu serve` flags, for the node processes `up` starts.
+    /// A node on an address other than loopback serves TLS, unless the operator says otherwise.
+    func checkTransport(host: String, flag: String) throws {
+        guard tlsCert == nil, !insecurePlaintext, !Self.isLoopback(host) else { return }
+        throw ValidationError("\(flag): \(host) is not a loopback address; give --tls-cert and --tls-key (or --insecure-plaintext, where a TLS proxy in front ends TLS)")
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
     var arguments: [String] {
         var arguments = ["--max-message-bytes", String(maxMessageBytes), "--time-zone", timeZone,
                          "--session-ttl", String(sessionTtl)]
         if let tlsCert, let tlsKey { arguments += ["--tls-cert", tlsCert, "--tls-key", tlsKey] }
         if let tlsClientCa { arguments += ["--tls-client-ca", tlsClientCa] }
         if conformanceEcho { arguments.append("--conformance-echo") }
+        if insecurePlaintext { arguments.append("--insecure-plaintext") }
         arguments += ["--event-loops", String(eventLoops)]
         for range in trustedProxy { arguments += ["--trusted-proxy", range] }
         if let smtpURL { arguments += ["--smtp-url", smtpURL] }

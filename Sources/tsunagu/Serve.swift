@@ -16,6 +16,7 @@ struct Serve: AsyncParsableCommand {
         if let nodeId, nodeId.isEmpty || nodeId.count > 64 || nodeId.contains(where: { $0.isWhitespace }) {
             throw ValidationError("--node-id: 1 to 64 characters without spaces")
         }
+        try nodeOptions.checkTransport(host: listen.host, flag: "--listen")
     }
     @OptionGroup var nodeOptions: NodeOptions
 

@@ -25,6 +25,7 @@ struct Up: AsyncParsableCommand {
         guard (1...65535).contains(port) else { throw ValidationError("--port: from 1 to 65535") }
         guard (1...32).contains(nodes) else { throw ValidationError("--nodes: from 1 to 32") }
         guard port + nodes <= 65535 else { throw ValidationError("--port: no room for \(nodes) node ports above it") }
+        try nodeOptions.checkTransport(host: host, flag: "--host")
     }
 
     func run() async throws {

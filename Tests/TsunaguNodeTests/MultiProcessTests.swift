@@ -94,4 +94,16 @@ import TsunaguCore
         #expect(badProxy.output.contains("--trusted-proxy"))
         #expect(badProxy.output.split(separator: "\n").count == 1)
     }
+
+    /// A node or `up` on an address other than loopback refuses plaintext unless told: tokens and
+    /// patient data would cross the network in the clear. Nothing is bound (validation refuses first).
+    @Test func aNodeOffLoopbackRefusesToRunWithoutTLS() async throws {
+        for arguments in [["serve", "--listen", "0.0.0.0:0"], ["serve", "--listen", "[::]:0"], ["up", "--host", "0.0.0.0"]] {
+            let refused = try await TsunaguExecutable.run(arguments)
+            #expect(refused.status == 2, "\(arguments)")
+            #expect(refused.output.contains("--insecure-plaintext"), "\(arguments)")
+            #expect(refused.output.contains("--tls-cert"))
+            #expect(refused.output.split(separator: "\n").count == 1, "one line")
+        }
+    }
 }

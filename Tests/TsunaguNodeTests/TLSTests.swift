@@ -32,6 +32,44 @@ import TsunaguNode
     }
 }
 
+extension TLSTests {
+    /// TLS 1.2 is the minimum: a client that offers at most TLS 1.1 is refused, one that offers
+    /// 1.2 is served. The client is Python's `ssl` with OpenSSL's security level lowered, so that
+    /// the refusal is the node's and not the client library's own.
+    @Test func aTLS11ClientIsRefused() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tsunagu-tls11-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let certificate = directory + "/node.pem", key = directory + "/node.key"
+        let made = try await Tool.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                                                           "-out", certificate, "-days", "1", "-subj", "/CN=127.0.0.1"])
+        try #require(made.status == 0, "openssl failed: \(made.output)")
+        let script = """
+            import socket, ssl, sys, warnings
+            warnings.simplefilter("ignore")
+            version = {"1.1": ssl.TLSVersion.TLSv1_1, "1.2": ssl.TLSVersion.TLSv1_2}[sys.argv[2]]
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            context.set_ciphers("DEFAULT:@SECLEVEL=0")
+            context.minimum_version = ssl.TLSVersion.TLSv1
+            context.maximum_version = version
+            try:
+                with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5) as raw:
+                    with context.wrap_socket(raw) as tls:
+                        print("negotiated", tls.version())
+            except ssl.SSLError as error:
+                print("refused", error.reason)
+            """
+        try await withLiveNode({ $0.tls = try! NodeTLS.load(certificate: certificate, key: key, clientCA: nil) }) { live in
+            let old = try await Tool.run("/usr/bin/env", ["python3", "-c", script, String(live.port), "1.1"])
+            #expect(old.output.hasPrefix("refused"), "\(old.output)")
+            let current = try await Tool.run("/usr/bin/env", ["python3", "-c", script, String(live.port), "1.2"])
+            #expect(current.output.hasPrefix("negotiated TLSv1.2"), "\(current.output)")
+        }
+    }
+}
+
 enum Tool {
     static func run(_ path: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
         try await offPool { try runBlocking(path, arguments) }
