@@ -10,6 +10,8 @@ public enum TimelineAction: String, Sendable, CaseIterable {
     case acknowledge
     case markRead
     case startOrEndCall
+    /// ending a call someone else started: the owner's call (a member ends only their own)
+    case endOthersCall
     case addMember
     /// removing another member; removing yourself is `leave`
     case removeMember
@@ -27,7 +29,7 @@ public enum TimelineAccessPolicy {
             return true
         case .post, .acknowledge, .startOrEndCall:
             return role >= .member
-        case .addMember, .removeMember:
+        case .addMember, .removeMember, .endOthersCall:
             return role == .owner
         }
     }

@@ -69,7 +69,7 @@ extension HubStore {
         return try await writeGrouped { [self] db in
             try Self.authorize(db, user: author.id, timeline: timeline, .startOrEndCall)
             let existing = try Row.fetchOne(db, sql: """
-                SELECT started_at, ended_at FROM call_logs WHERE timeline_id = ? AND call_id = ?
+                SELECT started_by, started_at, ended_at FROM call_logs WHERE timeline_id = ? AND call_id = ?
                 """, arguments: [timeline.rawValue, callID])
             switch op {
             case .start:
@@ -83,6 +83,9 @@ extension HubStore {
                 return event
             case .end:
                 guard let existing else { throw StoreError.notFound("no call with that call_id was started") }
+                if (existing["started_by"] as String) != author.id.rawValue {
+                    try Self.authorize(db, user: author.id, timeline: timeline, .endOthersCall)
+                }
                 if (existing["ended_at"] as Int64?) != nil { throw StoreError.conflict("call already ended") }
                 let startedAt: Int64 = existing["started_at"]
                 let event = try appendEvent(db, timeline: timeline, author: author.person, clientMsgID: nil,

@@ -101,6 +101,26 @@ import TsunaguCore
         }
     }
 
+    /// A member ends only the calls they started; the owner ends any (issue 11's role matrix).
+    @Test func aMemberEndsOnlyTheirOwnCallsAndTheOwnerAny() async throws {
+        try await withLiveNode { live in
+            let doctor = try await live.session(live.ownerToken)
+            let nurse = try await live.session(live.nurseToken)
+            let tl = JSONValue.string(live.timeline.rawValue)
+            func call(_ connection: TsunaguConnection, _ id: String, _ op: String) async throws -> JSONObject {
+                try await connection.request(["type": "call", "timeline": tl, "call_id": .string(id), "op": .string(op)])
+            }
+            let doctorsCall = UUID().uuidString, nursesCall = UUID().uuidString, another = UUID().uuidString
+            #expect(try await call(doctor, doctorsCall, "start")["type"]?.stringValue == "ok")
+            #expect(try await call(nurse, doctorsCall, "end")["code"]?.stringValue == "forbidden")
+            #expect(try await call(doctor, doctorsCall, "end")["type"]?.stringValue == "ok")
+            #expect(try await call(nurse, nursesCall, "start")["type"]?.stringValue == "ok")
+            #expect(try await call(nurse, nursesCall, "end")["type"]?.stringValue == "ok")
+            #expect(try await call(nurse, another, "start")["type"]?.stringValue == "ok")
+            #expect(try await call(doctor, another, "end")["type"]?.stringValue == "ok", "the owner may end anyone's call")
+        }
+    }
+
     @Test func reactionsReceiptsAndCallsTravelLive() async throws {
         try await withLiveNode { live in
             let doctor = try await live.session(live.ownerToken)

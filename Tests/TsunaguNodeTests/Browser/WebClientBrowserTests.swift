@@ -306,6 +306,19 @@ struct WebClientBrowserTests {
     /// Tab, from the skip link at the top, reaches every visible focusable element in turn: no
     /// keyboard trap, nothing out of reach.
     private func keyboardCheck(_ browser: BrowserSession, _ screen: String) async throws {
+        // Up to three walks: a live update that re-renders part of the page during a walk replaces
+        // elements that walk had listed (seen on a loaded machine); a real trap fails every walk.
+        var outcome: (count: Int, missed: [String]) = (0, ["not walked"])
+        for _ in 1...3 {
+            outcome = try await tabWalk(browser)
+            if outcome.count > 0 && outcome.missed.isEmpty { break }
+        }
+        #expect(outcome.count > 0 && outcome.missed.isEmpty, "\(screen): Tab did not reach \(outcome.missed) of \(outcome.count)")
+    }
+
+    /// One walk: focus the skip link, press Tab a few more times than there are elements, and
+    /// list the visible focusable elements that focus never reached.
+    private func tabWalk(_ browser: BrowserSession) async throws -> (count: Int, missed: [String]) {
         let count = try await browser.execute("""
             window.__visited = new Set();
             document.addEventListener('focusin', (e) => window.__visited.add(e.target));
@@ -318,9 +331,9 @@ struct WebClientBrowserTests {
         // a few more presses than elements: Chrome also stops on scrollable regions (the tables' wrappers)
         for _ in 0..<(count + 6) { try await browser.keys([(true, "\u{E004}"), (false, "\u{E004}")]) }
         let missed = try await browser.execute("""
-            return window.__tabbable.filter((el) => !window.__visited.has(el)).map((el) => el.tagName + ' ' + (el.id || el.name || el.textContent.trim()))
+            return window.__tabbable.filter((el) => el.isConnected && !window.__visited.has(el)).map((el) => el.tagName + ' ' + (el.id || el.name || el.textContent.trim()))
             """).arrayValue?.compactMap(\.stringValue) ?? ["no answer"]
-        #expect(count > 0 && missed.isEmpty, "\(screen): Tab did not reach \(missed) of \(count)")
+        return (count, missed)
     }
 
     private func shoot(_ browser: BrowserSession, _ name: String, path: String? = nil, wait: String? = nil) async throws {
