@@ -13,6 +13,10 @@ public struct NodeConfiguration: Sendable {
     public var nodeID: NodeID
     public var host: String
     public var port: Int
+    /// The admin listener (`/metrics`, `/healthz`, `/readyz`): loopback, an ephemeral port unless
+    /// the operator names one (`--admin-listen`).
+    public var adminHost = "127.0.0.1"
+    public var adminPort = 0
     /// A reply that overflows a connection's queue closes it as a slow consumer (4008).
     public var limits = WebSocketLimits(overflowCloseCode: ConnectionEnding.slowConsumer.closeCode,
                                         overflowCloseReason: ConnectionEnding.slowConsumer.reason)

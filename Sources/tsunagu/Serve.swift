@@ -11,6 +11,9 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: ArgumentHelp("Address to listen on.", valueName: "host:port")) var listen: ListenAddress
     @Option(help: "This node's id in the membership registry (default: random).") var nodeId: String?
+    @Option(help: ArgumentHelp("Address of the admin listener: /metrics, /healthz, /readyz (default: loopback, a free port; logged at start).",
+                               valueName: "host:port"))
+    var adminListen: ListenAddress?
 
     func validate() throws {
         if let nodeId, nodeId.isEmpty || nodeId.count > 64 || nodeId.contains(where: { $0.isWhitespace }) {
@@ -25,6 +28,10 @@ struct Serve: AsyncParsableCommand {
         let (store, key) = try storeOptions.openStoreAndKey(createKey: false)
         var configuration = NodeConfiguration(nodeID: nodeId.map(NodeID.init) ?? .random(),
                                               host: listen.host, port: listen.port)
+        if let adminListen {
+            configuration.adminHost = adminListen.host
+            configuration.adminPort = adminListen.port
+        }
         try nodeOptions.apply(to: &configuration, storePath: storeOptions.store)
         // Peer links are authenticated with a key only holders of the master key can derive.
         configuration.peerKey = key.derivedKey(purpose: "peer-link")

@@ -106,7 +106,10 @@ import TsunaguCore
             _ = try await doctor.post(live.timeline, "counted")
             _ = try await doctor.request(["type": "post", "timeline": "tl_nosuchtimeline", "body": "x",
                                           "client_msg_id": .string(UUID().uuidString)])
-            let metrics = try await live.http.send("GET", "/metrics")
+            #expect(try await live.http.send("GET", "/metrics").status == 404, "metrics stay off the client port")
+            let admin = TsunaguHTTPClient(host: "127.0.0.1", port: try #require(live.node.adminPort), group: live.group)
+            #expect(try await admin.send("GET", "/healthz").status == 200)
+            let metrics = try await admin.send("GET", "/metrics")
             #expect(metrics.status == 200)
             #expect(metrics.header("content-type")?.hasPrefix("text/plain") == true)
             let text = metrics.text

@@ -48,7 +48,7 @@ echo "$PASSWORD" | "$BIN/tsunagu" admin bootstrap "${store[@]}" --org Scale --em
 declare -A NODE_PID; BAL_PIDS=()
 for i in $(seq 1 "$NODES"); do
   port=$((NODE_BASE + i))
-  "$BIN/tsunagu" serve "${store[@]}" --listen 127.0.0.1:$port --node-id n_$port --event-loops 1 >"$OUT/logs/n_$port.log" 2>&1 &
+  "$BIN/tsunagu" serve "${store[@]}" --listen 127.0.0.1:$port --admin-listen 127.0.0.1:$((port + 1000)) --node-id n_$port --event-loops 1 >"$OUT/logs/n_$port.log" 2>&1 &
   NODE_PID[$port]=$!; PIDS+=($!)
 done
 for i in $(seq 1 "$BALANCERS"); do
@@ -64,7 +64,8 @@ log "$NODES nodes and $BALANCERS balancers up"
 TOKEN=$(curl -sf -XPOST 127.0.0.1:$((NODE_BASE + 1))/v1/sessions -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 
-connections_of() { curl -sf --max-time 2 127.0.0.1:$1/metrics | awk '/^tsunagu_websocket_connections /{print int($2)}'; }
+# a node's open connections, from its admin listener (client port + 1000)
+connections_of() { curl -sf --max-time 2 127.0.0.1:$(($1 + 1000))/metrics | awk '/^tsunagu_websocket_connections /{print int($2)}'; }
 rss_of() { awk '/^VmRSS/{print $2}' /proc/$1/status 2>/dev/null; }
 node_rss_before=0; for p in "${NODE_PID[@]}"; do node_rss_before=$((node_rss_before + $(rss_of $p))); done
 

@@ -49,13 +49,22 @@ enum APIRoutes {
         return router
     }
 
-    private static func addHealth(to router: inout APIRouter, _ context: NodeContext) {
+    /// The admin listener's (`--admin-listen`, loopback by default): health and `/metrics`.
+    /// Metrics stay off the client port: they tell an outsider how busy the hub is and which
+    /// operations fail.
+    static func adminRouter(_ context: NodeContext) -> APIRouter {
+        var router = APIRouter()
+        addHealth(to: &router, context)
         router.add(.GET, "/metrics") { _ in
             let text = context.metrics.scrape(connections: context.connections.count,
                                               subscriptions: context.hub.subscriptionCount,
                                               peerLinks: context.peers?.connectedPeers ?? 0)
             return APIResponse(status: .ok, body: text, contentType: "text/plain; version=0.0.4")
         }
+        return router
+    }
+
+    private static func addHealth(to router: inout APIRouter, _ context: NodeContext) {
         router.add(.GET, "/healthz") { _ in
             .json { $0.field("status", "ok"); $0.field("node", context.nodeID.rawValue) }
         }

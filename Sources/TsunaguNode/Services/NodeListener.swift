@@ -57,6 +57,21 @@ enum NodeListener {
             .bind(host: configuration.host, port: configuration.port).get()
     }
 
+    /// The admin listener: plain HTTP, health and metrics only, no WebSocket.
+    static func bindAdmin(context: NodeContext, group: any EventLoopGroup) async throws -> any Channel {
+        let configuration = context.configuration
+        let admin = HTTPPipeline(
+            upgrader: WebSocketServer.makeUpgrader(limits: configuration.limits, compression: false) { _, _ in nil },
+            router: APIRoutes.adminRouter(context), maxBody: 4096,
+            failure: { error, _ in context.failure(error, operation: "admin") })
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try admin.configure(channel) }
+            }
+            .bind(host: configuration.adminHost, port: configuration.adminPort).get()
+    }
+
     private static func makeUpgrader(context: NodeContext, limits: WebSocketLimits, plaintextOnTLSPort: Bool)
         -> WebSocketServerUpgrader
     {

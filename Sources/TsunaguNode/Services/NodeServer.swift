@@ -22,6 +22,7 @@ public final class NodeServer: Service, Sendable {
     let context: NodeContext
     private let group: MultiThreadedEventLoopGroup
     private let listener = Mutex<(any Channel)?>(nil)
+    private let adminListener = Mutex<(any Channel)?>(nil)
     /// The background services (store check, session expiry, membership, repair, mail), run as
     /// one `ServiceGroup` from `start` until `shutdown`.
     private let background = Mutex<(group: ServiceGroup, task: Task<Void, Never>)?>(nil)
@@ -43,6 +44,8 @@ public final class NodeServer: Service, Sendable {
         let channel = try await NodeListener.bind(context: context, group: group)
         listener.withLock { $0 = channel }
         let port = channel.localAddress?.port ?? configuration.port
+        let admin = try await NodeListener.bindAdmin(context: context, group: group)
+        adminListener.withLock { $0 = admin }
         await context.storeHealth.check()
         var services: [any Service] = [context.storeHealth,
                                        SessionExpirySweep(connections: context.connections, clock: context.clock)]
@@ -64,6 +67,7 @@ public final class NodeServer: Service, Sendable {
         context.logger.info("node listening", metadata: [
             "tsunagu.node": "\(configuration.nodeID)", "tsunagu.address": "\(configuration.host):\(port)",
             "tsunagu.tls": "\(configuration.tls != nil)",
+            "tsunagu.admin": "\(configuration.adminHost):\(admin.localAddress?.port ?? configuration.adminPort)",
         ])
         return port
     }
@@ -81,6 +85,8 @@ public final class NodeServer: Service, Sendable {
     }
 
     public var port: Int? { listener.withLock { $0?.localAddress?.port } }
+    /// The admin listener's port (`/metrics`, health).
+    public var adminPort: Int? { adminListener.withLock { $0?.localAddress?.port } }
 
     /// Leaves with zero loss: stops accepting (readiness fails, the registry says draining, the
     /// listener closes), tells every client to reconnect after a jittered delay and closes it with
@@ -137,6 +143,7 @@ public final class NodeServer: Service, Sendable {
         if let channel = listener.withLock({ $0 }) {
             try? await channel.close()
         }
+        if let channel = adminListener.withLock({ $0 }) { try? await channel.close() }
         if configuration.peerKey != nil { try? await context.store.setNodeState(id: configuration.nodeID, .gone) }
         try await group.shutdownGracefully()
         try await context.passwords.shutdown()
