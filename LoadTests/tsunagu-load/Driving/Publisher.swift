@@ -7,7 +7,7 @@ import TsunaguWebSocket
 /// it reconnects after a loss and re-sends every unanswered post with its original `client_msg_id`
 /// (posts are idempotent per client_msg_id, so a retry never creates a second event).
 /// Lives on its loop.
-final class Publisher {
+final class Publisher: LoadConnectionOwner {
     /// A post sent and not yet answered: its text is kept for a retry.
     private struct Pending {
         var sentNs: UInt64
@@ -74,11 +74,7 @@ final class Publisher {
         generation += 1
         let attempt = generation
         let bound = NIOLoopBound(self, eventLoop: loop)
-        target.connect(
-            turn: portTurn, localAddress: localAddress, on: loop,
-            onText: { bound.value.received($0, attempt: attempt) },
-            onClose: { code, reason in bound.value.closed(code: code, reason: reason, attempt: attempt) }
-        ).assumeIsolated().whenComplete { result in
+        target.connect(turn: portTurn, localAddress: localAddress, attempt: attempt, owner: bound).assumeIsolated().whenComplete { result in
             let publisher = bound.value
             switch result {
             case .success(let connection):

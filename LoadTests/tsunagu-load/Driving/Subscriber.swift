@@ -6,7 +6,7 @@ import TsunaguWebSocket
 /// With `target.reconnect` it survives connection losses: it reconnects to the next port, re-sends
 /// `auth` and resubscribes with `since` = the last seq it holds, so the server replays the gap.
 /// Lives on its connection's event loop.
-final class Subscriber {
+final class Subscriber: LoadConnectionOwner {
     enum State { case connecting, authenticating, subscribing, live, waiting, closed }
 
     let index: Int
@@ -66,11 +66,7 @@ final class Subscriber {
         setupTimeout = loop.assumeIsolated().scheduleTask(in: .seconds(30)) {
             bound.value.setupFailed(attempt, "no answer to auth/subscribe within 30 s")
         }
-        target.connect(
-            turn: portTurn, localAddress: localAddress, on: loop,
-            onText: { bound.value.received($0, attempt: attempt) },
-            onClose: { code, reason in bound.value.closed(code: code, reason: reason, attempt: attempt) }
-        ).assumeIsolated().whenComplete { result in
+        target.connect(turn: portTurn, localAddress: localAddress, attempt: attempt, owner: bound).assumeIsolated().whenComplete { result in
             let subscriber = bound.value
             switch result {
             case .success(let connection):

@@ -25,13 +25,22 @@ struct Target: Sendable {
         sources.isEmpty ? nil : sources[(index / ports.count) % sources.count]
     }
 
-    /// Opens a connection's `turn`-th attempt on `loop` (publishers and subscribers alike).
-    func connect(turn: Int, localAddress: String?, on loop: any EventLoop,
-                 onText: @escaping @Sendable (ByteBuffer) -> Void,
-                 onClose: @escaping @Sendable (UInt16?, String) -> Void) -> EventLoopFuture<WebSocketClient> {
+    /// Opens a connection's `turn`-th attempt for `owner` (a publisher or a subscriber, confined to
+    /// `loop`): what arrives and the close are handed to it, tagged with the attempt, so that a
+    /// late callback of an abandoned attempt can be told apart.
+    func connect<Owner: LoadConnectionOwner>(turn: Int, localAddress: String?, attempt: Int,
+                                             owner: NIOLoopBound<Owner>) -> EventLoopFuture<WebSocketClient> {
         WebSocketClient.connect(
             host: host, port: port(turn: turn),
             configuration: .init(path: path, offerCompression: compression, localAddress: localAddress),
-            group: loop, onText: onText, onClose: onClose)
+            group: owner.eventLoop,
+            onText: { owner.value.received($0, attempt: attempt) },
+            onClose: { code, reason in owner.value.closed(code: code, reason: reason, attempt: attempt) })
     }
+}
+
+/// A load client's connection owner: it receives its connection's messages and its close.
+protocol LoadConnectionOwner: AnyObject {
+    func received(_ message: ByteBuffer, attempt: Int)
+    func closed(code: UInt16?, reason: String, attempt: Int)
 }
