@@ -37,6 +37,25 @@ public struct DirectoryTransport: MailTransport {
         try self.writeAtomically(Array(rendered.utf8), name: "\(message.id).eml")
     }
 
+    /// Removes the messages written before `cutoff` (and temporary files a crash left), answering
+    /// how many messages went. Here the files are the delivery itself, so they cannot be deleted
+    /// on delivery; but once their links have expired they carry only names and addresses, so the
+    /// node removes them then (docs/security.md, "Plaintext outside the store").
+    @discardableResult
+    public func purge(writtenBefore cutoff: Date) throws -> Int {
+        let files = FileManager.default
+        guard files.fileExists(atPath: directory) else { return 0 }
+        var removed = 0
+        for name in try files.contentsOfDirectory(atPath: directory)
+        where name.hasSuffix(".eml") || (name.hasPrefix(".") && name.hasSuffix(".tmp")) {
+            let path = "\(directory)/\(name)"
+            guard let written = (try? files.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+                  written < cutoff else { continue }
+            if unlink(path) == 0, name.hasSuffix(".eml") { removed += 1 }
+        }
+        return removed
+    }
+
     private func ensureDirectory() throws {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: self.directory, isDirectory: &isDirectory) {

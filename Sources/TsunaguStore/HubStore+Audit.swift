@@ -40,14 +40,29 @@ public struct AuditRecord: Sendable {
 /// key. Changing, inserting or deleting a row breaks every later link, and without the master key
 /// nobody can forge a consistent chain. `verifyAuditChain` walks it.
 extension HubStore {
+    /// Appends `record` on its own. An entry that records a write belongs in that write's
+    /// transaction instead: see `recording`.
     public func audit(_ record: AuditRecord) async throws {
         let now = Self.nowMillis()
-        try await writeImmediate { [self] db in try appendAudit(db, record, at: now) }
+        try await AuditScope.$pending.withValue(nil) {
+            try await writeImmediate { [self] db in try appendAudit(db, record, at: now) }
+        }
     }
 
     public func auditSync(_ record: AuditRecord) throws {
         let now = Self.nowMillis()
-        try writeImmediateSync { db in try appendAudit(db, record, at: now) }
+        try AuditScope.$pending.withValue(nil) {
+            try writeImmediateSync { db in try appendAudit(db, record, at: now) }
+        }
+    }
+
+    /// Runs `action` (synchronous store operations) with `record` committed in its first write
+    /// transaction; see `recording`.
+    public func recordingSync<T>(_ record: AuditRecord, _ action: () throws -> T) throws -> T {
+        let pending = PendingAudit(record)
+        let result = try AuditScope.$pending.withValue(pending) { try action() }
+        if !pending.isWritten { try auditSync(record) }
+        return result
     }
 
     func appendAudit(_ db: Database, _ record: AuditRecord, at: Int64) throws {

@@ -69,6 +69,7 @@ extension HubStore {
         guard email.contains("@"), email.utf8.count <= 254 else { throw StoreError.invalid("email: not an address") }
         guard (1...200).contains(name.count) else { throw StoreError.invalid("name: 1 to 200 characters") }
         let emailIndex = index(email: email)
+        AuditScope.nameTarget(id.rawValue)
         let sealedEmail = seal(email, table: "users", column: "email", row: id.rawValue)
         let sealedName = seal(name, table: "users", column: "name", row: id.rawValue)
         try writeImmediateSync { db in

@@ -10,6 +10,7 @@ extension HubStore {
         let title = title.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...200).contains(title.count) else { throw StoreError.invalid("title: 1 to 200 characters") }
         let id = TimelineID.random()
+        AuditScope.nameTarget(id.rawValue)
         let sealedTitle = seal(title, table: "timelines", column: "title", row: id.rawValue)
         let now = Self.nowMillis()
         let event = try await writeImmediate { [self] db in

@@ -98,15 +98,21 @@ public final class HubStore: Sendable {
     /// Runs `body` in an IMMEDIATE write transaction: the write lock is taken at BEGIN, so reads
     /// made inside (the current head, a membership) cannot be invalidated by another process
     /// before commit.
+    /// An audit entry pending in this task (`recording`) commits in the same transaction.
     func writeImmediate<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await pool.writeWithoutTransaction { db in
+        let pending = AuditScope.unwritten
+        let now = Self.nowMillis()
+        let result = try await pool.writeWithoutTransaction { [self] db in
             var result: T?
             try db.inTransaction(.immediate) {
                 result = try body(db)
+                if let pending { try appendAudit(db, pending.record, at: now) }
                 return .commit
             }
             return result!
         }
+        pending?.markWritten()
+        return result
     }
 
     /// Runs `body` like `writeImmediate`, but inside a savepoint of a transaction shared with the
@@ -117,14 +123,19 @@ public final class HubStore: Sendable {
     }
 
     func writeImmediateSync<T>(_ body: (Database) throws -> T) throws -> T {
-        try pool.writeWithoutTransaction { db in
+        let pending = AuditScope.unwritten
+        let now = Self.nowMillis()
+        let result = try pool.writeWithoutTransaction { db in
             var result: T?
             try db.inTransaction(.immediate) {
                 result = try body(db)
+                if let pending { try appendAudit(db, pending.record, at: now) }
                 return .commit
             }
             return result!
         }
+        pending?.markWritten()
+        return result
     }
 
     static func nowMillis() -> Int64 { WireTime.nowMillis() }

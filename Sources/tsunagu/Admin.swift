@@ -36,10 +36,14 @@ extension Admin {
             do {
                 let organization = try store.createOrganization(name: org)
                 let name = String(email.split(separator: "@").first ?? "admin")
-                let user = try store.createUser(organization: organization.id, email: email, name: name,
-                                                passwordHash: PasswordHasher().hash(password), role: .admin)
-                try store.auditSync(AuditRecord(organization: organization.id, actor: nil, action: "admin.bootstrap",
-                                                target: user.id.rawValue, source: "cli", details: email))
+                let hash = PasswordHasher().hash(password)
+                // The entry commits with the admin's row (its target: the new user's id).
+                let user = try store.recordingSync(AuditRecord(organization: organization.id, actor: nil,
+                                                               action: "admin.bootstrap", source: OperatorAudit.source,
+                                                               details: email)) {
+                    try store.createUser(organization: organization.id, email: email, name: name, passwordHash: hash,
+                                         role: .admin)
+                }
                 print("created organization \(organization.id) and its admin \(user.id)")
             } catch let error as StoreError {
                 throw CLIError("\(error)")
@@ -91,12 +95,13 @@ extension Admin {
                 } else {
                     throw CLIError("the store has no organization; run `tsunagu admin bootstrap` first or pass --org")
                 }
-                let user = try store.createUser(organization: organization.id, email: email, name: name,
-                                                passwordHash: PasswordHasher().hash(password), role: role,
-                                                profession: profession)
-                try store.auditSync(AuditRecord(organization: organization.id, actor: nil, action: "admin.add-user",
-                                                target: user.id.rawValue, source: "cli",
-                                                details: "\(email) role \(role.rawValue) profession \(profession.rawValue)"))
+                let hash = PasswordHasher().hash(password)
+                let user = try store.recordingSync(AuditRecord(
+                    organization: organization.id, actor: nil, action: "admin.add-user", source: OperatorAudit.source,
+                    details: "\(email) role \(role.rawValue) profession \(profession.rawValue)")) {
+                    try store.createUser(organization: organization.id, email: email, name: name, passwordHash: hash,
+                                         role: role, profession: profession)
+                }
                 print("created user \(user.id) in organization \(organization.id)")
             } catch let error as StoreError {
                 throw CLIError("\(error)")

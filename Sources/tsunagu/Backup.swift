@@ -17,6 +17,8 @@ struct Backup: AsyncParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: ArgumentHelp("Directory of the generations (default: beside the store, backups/).", valueName: "dir"))
     var to: String?
+    @Option(help: ArgumentHelp("Also write the audit anchor the backup carries into this directory.", valueName: "dir"))
+    var auditAnchorDir: String?
 
     func run() async throws {
         let (store, key) = try storeOptions.openStoreAndKey(createKey: false)
@@ -24,7 +26,9 @@ struct Backup: AsyncParsableCommand {
             .appendingPathComponent("backups")
         let file: String
         do {
-            file = try StoreBackup.backup(store, masterKey: key, into: directory)
+            try await OperatorAudit.record(store, "operator.backup")
+            file = try await AnchoredBackup.write(store, masterKey: key, into: directory,
+                                                  anchorDirectory: auditAnchorDir.map(AuditAnchorDirectory.init))
         } catch {
             throw CLIError("backup failed: \(error)")
         }
@@ -63,6 +67,9 @@ struct Restore: AsyncParsableCommand {
         } catch {
             throw CLIError("restore failed: \(error)")
         }
+        // The restored log records the restore (the log it replaced is gone with the old store).
+        let restored = try storeOptions.openStore(createKey: false)
+        try await OperatorAudit.record(restored, "operator.restore", details: (from as NSString).lastPathComponent)
         print("restored \(from) to \(storeOptions.store)")
     }
 }
@@ -74,6 +81,7 @@ struct DailyBackups: Service {
     let store: HubStore
     let key: MasterKey
     let directory: String
+    let anchorDirectory: AuditAnchorDirectory?
 
     func run() async throws {
         await cancelWhenGracefulShutdown { await keepToday() }
@@ -84,7 +92,8 @@ struct DailyBackups: Service {
             let today = (directory as NSString).appendingPathComponent(StoreBackup.fileName(for: Date()))
             if !FileManager.default.fileExists(atPath: today) {
                 do {
-                    let file = try StoreBackup.backup(store, masterKey: key, into: directory)
+                    let file = try await AnchoredBackup.write(store, masterKey: key, into: directory,
+                                                              anchorDirectory: anchorDirectory)
                     print("daily backup written: \(file)")
                 } catch {
                     print("daily backup failed: \(error)")
@@ -93,5 +102,17 @@ struct DailyBackups: Service {
             }
             try? await Task.sleep(for: .seconds(3600))
         }
+    }
+}
+
+/// A backup that carries the audit chain's signed anchor (taken just before the snapshot, so the
+/// backup holds every entry it counts), also written to the anchor directory when one is given.
+enum AnchoredBackup {
+    static func write(_ store: HubStore, masterKey: MasterKey, into directory: String,
+                      anchorDirectory: AuditAnchorDirectory?) async throws -> String {
+        let anchor = try await store.auditAnchor(key: AuditAnchorKey.derive(masterKey))
+        if let anchorDirectory { try anchorDirectory.write(anchor) }
+        return try StoreBackup.backup(store, sealingKey: StoreBackup.sealingKey(masterKey), auditAnchor: anchor,
+                                      into: directory)
     }
 }

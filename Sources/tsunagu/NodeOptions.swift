@@ -29,6 +29,9 @@ struct NodeOptions: ParsableArguments {
     @Flag(help: "Serve without TLS on an address other than loopback (refused otherwise: tokens and patient data would cross the network in the clear).")
     var insecurePlaintext = false
 
+    @Option(help: ArgumentHelp("Write signed checkpoints of the audit log here (every 5 minutes, every 200 entries, at shutdown), outside the store; `tsunagu audit verify --audit-anchor-dir` checks the log against them.", valueName: "dir"))
+    var auditAnchorDir: String?
+
     @Option(name: .customLong("trusted-proxy"), help: ArgumentHelp(
         "An address range (CIDR) whose connections may open with a PROXY protocol v2 header naming the real client, as the balancer sends; repeatable. Default: 127.0.0.0/8 and ::1/128. A PROXY header from any other address is refused.",
         valueName: "cidr"))
@@ -75,6 +78,7 @@ struct NodeOptions: ParsableArguments {
         if insecurePlaintext { arguments.append("--insecure-plaintext") }
         arguments += ["--event-loops", String(eventLoops)]
         for range in trustedProxy { arguments += ["--trusted-proxy", range] }
+        if let auditAnchorDir { arguments += ["--audit-anchor-dir", auditAnchorDir] }
         if let smtpURL { arguments += ["--smtp-url", smtpURL] }
         arguments += ["--mail-from", mailFrom, "--public-url", publicURL, "--link-lifetime", String(linkLifetime)]
         return arguments

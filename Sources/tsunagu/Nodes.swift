@@ -57,6 +57,8 @@ extension Nodes {
             let store = try storeOptions.openStore(createKey: false)
             let id = nodeId ?? NodeID.random().rawValue
             let logPath = log ?? ((storeOptions.store as NSString).deletingLastPathComponent + "/logs/node-\(address.port).log")
+            // Recorded before the node starts: no node is started unrecorded.
+            try await OperatorAudit.record(store, "nodes.add", target: id, details: "\(address.host):\(address.port)")
             let process = try NodeLauncher.start(storeOptions: storeOptions, host: address.host, port: address.port,
                                                  nodeID: id, logPath: logPath)
             let active = try await Registry.poll(seconds: 15, every: .milliseconds(100)) {
@@ -78,6 +80,7 @@ extension Nodes {
 
         func run() async throws {
             let store = try storeOptions.openStore(createKey: false)
+            try await OperatorAudit.record(store, "nodes.drain", target: id)
             guard try await store.requestDrain(id: NodeID(id)) else { throw CLIError("no node \(id) in the registry") }
             print("drain requested for \(id)")
             let left = try await Registry.poll(seconds: wait, every: .milliseconds(200)) {
@@ -96,6 +99,7 @@ extension Nodes {
 
         func run() async throws {
             let store = try storeOptions.openStore(createKey: false)
+            try await OperatorAudit.record(store, "nodes.remove", target: id)
             guard try await store.removeNode(id: NodeID(id)) else { throw CLIError("no node \(id) in the registry") }
             print("removed \(id)")
         }

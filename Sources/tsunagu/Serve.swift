@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ServiceLifecycle
+import TsunaguStore
 import TsunaguCore
 import TsunaguNode
 
@@ -45,6 +47,12 @@ struct Serve: AsyncParsableCommand {
         print("tsunagu node \(configuration.nodeID) listening on \(listen.host):\(port)")
         fflush(nil)  // stdout is block-buffered into a pipe; scripts wait for this line
         // SIGINT/SIGTERM or `tsunagu nodes drain`: leave with zero loss, then exit.
-        try await ServiceRunner.run([node], label: "tsunagu.node")
+        // Listed first so that it stops last: its final anchor counts what the node wrote.
+        var services: [any Service] = []
+        if let directory = nodeOptions.auditAnchorDir {
+            services.append(AuditAnchoring(store: store, key: AuditAnchorKey.derive(key),
+                                           directory: AuditAnchorDirectory(path: directory)))
+        }
+        try await ServiceRunner.run(services + [node], label: "tsunagu.node")
     }
 }

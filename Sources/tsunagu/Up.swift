@@ -61,7 +61,8 @@ struct Up: AsyncParsableCommand {
         if !noBackups {
             let directory = backupDir ?? ((storeOptions.store as NSString).deletingLastPathComponent as NSString)
                 .appendingPathComponent("backups")
-            services.append(DailyBackups(store: store, key: key, directory: directory))
+            services.append(DailyBackups(store: store, key: key, directory: directory,
+                                         anchorDirectory: nodeOptions.auditAnchorDir.map(AuditAnchorDirectory.init)))
         }
         try await ServiceRunner.run(services, label: "tsunagu.up")
         print("stopping: draining \(children.count) node(s)…")
@@ -94,9 +95,12 @@ struct Up: AsyncParsableCommand {
     private func createDemoOrganization(_ store: HubStore) throws {
         let organization = try store.createOrganization(name: "Demo Care Team")
         let password = SecureRandom.token().prefix(16)
-        let admin = try store.createUser(organization: organization.id, email: "admin@demo.tsunagu.test",
-                                         name: "Demo Admin", passwordHash: PasswordHasher().hash(String(password)),
-                                         role: .admin)
+        let hash = PasswordHasher().hash(String(password))
+        let admin = try store.recordingSync(AuditRecord(organization: organization.id, actor: nil,
+                                                        action: "admin.demo-bootstrap", source: OperatorAudit.source)) {
+            try store.createUser(organization: organization.id, email: "admin@demo.tsunagu.test", name: "Demo Admin",
+                                 passwordHash: hash, role: .admin)
+        }
         print("""
             New store: created the organization "Demo Care Team" and its admin.
               login:    admin@demo.tsunagu.test

@@ -79,6 +79,9 @@ struct APIResponse: Sendable {
     /// More headers (the web client's caching, encoding and Content-Security-Policy); a
     /// `Cache-Control` here replaces the API's `no-store`.
     var headers: [(String, String)] = []
+    /// A body produced piece by piece after the head (sent chunked, never whole in memory):
+    /// exports. `body` is then empty.
+    var stream: ResponseStream? = nil
 
     static func json(_ status: HTTPResponseStatus = .ok, _ write: (inout JSONWriter) -> Void) -> APIResponse {
         var w = JSONWriter()
@@ -89,6 +92,13 @@ struct APIResponse: Sendable {
     }
 
     static let noContent = APIResponse(status: .noContent, body: [])
+
+    /// A streamed response of `contentType`.
+    static func streamed(contentType: String, headers: [(String, String)] = [], _ stream: @escaping ResponseStream)
+        -> APIResponse
+    {
+        APIResponse(status: .ok, body: [], contentType: contentType, headers: headers, stream: stream)
+    }
 
     static func error(_ code: WireErrorCode, _ message: String) -> APIResponse {
         json(HTTPResponseStatus(statusCode: code.httpStatus)) { w in

@@ -21,6 +21,7 @@ enum APIRoutes {
         router.add(.DELETE, "/v1/timelines/{id}/members/{user}", timelines.removeMember)
         router.add(.GET, "/v1/timelines/{id}/events", timelines.history)
         router.add(.GET, "/v1/admin/audit", admin.audit)
+        router.add(.GET, "/v1/admin/audit/export", admin.auditExport)
         router.add(.POST, "/v1/registrations", accounts.register)
         router.add(.POST, "/v1/registrations/complete", accounts.complete)
         router.add(.GET, "/v1/admin/users", accounts.list)

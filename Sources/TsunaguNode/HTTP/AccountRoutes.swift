@@ -17,11 +17,12 @@ struct AccountRoutes: Sendable {
         let body = try request.decode(RegistrationBody.self)
         guard body.email.contains("@"), body.email.utf8.count <= 254 else { throw HubError.badRequest("email: not an address") }
         if let user = try await context.store.user(email: body.email), !user.disabled {
-            try await context.store.issueActivationLink(for: user, lifetimeSeconds: context.configuration.linkLifetimeSeconds,
-                                                        mail: context.activationMail(name: user.name))
+            try await context.audited("registration.link", organization: user.organization, actor: nil,
+                                      target: user.id.rawValue, source: request.source) {
+                try await context.store.issueActivationLink(for: user, lifetimeSeconds: context.configuration.linkLifetimeSeconds,
+                                                            mail: context.activationMail(name: user.name))
+            }
             context.mailWorker?.wake()
-            await context.audit("registration.link", organization: user.organization, actor: nil, target: user.id.rawValue,
-                                source: request.source)
         }
         return .json(.accepted) { $0.field("status", "accepted") }
     }
@@ -40,10 +41,12 @@ struct AccountRoutes: Sendable {
         let hash = try await context.passwords.hash(body.password)
         let password = body.password
         // The policy needs the account's address, which the link names: checked inside the store's transaction.
-        let user = try await context.store.completeActivation(token: body.token, name: body.name, passwordHash: hash,
-                                                              check: { email, policy in policy.problem(with: password, email: email) })
-        await context.audit("registration.complete", organization: user.organization, actor: user.id,
-                            target: user.id.rawValue, source: request.source)
+        // Whose link it is shows only inside the transaction: the entry names the link's user
+        // through the registration.link entry before it; this one records the completion.
+        let user = try await context.audited("registration.complete", organization: nil, actor: nil, source: request.source) {
+            try await context.store.completeActivation(token: body.token, name: body.name, passwordHash: hash,
+                                                       check: { email, policy in policy.problem(with: password, email: email) })
+        }
         return .json { w in
             w.key("user")
             user.writeSummary(into: &w)
@@ -66,14 +69,15 @@ struct AccountRoutes: Sendable {
             throw HubError.badRequest("role: must be \"admin\" or \"member\"")
         }
         let profession = try Self.profession(body.profession) ?? .other
-        let user = try await context.store.invite(email: body.email, name: body.name, role: role, profession: profession,
-                                                  organization: session.user.organization,
-                                                  linkLifetimeSeconds: context.configuration.linkLifetimeSeconds,
-                                                  mail: context.activationMail(name: body.name))
+        let user = try await context.audited("user.invite", organization: session.user.organization, actor: session.user.id,
+                                             source: request.source,
+                                             details: "\(body.email) role \(role.rawValue) profession \(profession.rawValue)") {
+            try await context.store.invite(email: body.email, name: body.name, role: role, profession: profession,
+                                           organization: session.user.organization,
+                                           linkLifetimeSeconds: context.configuration.linkLifetimeSeconds,
+                                           mail: context.activationMail(name: body.name))
+        }
         context.mailWorker?.wake()
-        await context.audit("user.invite", organization: session.user.organization, actor: session.user.id,
-                            target: user.id.rawValue, source: request.source,
-                            details: "\(user.email) role \(role.rawValue) profession \(profession.rawValue)")
         return .json(.created) { Self.write(user, status: "invited", into: &$0) }
     }
 
@@ -103,21 +107,18 @@ struct AccountRoutes: Sendable {
         if id == session.user.id && (body.disabled == true || role == .member) {
             throw HubError.conflict("admins cannot disable or demote themselves")
         }
-        let (user, revoked) = try await context.store.updateUser(id, in: session.user.organization, role: role,
-                                                                 disabled: body.disabled, profession: profession)
+        // One change, one transaction, one entry naming every field changed.
+        var changes: [String] = []
+        if let role { changes.append("role \(role.rawValue)") }
+        if let disabled = body.disabled { changes.append(disabled ? "disabled" : "enabled") }
+        if let profession { changes.append("profession \(profession.rawValue)") }
+        let (user, revoked) = try await context.audited("user.update", organization: session.user.organization,
+                                                        actor: session.user.id, target: id.rawValue,
+                                                        source: request.source, details: changes.joined(separator: ", ")) {
+            try await context.store.updateUser(id, in: session.user.organization, role: role,
+                                               disabled: body.disabled, profession: profession)
+        }
         for revokedSession in revoked { context.sessionRevoked(revokedSession) }
-        if let role {
-            await context.audit("user.role", organization: user.organization, actor: session.user.id, target: id.rawValue,
-                                source: request.source, details: role.rawValue)
-        }
-        if let disabled = body.disabled {
-            await context.audit(disabled ? "user.disable" : "user.enable", organization: user.organization,
-                                actor: session.user.id, target: id.rawValue, source: request.source)
-        }
-        if let profession {
-            await context.audit("user.profession", organization: user.organization, actor: session.user.id,
-                                target: id.rawValue, source: request.source, details: profession.rawValue)
-        }
         let activated = try await context.store.isActivated(id)
         return .json { Self.write(user, status: Self.status(user, activated: activated), into: &$0) }
     }
@@ -174,19 +175,21 @@ struct AccountRoutes: Sendable {
             policy.minimumClasses = classes
         }
         if body.password_min_length != nil || body.password_min_classes != nil {
-            try await store.setPasswordPolicy(organization, policy)
-            await context.audit("policy.password", organization: organization, actor: session.user.id,
-                                target: organization.rawValue, source: request.source,
-                                details: "min length \(policy.minimumLength), min classes \(policy.minimumClasses)")
+            try await context.audited("policy.password", organization: organization, actor: session.user.id,
+                                      target: organization.rawValue, source: request.source,
+                                      details: "min length \(policy.minimumLength), min classes \(policy.minimumClasses)") {
+                try await store.setPasswordPolicy(organization, policy)
+            }
         }
         if let required = body.require_client_certificate {
             // Switching it on ends every session of the organization not bound to a certificate
             // (the caller's too, unless it is bound), and closes their sockets.
-            let ended = try await store.setRequiresClientCertificate(organization, required)
+            let ended = try await context.audited("policy.client-certificate", organization: organization,
+                                                  actor: session.user.id, target: organization.rawValue,
+                                                  source: request.source, details: required ? "required" : "optional") {
+                try await store.setRequiresClientCertificate(organization, required)
+            }
             for ended in ended { context.sessionRevoked(ended) }
-            await context.audit("policy.client-certificate", organization: organization, actor: session.user.id,
-                                target: organization.rawValue, source: request.source,
-                                details: required ? "required; \(ended.count) unbound sessions ended" : "optional")
         }
         return try await policyResponse(organization)
     }

@@ -69,10 +69,11 @@ struct CertificateRoutes: Sendable {
     private func enrol(_ fingerprint: [UInt8], for user: UserRecord, by actor: UserRecord, request: APIRequest)
         async throws -> APIResponse
     {
-        try await context.store.registerCertificate(user: user.id, fingerprint: fingerprint)
         let hex = ByteEncoding.hex(fingerprint)
-        await context.audit("certificate.add", organization: user.organization, actor: actor.id,
-                            target: user.id.rawValue, source: request.source, details: hex)
+        try await context.audited("certificate.add", organization: user.organization, actor: actor.id,
+                                  target: user.id.rawValue, source: request.source, details: hex) {
+            try await context.store.registerCertificate(user: user.id, fingerprint: fingerprint)
+        }
         return .json(.created) { $0.field("fingerprint", hex) }
     }
 
@@ -89,12 +90,14 @@ struct CertificateRoutes: Sendable {
 
     private func remove(_ request: APIRequest, from user: UserRecord, by actor: UserRecord) async throws -> APIResponse {
         let fingerprint = try Self.fingerprint(request.parameters["fingerprint"] ?? "")
-        guard let ended = try await context.store.removeCertificate(user: user.id, fingerprint: fingerprint) else {
+        guard let ended = try await context.audited("certificate.remove", organization: user.organization, actor: actor.id,
+                                                    target: user.id.rawValue, source: request.source,
+                                                    details: ByteEncoding.hex(fingerprint), {
+            try await context.store.removeCertificate(user: user.id, fingerprint: fingerprint)
+        }) else {
             throw HubError.notFound("no such certificate")
         }
         for session in ended { context.sessionRevoked(session) }
-        await context.audit("certificate.remove", organization: user.organization, actor: actor.id,
-                            target: user.id.rawValue, source: request.source, details: ByteEncoding.hex(fingerprint))
         return .noContent
     }
 
@@ -123,9 +126,10 @@ struct CertificateRoutes: Sendable {
             throw error
         }
         guard valid else {
-            try await store.loginFailed(email: account.email, source: request.source)
-            await context.audit("certificate.add.refused", organization: target.organization, actor: account.id,
-                                target: target.id.rawValue, source: request.source, details: "wrong password")
+            try await context.audited("certificate.add.refused", organization: target.organization, actor: account.id,
+                                      target: target.id.rawValue, source: request.source, details: "wrong password") {
+                try await store.loginFailed(email: account.email, source: request.source)
+            }
             throw HubError.forbidden("the account password is wrong")
         }
         try await store.loginSucceeded(email: account.email, source: request.source)

@@ -97,12 +97,19 @@ final class HTTPAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func finish(_ response: APIResponse, head: HTTPRequestHead, keepAlive: Bool, context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: response.contentType + (response.contentType.hasPrefix("text/") ? "; charset=utf-8" : ""))
-        headers.add(name: "Content-Length", value: String(response.body.count))
+        if response.stream == nil {
+            headers.add(name: "Content-Length", value: String(response.body.count))
+        } else {
+            headers.add(name: "Transfer-Encoding", value: "chunked")
+        }
         if !response.headers.contains(where: { $0.0 == "Cache-Control" }) { headers.add(name: "Cache-Control", value: "no-store") }
         for (name, value) in response.headers { headers.add(name: name, value: value) }
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: response.status,
                                                              headers: headers))), promise: nil)
+        if let stream = response.stream {
+            return finishStreaming(stream, keepAlive: keepAlive, context: context)
+        }
         if !response.body.isEmpty {
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))),
                           promise: nil)
@@ -115,6 +122,31 @@ final class HTTPAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
         } else {
             let channel = context.channel
             done.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}
+
+extension HTTPAPIHandler {
+    /// Sends the streamed body after the head, then the end; the next request of a keep-alive
+    /// connection waits until it is done. A stream that fails midway closes the connection (the
+    /// client sees a chunked body without its end: incomplete, never mistaken for whole).
+    private func finishStreaming(_ stream: @escaping ResponseStream, keepAlive: Bool, context: ChannelHandlerContext) {
+        context.flush()
+        let channel = context.channel
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        Task {
+            do {
+                try await stream(ResponseBodyWriter(channel: channel))
+                try await channel.writeAndFlush(HTTPServerResponsePart.end(nil))
+            } catch {
+                channel.close(promise: nil)
+                return
+            }
+            channel.eventLoop.execute {
+                let (handler, context) = loopBound.value
+                handler.busy = false
+                if keepAlive { handler.processNext(context: context) } else { channel.close(promise: nil) }
+            }
         }
     }
 }

@@ -32,6 +32,12 @@ struct SessionRoutes: Sendable {
         switch try await store.reserveLoginAttempt(email: body.email, source: request.source,
                                                    policy: context.configuration.loginThrottle) {
         case .locked(let until):
+            // A refused login is recorded too (the account or the source is locked): the
+            // organization's admins see attempts against their users while the lock holds.
+            let target = try? await store.user(email: body.email)
+            try await context.audit("login.refused.locked", organization: target?.organization, actor: nil,
+                                    target: target?.id.rawValue, source: request.source,
+                                    details: target == nil ? "unknown address \(body.email)" : nil)
             throw HubError(code: .rateLimited,
                            message: "too many failed logins; try again after \(context.time.format(millis: until))")
         case .reserved(let reservationLocks):
@@ -48,14 +54,15 @@ struct SessionRoutes: Sendable {
             throw error
         }
         guard valid, let user = found?.user, !user.disabled else {
-            try await store.loginFailed(email: body.email, source: request.source)
+            try await context.audited("login.failure", organization: found?.user.organization, actor: nil,
+                                      target: found?.user.id.rawValue, source: request.source,
+                                      details: found == nil ? "unknown address \(body.email)" : nil) {
+                try await store.loginFailed(email: body.email, source: request.source)
+            }
             context.logger.info("login failed", metadata: ["tsunagu.node": "\(context.nodeID)"])
-            await context.audit("login.failure", organization: found?.user.organization, actor: nil,
-                                target: found?.user.id.rawValue, source: request.source,
-                                details: found == nil ? "unknown address \(body.email)" : nil)
             context.metrics.login("failure")
             if locks {
-                await context.audit("login.locked", organization: found?.user.organization, actor: nil,
+                try await context.audit("login.locked", organization: found?.user.organization, actor: nil,
                                     target: found?.user.id.rawValue, source: request.source)
             }
             throw HubError.unauthenticated("wrong e-mail address or password")
@@ -64,18 +71,19 @@ struct SessionRoutes: Sendable {
         do {
             try await checkSecondFactor(user, fingerprint: request.certificateFingerprint)
         } catch {
-            await context.audit("login.failure", organization: user.organization, actor: nil, target: user.id.rawValue,
-                                source: request.source, details: "client certificate missing or not registered")
+            try await context.audit("login.failure", organization: user.organization, actor: nil, target: user.id.rawValue,
+                                    source: request.source, details: "client certificate missing or not registered")
             throw error
         }
         context.metrics.login("success")
         // Where the organization requires a certificate, the session is bound to the one it
         // logged in with: its token is refused on any connection without that certificate.
         let bound = try await store.requiresClientCertificate(user.organization) ? request.certificateFingerprint : nil
-        let (token, session) = try await context.store.createSession(
-            user: user, lifetimeSeconds: context.configuration.sessionLifetimeSeconds, certificateFingerprint: bound)
-        await context.audit("login.success", organization: user.organization, actor: user.id, target: session.id.rawValue,
-                            source: request.source)
+        let (token, session) = try await context.audited("login.success", organization: user.organization, actor: user.id,
+                                                         target: user.id.rawValue, source: request.source) {
+            try await context.store.createSession(
+                user: user, lifetimeSeconds: context.configuration.sessionLifetimeSeconds, certificateFingerprint: bound)
+        }
         let time = context.time
         return .json(.created) { w in
             w.field("token", token)
@@ -89,10 +97,11 @@ struct SessionRoutes: Sendable {
     /// with it are closed (4003).
     func logout(_ request: APIRequest) async throws -> APIResponse {
         let session = try await context.authenticate(request)
-        try await context.store.revokeSession(session.id)
+        try await context.audited("logout", organization: session.user.organization, actor: session.user.id,
+                                  target: session.id.rawValue, source: request.source) {
+            try await context.store.revokeSession(session.id)
+        }
         context.sessionRevoked(session.id)
-        await context.audit("logout", organization: session.user.organization, actor: session.user.id,
-                            target: session.id.rawValue, source: request.source)
         return .noContent
     }
 

@@ -27,8 +27,12 @@ struct TimelineRoutes: Sendable {
         guard let kind = TimelineKind(rawValue: body.kind) else {
             throw HubError.badRequest("kind: must be \"patient\" or \"group\"")
         }
-        let (summary, event) = try await context.store.createTimeline(title: body.title, kind: kind,
-                                                                      creator: session.user)
+        // The entry's target is the new timeline's id, which the store names in it.
+        let (summary, event) = try await context.audited("timeline.create", organization: session.user.organization,
+                                                         actor: session.user.id, source: request.source,
+                                                         details: "kind \(kind.rawValue)") {
+            try await context.store.createTimeline(title: body.title, kind: kind, creator: session.user)
+        }
         context.committed(event)
         return .json(.created) { Self.write(summary, into: &$0) }
     }
@@ -45,12 +49,14 @@ struct TimelineRoutes: Sendable {
         guard let role = TimelineRole(rawValue: body.role) else {
             throw HubError.badRequest("role: must be \"owner\", \"member\" or \"viewer\"")
         }
-        let (member, event) = try await context.store.addMember(timeline: timeline, email: body.email, role: role,
-                                                                by: session.user)
+        // The member's id is known only inside the transaction: the entry names the timeline and
+        // (encrypted) the address added; the timeline's own member event names the user.
+        let (member, event) = try await context.audited("member.add", organization: session.user.organization,
+                                                        actor: session.user.id, target: timeline.rawValue,
+                                                        source: request.source, details: "\(body.email) role \(role.rawValue)") {
+            try await context.store.addMember(timeline: timeline, email: body.email, role: role, by: session.user)
+        }
         context.committed(event)
-        await context.audit("member.add", organization: session.user.organization, actor: session.user.id,
-                            target: "\(timeline.rawValue)/\(member.user.id.rawValue)", source: request.source,
-                            details: "role \(member.role.rawValue)")
         return .json(.created) { w in
             w.key("user")
             ServerMessage.writePerson(member.user, into: &w)
@@ -65,10 +71,12 @@ struct TimelineRoutes: Sendable {
         guard let user = request.parameters["user"].flatMap(UserID.init) else {
             throw HubError.notFound("no such member")
         }
-        let event = try await context.store.removeMember(timeline: timeline, user: user, by: session.user)
+        let event = try await context.audited("member.remove", organization: session.user.organization,
+                                              actor: session.user.id, target: "\(timeline.rawValue)/\(user.rawValue)",
+                                              source: request.source) {
+            try await context.store.removeMember(timeline: timeline, user: user, by: session.user)
+        }
         context.committed(event)
-        await context.audit("member.remove", organization: session.user.organization, actor: session.user.id,
-                            target: "\(timeline.rawValue)/\(user.rawValue)", source: request.source)
         return .noContent
     }
 
@@ -102,6 +110,9 @@ struct TimelineRoutes: Sendable {
         let limit = try request.queryInt("limit", default: 100, range: 1...1000)
         let (events, head) = try await context.store.history(timeline: timeline, user: session.user.id,
                                                              after: after, limit: Int(limit))
+        // No page of patient data leaves unrecorded.
+        try await context.patientReads.record("timeline.read", session: session, timeline: timeline,
+                                              source: request.source, context: context)
         let time = context.time
         return .json { w in
             w.objects("events", events) { w, event in

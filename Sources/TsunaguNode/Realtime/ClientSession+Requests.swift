@@ -86,5 +86,22 @@ extension ClientSession {
             if cursor.reset { w.field("reset", true) }
         })
         context.hub.start(subscription, after: cursor.after, head: start.head)
+        recordRead(timeline)
+    }
+
+    /// The subscription's audit entry (coalesced: one per session and timeline per window),
+    /// written off the event loop; a failure is logged and retried by the next subscribe.
+    private func recordRead(_ timeline: TimelineID) {
+        guard let session else { return }
+        let context = context
+        let source = source
+        Task {
+            do {
+                try await context.patientReads.record("timeline.subscribe", session: session, timeline: timeline,
+                                                      source: source, context: context)
+            } catch {
+                context.logger.error("audit entry of a subscription not recorded", metadata: ["tsunagu.error": "\(error)"])
+            }
+        }
     }
 }

@@ -37,7 +37,13 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
     /// Requests waiting for the task at most; more get `rate_limited` without being run.
     static let maxQueuedRequests = 256
 
-    init(context: NodeContext) { self.context = context }
+    /// The peer's address, for audit entries (the socket's: behind the balancer, the balancer's).
+    let source: String?
+
+    init(context: NodeContext, source: String? = nil) {
+        self.context = context
+        self.source = source
+    }
 
     var session: SessionRecord? { state.withLock { $0.machine.session } }
     var isTransportClosed: Bool { state.withLock { $0.machine.isTransportClosed } }

@@ -21,6 +21,8 @@ final class NodeContext: Sendable {
     let storeHealth: StoreHealth
     let logger: Logger
     let metrics = NodeMetrics()
+    /// Coalesced audit entries of reads of patient data.
+    let patientReads = PatientDataReads()
     /// Outbound peer links, when the node is part of a cluster.
     let peers: PeerMesh?
     let peerAuth: PeerAuth?
@@ -57,15 +59,27 @@ final class NodeContext: Sendable {
     var isDraining: Bool { drainingFlag.load(ordering: .relaxed) }
     func setDraining() { drainingFlag.store(true, ordering: .relaxed) }
 
-    /// Records an audit entry; a failure to record is logged, never shown to the client.
+    /// The audit entry of an action by this node.
+    func auditRecord(_ action: String, organization: OrganizationID?, actor: UserID?, target: String? = nil,
+                     source: String?, details: String? = nil) -> AuditRecord {
+        AuditRecord(organization: organization, actor: actor, action: action, target: target, source: source,
+                    node: nodeID.rawValue, details: details)
+    }
+
+    /// Runs `work` with its audit entry committed in the same transaction as its first write
+    /// (`HubStore.recording`): an action whose entry cannot be written fails (docs/security.md).
+    func audited<T>(_ action: String, organization: OrganizationID?, actor: UserID?, target: String? = nil,
+                    source: String?, details: String? = nil, _ work: () async throws -> T) async throws -> T {
+        try await store.recording(auditRecord(action, organization: organization, actor: actor, target: target,
+                                              source: source, details: details), work)
+    }
+
+    /// Records an entry that is the only write of what it records (a refused login, a read of
+    /// patient data). A failure to record fails the request.
     func audit(_ action: String, organization: OrganizationID?, actor: UserID?, target: String? = nil,
-               source: String?, details: String? = nil) async {
-        do {
-            try await store.audit(AuditRecord(organization: organization, actor: actor, action: action, target: target,
-                                              source: source, node: nodeID.rawValue, details: details))
-        } catch {
-            logger.error("audit entry not recorded", metadata: ["tsunagu.action": "\(action)", "tsunagu.error": "\(error)"])
-        }
+               source: String?, details: String? = nil) async throws {
+        try await store.audit(auditRecord(action, organization: organization, actor: actor, target: target,
+                                          source: source, details: details))
     }
 
     // MARK: what happened, to local subscribers and to peers

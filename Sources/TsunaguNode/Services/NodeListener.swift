@@ -76,11 +76,12 @@ enum NodeListener {
         -> WebSocketServerUpgrader
     {
         let configuration = context.configuration
-        return WebSocketServer.makeUpgrader(limits: limits, compression: configuration.compression) { head, _ in
+        return WebSocketServer.makeUpgrader(limits: limits, compression: configuration.compression) { head, channel in
             let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
             switch path {
             case "/v1/ws" where !plaintextOnTLSPort:
-                return { ClientSession(context: context) }
+                let source = channel.remoteAddress?.ipAddress
+                return { ClientSession(context: context, source: source) }
             case "/v1/echo" where configuration.conformanceEcho && !plaintextOnTLSPort:
                 return { WebSocketEchoDelegate() }
             case "/v1/peer":

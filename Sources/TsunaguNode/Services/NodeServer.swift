@@ -61,6 +61,8 @@ public final class NodeServer: Service, Sendable {
             services += [agent, RepairSweep(hub: context.hub, interval: interval)]
         }
         if let worker = context.mailWorker { services.append(MailService(worker: worker)) }
+        services.append(MailRetention(store: context.store, transport: configuration.mailTransport,
+                                      lifetimeMillis: configuration.linkLifetimeSeconds * 1000, logger: context.logger))
         let serviceGroup = ServiceGroup(services: services, logger: context.logger)
         let task = Task { _ = try? await serviceGroup.run() }
         background.withLock { $0 = (serviceGroup, task) }

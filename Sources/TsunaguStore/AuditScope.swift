@@ -1,0 +1,50 @@
+import Foundation
+import Synchronization
+
+/// An audit entry waiting for the write it records (docs/security.md, "Audit log": an entry
+/// commits in the same transaction as its action, or the action fails).
+final class PendingAudit: Sendable {
+    private let state: Mutex<AuditRecord>
+    private let written = Atomic<Bool>(false)
+
+    init(_ record: AuditRecord) { state = Mutex(record) }
+
+    var record: AuditRecord { state.withLock { $0 } }
+
+    /// Names what the action created (an id the caller cannot know before), unless the entry
+    /// names a target already.
+    func nameTarget(_ target: String) {
+        state.withLock { if $0.target == nil { $0.target = target } }
+    }
+
+    var isWritten: Bool { written.load(ordering: .acquiring) }
+    func markWritten() { written.store(true, ordering: .releasing) }
+}
+
+/// The entry the current task's next write transaction must carry.
+enum AuditScope {
+    @TaskLocal static var pending: PendingAudit?
+
+    /// A store operation names the row it creates (a new timeline's id) in the pending entry.
+    static func nameTarget(_ target: String) { unwritten?.nameTarget(target) }
+
+    /// The pending entry, unless an earlier transaction of the action already committed it.
+    static var unwritten: PendingAudit? {
+        guard let pending, !pending.isWritten else { return nil }
+        return pending
+    }
+}
+
+extension HubStore {
+    /// Runs `action` so that `record` is appended to the audit log inside the first write
+    /// transaction the action commits (`writeImmediate`): if the entry cannot be written, that
+    /// transaction rolls back and the action throws. An action that commits no write transaction
+    /// (a refusal decided by reads) gets its entry on its own afterwards; if that fails, the call
+    /// throws.
+    public func recording<T>(_ record: AuditRecord, _ action: () async throws -> T) async throws -> T {
+        let pending = PendingAudit(record)
+        let result = try await AuditScope.$pending.withValue(pending) { try await action() }
+        if !pending.isWritten { try await audit(record) }
+        return result
+    }
+}
