@@ -15,7 +15,8 @@ import TsunaguStore
     }
 
     private func lines(_ reply: HTTPReply) -> [String] {
-        String(decoding: reply.body, as: UTF8.self).split(separator: "\n").map(String.init)
+        // "\r\n" is one Character in Swift: CSV lines end with it, JSON Lines with "\n".
+        String(decoding: reply.body, as: UTF8.self).split { $0 == "\n" || $0 == "\r\n" }.map(String.init)
     }
 
     @Test func readsAreRecordedOncePerSessionAndTimelineAndAdminsExportOnlyTheirOwn() async throws {
@@ -26,8 +27,11 @@ import TsunaguStore
             for _ in 0..<2 {
                 #expect(try await http.send("GET", "/v1/timelines/\(timeline)/events", token: live.nurseToken).status == 200)
             }
-            let first = try await live.session(live.nurseToken)
-            let second = try await live.session(live.nurseToken)
+            // Another session of the nurse (one entry per session and timeline: the HTTP reads'
+            // session has its entry already) subscribes on two connections.
+            let subscriber = try await live.store.createSession(user: live.nurse, lifetimeSeconds: 600).token
+            let first = try await live.session(subscriber)
+            let second = try await live.session(subscriber)
             #expect(try await first.subscribe(live.timeline)["type"]?.stringValue == "ok")
             #expect(try await second.subscribe(live.timeline)["type"]?.stringValue == "ok")
             // Failed logins: against a clinic user, and against the pharmacy's own user.
@@ -65,7 +69,8 @@ import TsunaguStore
                                           token: clinicToken)
             #expect(csv.status == 200)
             let rows = lines(csv)
-            #expect(rows.first == "seq,at,action,actor,target,source,node,details\r")
+            #expect(rows.first == "seq,at,action,actor,target,source,node,details")
+            #expect(String(decoding: csv.body, as: UTF8.self).hasSuffix("\r\n"))
             #expect(rows.contains { $0.contains(",timeline.read,") } && rows.contains { $0.contains(",login.failure,") })
             #expect(rows.dropFirst().allSatisfy { $0.contains("+09:00") })
 

@@ -76,7 +76,7 @@ import TsunaguCore
             for index in 0..<5 {
                 let body = "Blood pressure reading \(index): 128 over 82, insulin 6 units"
                 let reply = try await connection.request(["type": "post", "timeline": .string(timeline.rawValue),
-                                                          "body": .string(body), "client_msg_id": .string("m\(index)")])
+                                                          "body": .string(body), "client_msg_id": .string(UUID().uuidString)])
                 #expect(reply["type"]?.stringValue == "ok", "\(reply)")
                 secrets.append(body)
             }
