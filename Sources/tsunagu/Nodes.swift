@@ -80,8 +80,10 @@ extension Nodes {
 
         func run() async throws {
             let store = try storeOptions.openStore(createKey: false)
-            try await OperatorAudit.record(store, "nodes.drain", target: id)
-            guard try await store.requestDrain(id: NodeID(id)) else { throw CLIError("no node \(id) in the registry") }
+            let requested = try await OperatorAudit.recording(store, "nodes.drain", target: id) {
+                try await store.requestDrain(id: NodeID(id))
+            }
+            guard requested else { throw CLIError("no node \(id) in the registry") }
             print("drain requested for \(id)")
             let left = try await Registry.poll(seconds: wait, every: .milliseconds(200)) {
                 try await store.nodes().first { $0.id.rawValue == id }.map { $0.state == .gone } ?? true
@@ -99,8 +101,10 @@ extension Nodes {
 
         func run() async throws {
             let store = try storeOptions.openStore(createKey: false)
-            try await OperatorAudit.record(store, "nodes.remove", target: id)
-            guard try await store.removeNode(id: NodeID(id)) else { throw CLIError("no node \(id) in the registry") }
+            let removed = try await OperatorAudit.recording(store, "nodes.remove", target: id) {
+                try await store.removeNode(id: NodeID(id))
+            }
+            guard removed else { throw CLIError("no node \(id) in the registry") }
             print("removed \(id)")
         }
     }

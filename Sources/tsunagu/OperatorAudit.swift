@@ -11,7 +11,15 @@ enum OperatorAudit {
         return user.map { "cli:\($0)" } ?? "cli"
     }
 
-    /// Records `action` (e.g. "keys.rotate-data-key") by the operator.
+    /// Runs `action` with its entry committed in the action's first write transaction
+    /// (`HubStore.recording`): for commands whose effect is a store write.
+    static func recording<T>(_ store: HubStore, _ action: String, target: String? = nil, details: String? = nil,
+                             _ work: () async throws -> T) async throws -> T {
+        try await store.recording(AuditRecord(organization: nil, actor: nil, action: action, target: target,
+                                              source: source, details: details), work)
+    }
+
+    /// Records `action` (e.g. "keys.rotate-data-key") by the operator, on its own.
     static func record(_ store: HubStore, _ action: String, target: String? = nil, details: String? = nil) async throws {
         try await store.audit(AuditRecord(organization: nil, actor: nil, action: action, target: target,
                                           source: source, details: details))
