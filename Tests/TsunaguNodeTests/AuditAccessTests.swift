@@ -112,6 +112,27 @@ import TsunaguStore
         }
     }
 
+    @Test func timelineCreationAndRefusedLoginsAreRecorded() async throws {
+        try await withLiveNode { live in
+            let http = live.http
+            let created = try await http.send("POST", "/v1/timelines", json: ["title": "Patient Mori", "kind": "patient"],
+                                              token: live.ownerToken)
+            let id = try #require(created.json?["id"]?.stringValue)
+            // Five wrong passwords lock the nurse's address; the sixth attempt is refused unchecked.
+            for _ in 0..<6 {
+                _ = try await http.send("POST", "/v1/sessions", json: ["email": "nurse@sakura.test", "password": "wrong password!"])
+            }
+            let (_, adminToken) = try await admin(live, live.owner.organization, "admin@sakura.test")
+            let entries = try await http.send("GET", "/v1/admin/audit", token: adminToken).json?["entries"]?.arrayValue ?? []
+            let creation = entries.first { $0["action"]?.stringValue == "timeline.create" }
+            #expect(creation?["target"]?.stringValue == id)
+            #expect(creation?["actor"]?.stringValue == live.owner.id.rawValue)
+            let refused = entries.filter { $0["action"]?.stringValue == "login.refused.locked" }
+            #expect(refused.count == 1)
+            #expect(refused.first?["target"]?.stringValue == live.nurse.id.rawValue)
+        }
+    }
+
     @Test func anActionWhoseAuditEntryCannotBeWrittenDoesNotHappen() async throws {
         try await withLiveNode { live in
             // The audit log refuses member.remove entries (as a full disk or a broken log would).
