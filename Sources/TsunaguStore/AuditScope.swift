@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TsunaguCore
 
 /// An audit entry waiting for the write it records (docs/security.md, "Audit log": an entry
 /// commits in the same transaction as its action, or the action fails).
@@ -10,6 +11,16 @@ final class PendingAudit: Sendable {
     init(_ record: AuditRecord) { state = Mutex(record) }
 
     var record: AuditRecord { state.withLock { $0 } }
+
+    /// Names whose entry it is, where only the transaction finds out (an activation link's user):
+    /// organization, actor and target, each unless already named.
+    func nameSubject(organization: OrganizationID, user: UserID) {
+        state.withLock { record in
+            if record.organization == nil { record.organization = organization }
+            if record.actor == nil { record.actor = user }
+            if record.target == nil { record.target = user.rawValue }
+        }
+    }
 
     /// Names what the action created (an id the caller cannot know before), unless the entry
     /// names a target already.
@@ -27,6 +38,11 @@ enum AuditScope {
 
     /// A store operation names the row it creates (a new timeline's id) in the pending entry.
     static func nameTarget(_ target: String) { unwritten?.nameTarget(target) }
+
+    /// Inside a write transaction: names the user the entry is about, found by the transaction.
+    static func nameSubject(organization: OrganizationID, user: UserID) {
+        unwritten?.nameSubject(organization: organization, user: user)
+    }
 
     /// The pending entry, unless an earlier transaction of the action already committed it.
     static var unwritten: PendingAudit? {

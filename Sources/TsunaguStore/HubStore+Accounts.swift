@@ -65,6 +65,7 @@ extension HubStore {
                                                  arguments: [id.rawValue]) else { throw StoreError.notFound("no such user") }
             let email = try open(account["email"], table: "users", column: "email", row: id.rawValue)
             let policy = try Self.passwordPolicy(db, OrganizationID(unchecked: account["org_id"]))
+            AuditScope.nameSubject(organization: OrganizationID(unchecked: account["org_id"]), user: id)
             if let problem = check(email, policy) { throw StoreError.invalid(problem) }
             try db.execute(sql: "UPDATE activation_links SET used_at = ? WHERE token_hash = ?", arguments: [now, hash])
             try db.execute(sql: "UPDATE users SET name = ?, password_hash = ? WHERE id = ?",

@@ -105,7 +105,8 @@ public final class HubStore: Sendable {
         let result = try await pool.writeWithoutTransaction { [self] db in
             var result: T?
             try db.inTransaction(.immediate) {
-                result = try body(db)
+                // The pending entry is visible inside the body, which may name its subject.
+                result = try AuditScope.$pending.withValue(pending) { try body(db) }
                 if let pending { try appendAudit(db, pending.record, at: now) }
                 return .commit
             }
@@ -128,7 +129,8 @@ public final class HubStore: Sendable {
         let result = try pool.writeWithoutTransaction { db in
             var result: T?
             try db.inTransaction(.immediate) {
-                result = try body(db)
+                // The pending entry is visible inside the body, which may name its subject.
+                result = try AuditScope.$pending.withValue(pending) { try body(db) }
                 if let pending { try appendAudit(db, pending.record, at: now) }
                 return .commit
             }

@@ -50,6 +50,14 @@ import TsunaguStore
                                                 json: ["token": .string(token), "name": "Yamada Aiko", "password": "violet-harbor-92"])
             #expect(done.status == 200)
             #expect(done.json?["user"]?["name"]?.stringValue == "Yamada Aiko")
+            // One entry, for the completion that happened, named by the transaction that found the user.
+            let completions = try await live.store.auditEntries(
+                AuditFilter(organization: live.owner.organization, fromMillis: 0, toMillis: .max, action: "registration.complete"),
+                afterSeq: 0, limit: 10)
+            #expect(completions.count == 1)
+            let activated = try #require(try await live.store.user(email: "new@sakura.test"))
+            #expect(completions.first?.record.actor == activated.id)
+            #expect(completions.first?.record.target == activated.id.rawValue)
             let again = try await live.http.send("POST", "/v1/registrations/complete",
                                                  json: ["token": .string(token), "name": "X", "password": "another-passphrase-7"])
             #expect(again.status == 409)

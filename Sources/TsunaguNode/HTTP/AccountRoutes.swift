@@ -41,8 +41,8 @@ struct AccountRoutes: Sendable {
         let hash = try await context.passwords.hash(body.password)
         let password = body.password
         // The policy needs the account's address, which the link names: checked inside the store's transaction.
-        // Whose link it is shows only inside the transaction: the entry names the link's user
-        // through the registration.link entry before it; this one records the completion.
+        // Whose link it is shows only inside the transaction, which names the user (and their
+        // organization) in the entry.
         let user = try await context.audited("registration.complete", organization: nil, actor: nil, source: request.source) {
             try await context.store.completeActivation(token: body.token, name: body.name, passwordHash: hash,
                                                        check: { email, policy in policy.problem(with: password, email: email) })
