@@ -42,11 +42,20 @@ import TsunaguClient
         #expect(try await output.waitFor("daily backup written", seconds: 10), "\(output.text)")
         let backups = try FileManager.default.contentsOfDirectory(atPath: workingDirectory.path + "/tsunagu-data/backups")
         #expect(backups.count == 1 && backups[0].hasSuffix(".backup"), "\(backups)")
+        // Its nodes and its backup anchor the audit log (the nodes at start, the backup as it is taken).
+        let anchors = try FileManager.default.contentsOfDirectory(atPath: workingDirectory.path + "/anchors")
+        #expect(anchors.count >= 2, "\(anchors)")
 
         process.terminate()
         #expect(try await output.waitFor("stopped", seconds: 30), "\(output.text)")
         try await offPool { process.waitUntilExit() }
         #expect(process.terminationStatus == 0)
+        let verified = try await TsunaguExecutable.run(["audit", "verify", "--audit-anchor-dir", workingDirectory.path + "/anchors",
+                                                        "--store", workingDirectory.path + "/tsunagu-data/tsunagu.sqlite",
+                                                        "--master-key-file", workingDirectory.path + "/tsunagu-data/master.key"])
+        #expect(verified.status == 0, "\(verified.output)")
+        // The demo admin `up` created is in the log.
+        #expect(verified.output.contains("1 entries verified"), "\(verified.output)")
     }
 
     private static func stop(_ process: Process) {
@@ -59,7 +68,7 @@ import TsunaguClient
     private static func startUp(in directory: URL, port: Int) throws -> (process: Process, output: OutputCollector) {
         let process = Process()
         process.executableURL = TsunaguExecutable.url
-        process.arguments = ["up", "--port", String(port), "--nodes", "2"]
+        process.arguments = ["up", "--port", String(port), "--nodes", "2", "--audit-anchor-dir", directory.path + "/anchors"]
         process.currentDirectoryURL = directory
         let output = OutputCollector()
         let pipe = Pipe()
