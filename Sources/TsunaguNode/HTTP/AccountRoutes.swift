@@ -28,11 +28,15 @@ struct AccountRoutes: Sendable {
 
     private struct CompleteBody: Decodable {
         var token: String
-        var name: String
+        /// Needed to activate; ignored when the link resets the password of an active account.
+        var name: String?
         var password: String
     }
 
-    /// `POST /v1/registrations/complete {token,name,password}` → 200 {user}.
+    /// `POST /v1/registrations/complete {token,name?,password}` → 200 {user}. On an account that
+    /// is active already this is a password reset: the name stays, every session of the account
+    /// ends (and its sockets, on every node), every other link of it is used up, and a notice
+    /// without link or secret is mailed to it (docs/security.md, "Password reset").
     func complete(_ request: APIRequest) async throws -> APIResponse {
         let body = try request.decode(CompleteBody.self)
         guard (1...512).contains(body.token.utf8.count) else { throw HubError.notFound("no such activation link") }
@@ -40,10 +44,19 @@ struct AccountRoutes: Sendable {
         let hash = try await context.passwords.hash(body.password)
         let password = body.password
         // The policy needs the account's address, which the link names: checked inside the store's transaction.
-        let user = try await context.store.completeActivation(token: body.token, name: body.name, passwordHash: hash,
-                                                              check: { email, policy in policy.problem(with: password, email: email) })
-        await context.audit("registration.complete", organization: user.organization, actor: user.id,
-                            target: user.id.rawValue, source: request.source)
+        let completion = try await context.store.completeActivation(
+            token: body.token, name: body.name, passwordHash: hash, notice: context.passwordChangedMail(),
+            check: { email, policy in policy.problem(with: password, email: email) })
+        let user = completion.user
+        if completion.wasPasswordReset {
+            for ended in completion.endedSessions { context.sessionRevoked(ended) }
+            context.mailWorker?.wake()
+            await context.audit("password.reset", organization: user.organization, actor: user.id, target: user.id.rawValue,
+                                source: request.source, details: "\(completion.endedSessions.count) sessions ended")
+        } else {
+            await context.audit("registration.complete", organization: user.organization, actor: user.id,
+                                target: user.id.rawValue, source: request.source)
+        }
         return .json { w in
             w.key("user")
             user.writeSummary(into: &w)
@@ -151,10 +164,11 @@ struct AccountRoutes: Sendable {
         var require_client_certificate: Bool?
         var password_min_length: Int?
         var password_min_classes: Int?
+        var session_idle_minutes: Int?
     }
 
     /// `PATCH /v1/admin/organization {require_client_certificate?, password_min_length?,
-    /// password_min_classes?}`: the organization's security policy.
+    /// password_min_classes?, session_idle_minutes?}`: the organization's security policy.
     func updatePolicy(_ request: APIRequest) async throws -> APIResponse {
         let session = try await context.authenticateAdmin(request)
         let organization = session.user.organization
@@ -179,6 +193,14 @@ struct AccountRoutes: Sendable {
                                 target: organization.rawValue, source: request.source,
                                 details: "min length \(policy.minimumLength), min classes \(policy.minimumClasses)")
         }
+        if let minutes = body.session_idle_minutes {
+            guard HubStore.allowedSessionIdleMinutes.contains(minutes) else {
+                throw HubError.badRequest("session_idle_minutes: from 5 to 1440")
+            }
+            try await store.setSessionIdleMinutes(organization, minutes)
+            await context.audit("policy.session-idle", organization: organization, actor: session.user.id,
+                                target: organization.rawValue, source: request.source, details: "\(minutes) minutes")
+        }
         if let required = body.require_client_certificate {
             // Switching it on ends every session of the organization not bound to a certificate
             // (the caller's too, unless it is bound), and closes their sockets.
@@ -201,10 +223,12 @@ struct AccountRoutes: Sendable {
         let store = context.store
         let policy = try await store.passwordPolicy(organization)
         let required = try await store.requiresClientCertificate(organization)
+        let idleMinutes = try await store.sessionIdleMinutes(organization)
         return .json { w in
             w.field("require_client_certificate", required)
             w.field("password_min_length", policy.minimumLength)
             w.field("password_min_classes", policy.minimumClasses)
+            w.field("session_idle_minutes", idleMinutes)
         }
     }
 
@@ -223,6 +247,20 @@ extension NodeContext {
         let session = try await authenticate(request)
         guard session.user.role == .admin else { throw HubError.forbidden("organization admins only") }
         return session
+    }
+
+    /// The notice after a password reset: no link, no secret; it tells the owner of the address
+    /// to act if it was not them.
+    func passwordChangedMail() -> ActivationMail {
+        ActivationMail(subject: "Tsunagu: your password was changed / パスワードが変更されました", body: """
+            The password of your Tsunagu account was changed just now, through a link mailed to this
+            address. Every session of the account has been signed out.
+
+            If this was not you, tell your organization's administrator at once.
+
+            Tsunagu アカウントのパスワードが変更されました。すべてのセッションはログアウトされました。
+            心当たりがない場合は、すぐに組織の管理者に連絡してください。
+            """)
     }
 
     /// The activation mail: how to finish, with the token, valid for the link lifetime.
