@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import Testing
 import TsunaguClient
 import TsunaguCore
@@ -64,6 +65,32 @@ import TsunaguStore
             // The socket stays open (narrowed, not closed): the nurse is still logged in.
             let reply = try await nurse.request(["type": "subscribe", "timeline": .string(live.timeline.rawValue)])
             #expect(reply["code"]?.stringValue == "forbidden")
+        }
+    }
+
+    /// The same with two `tsunagu serve` processes whose peer links carry nothing
+    /// (`--test-drop-peer-messages`): a logout through one closes the socket on the other.
+    @Test(.processHeavy, .timeLimit(.minutes(2)))
+    func item4LogoutAcrossTwoNodeProcessesWithPeerLinksThatCarryNothing() async throws {
+        do {
+            let store = try await OperatorStore.make("revocation")
+            defer { store.remove() }
+            var nodes: [NodeProcess] = []
+            defer { for node in nodes { node.kill9() } }
+            for index in 0..<2 {
+                nodes.append(try await NodeProcess.start(["serve", "--listen", "127.0.0.1:0", "--node-id", "n_\(index)",
+                                                          "--test-drop-peer-messages"] + store.common))
+            }
+            let group = MultiThreadedEventLoopGroup.singleton
+            let first = TsunaguHTTPClient(host: "127.0.0.1", port: nodes[0].port, group: group)
+            let login = try await first.send("POST", "/v1/sessions",
+                                             json: ["email": "b@o.test", "password": "long enough password"])
+            let token = try #require(login.json?["token"]?.stringValue)
+            let socket = try await TsunaguConnection.connect(host: "127.0.0.1", port: nodes[1].port, group: group)
+            let auth = try await socket.request(["type": "auth", "token": .string(token)])
+            #expect(auth["type"]?.stringValue == "ok")
+            #expect(try await first.send("DELETE", "/v1/sessions/current", token: token).status == 204)
+            #expect(try await socket.waitForClose(timeout: .seconds(5)) == TsunaguCloseCode.sessionEnded)
         }
     }
 
