@@ -57,6 +57,9 @@ public struct NodeConfiguration: Sendable {
     /// How often the node reads the store's revocation table (logouts, disabled users, removed
     /// members): the durable path beside the peer message, so at most this long plus a read.
     public var revocationPollInterval: Duration = .seconds(1)
+    /// How often the node checks that the sessions it holds sockets for are still live (the idle
+    /// timeout of a socket that sends nothing).
+    public var idleSessionSweepInterval: Duration = .seconds(30)
     /// Fault injection for tests: the fraction of outbound peer announcements dropped.
     public var peerDropRate: Double = 0
 

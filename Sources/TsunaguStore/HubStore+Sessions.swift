@@ -47,6 +47,23 @@ extension HubStore {
         }
     }
 
+    /// Which of `ids` are live sessions (not revoked, expired or idle, their user not disabled).
+    public func liveSessions(among ids: [SessionID]) async throws -> Set<SessionID> {
+        guard !ids.isEmpty else { return [] }
+        let now = Self.nowMillis()
+        let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
+        var arguments = StatementArguments(ids.map(\.rawValue))
+        arguments += [now, now]
+        let finalArguments = arguments
+        return try await pool.read { db in
+            Set(try String.fetchAll(db, sql: """
+                SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = u.org_id
+                WHERE s.id IN (\(marks)) AND s.revoked_at IS NULL AND s.expires_at > ? AND u.disabled = 0
+                  AND COALESCE(s.last_seen_at, s.created_at) + o.session_idle_minutes * 60000 > ?
+                """, arguments: finalArguments).map(SessionID.init(unchecked:)))
+        }
+    }
+
     /// The user's live sessions, most recently used first.
     public func sessions(of user: UserID) async throws -> [SessionInfo] {
         let now = Self.nowMillis()

@@ -84,6 +84,20 @@ import TsunaguStore
         }
     }
 
+    /// A socket that only receives uses nothing; the sweep ends it once its session is idle.
+    @Test func item13ASocketOfASessionThatWentIdleIsClosed() async throws {
+        try await withLiveNode({ $0.idleSessionSweepInterval = .milliseconds(200) }) { live in
+            try await live.store.setSessionIdleMinutes(live.owner.organization, 5)
+            let nurse = try await live.session(live.nurseToken)
+            let family = try await live.session(live.familyToken)
+            try await Self.setLastSeen(live, live.nurseToken, WireTime.nowMillis() - 6 * 60_000)
+            #expect(try await nurse.waitForClose(timeout: .seconds(5)) == TsunaguCloseCode.sessionEnded)
+            // A session in use keeps its socket.
+            let reply = try await family.request(["type": "subscribe", "timeline": .string(live.timeline.rawValue)])
+            #expect(reply["type"]?.stringValue == "ok")
+        }
+    }
+
     @Test func item13AUserListsTheirSessionsWithoutTokensAndEndsOneOthersOrAll() async throws {
         try await withLiveNode { live in
             let first = try await Self.login(live, live.nurse.email, agent: "TestBrowser/1")

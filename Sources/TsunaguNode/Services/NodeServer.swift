@@ -53,7 +53,8 @@ public final class NodeServer: Service, Sendable {
         var services: [any Service] = [context.storeHealth,
                                        SessionExpirySweep(connections: context.connections, clock: context.clock),
                                        RevocationFollower(context: context, interval: configuration.revocationPollInterval,
-                                                          startingAfter: revocationStart)]
+                                                          startingAfter: revocationStart),
+                                       IdleSessionSweep(context: context, interval: configuration.idleSessionSweepInterval)]
         if configuration.peerKey != nil {
             let agent = MembershipAgent(context: context, registry: context.store, host: configuration.host, port: port) {
                 [weak self] in
