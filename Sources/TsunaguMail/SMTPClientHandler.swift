@@ -11,7 +11,7 @@ import NIOTLS
 /// Runs one SMTP session on a connected channel and completes `result` once the server accepted
 /// the message (or with the `SMTPError` that stopped it).
 ///
-/// Pipeline: `[NIOSSLClientHandler (inserted after STARTTLS)] → SMTPClientHandler`. The handler
+/// Pipeline: `[NIOSSLClientHandler (inserted after STARTTLS, or first for smtps://)] → SMTPClientHandler`. The handler
 /// reads raw bytes rather than sitting behind a `ByteToMessageDecoder`, so that it can see
 /// plaintext buffered behind the `220` to STARTTLS and refuse it (RFC 3207 §5 warns that nothing
 /// learned before TLS may be trusted; such bytes are an injection attempt).
@@ -65,7 +65,8 @@ final class SMTPClientHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
+        // After STARTTLS only: with implicit TLS (smtps://) the greeting's timer keeps running.
+        if let event = event as? TLSUserEvent, case .handshakeCompleted = event, self.stateMachine.state == .tlsHandshake {
             self.cancelTimer()
             self.logger.debug("smtp STARTTLS handshake completed")
             self.perform(self.stateMachine.tlsEstablished(), context: context)

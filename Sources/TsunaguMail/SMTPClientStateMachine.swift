@@ -15,6 +15,8 @@ struct SMTPClientStateMachine {
         var heloName: String
         var useSTARTTLSWhenOffered = true
         var requireTLS = false
+        /// The connection is TLS from its first byte (`smtps://`): no STARTTLS.
+        var implicitTLS = false
         var credentials: (username: String, password: String)?
     }
 
@@ -28,6 +30,7 @@ struct SMTPClientStateMachine {
     /// `from` and `to` must already have passed `MailAddress.validate`.
     init(settings: Settings, from: String, to: String) {
         self.settings = settings
+        self.isTLS = settings.implicitTLS
         self.from = from
         self.to = to
     }

@@ -20,6 +20,8 @@ public struct SMTPConfiguration: Sendable {
     public var heloName: String
     /// Upgrade with STARTTLS whenever the server offers it.
     public var useSTARTTLSWhenOffered = true
+    /// TLS from the first byte (`smtps://`, RFC 8314 §3.3), instead of STARTTLS.
+    public var implicitTLS = false
     /// Refuse to send a message unless the session is encrypted (`SMTPError.tlsRequired`).
     public var requireTLS = false
     public var tlsTrustRoots: SMTPTrustRoots = .system
@@ -38,22 +40,34 @@ public struct SMTPConfiguration: Sendable {
         self.heloName = heloName ?? Self.defaultHeloName()
     }
 
-    /// Parses `smtp://HOST:PORT` or `smtp://USER:PASSWORD@HOST:PORT` (user and password
-    /// percent-encoded; port 25 when omitted). Errors say what is wrong without repeating the URL,
-    /// which may hold a password.
+    /// Whether the relay is on this machine (a loopback address or `localhost`): the one place
+    /// where plaintext SMTP crosses no network.
+    public var relayIsOnLoopback: Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    /// The operator's TLS requirement (`--smtp-require-tls`, on by default): TLS is required
+    /// unless it is off or the relay is on loopback.
+    public mutating func requireTLSUnlessOnLoopback(_ required: Bool) {
+        requireTLS = required && !relayIsOnLoopback
+    }
+
+    /// Parses `smtp://HOST:PORT`, `smtps://HOST:PORT` (implicit TLS, port 465 when omitted), with
+    /// an optional `USER@` or `USER:PASSWORD@` (percent-encoded; port 25 when omitted for smtp).
+    /// The command line refuses a password here (it would show in `ps`). Errors say what is wrong
+    /// without repeating the URL, which may hold a password.
     public static func parse(url: String) throws -> SMTPConfiguration {
         let trimmed = url.trimmingCharacters(in: .whitespaces)
         guard let schemeEnd = trimmed.range(of: "://") else {
             throw SMTPError.invalidConfiguration("SMTP URL must look like smtp://HOST:PORT")
         }
         let scheme = trimmed[..<schemeEnd.lowerBound].lowercased()
+        let implicitTLS: Bool
         switch scheme {
-        case "smtp": break
-        case "smtps":
-            throw SMTPError.invalidConfiguration(
-                "smtps:// (implicit TLS) is not supported; use smtp://HOST:PORT (STARTTLS is used when offered)")
+        case "smtp": implicitTLS = false
+        case "smtps": implicitTLS = true
         default:
-            throw SMTPError.invalidConfiguration("unsupported scheme '\(scheme)' in SMTP URL; expected smtp://HOST:PORT")
+            throw SMTPError.invalidConfiguration("unsupported scheme '\(scheme)' in SMTP URL; expected smtp:// or smtps://")
         }
         guard let components = URLComponents(string: trimmed) else {
             throw SMTPError.invalidConfiguration("SMTP URL is malformed (percent-encode special characters in user and password)")
@@ -68,19 +82,22 @@ public struct SMTPConfiguration: Sendable {
             throw SMTPError.invalidConfiguration("SMTP URL must not have a query or fragment")
         }
         // URLComponents accepts any digits; a port outside 1...65535 is a typo worth refusing early.
-        let port = components.port ?? 25
+        let port = components.port ?? (implicitTLS ? 465 : 25)
         guard (1...65535).contains(port) else {
             throw SMTPError.invalidConfiguration("SMTP URL port must be between 1 and 65535")
         }
         var configuration = SMTPConfiguration(host: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port)
+        configuration.implicitTLS = implicitTLS
         switch (components.user, components.password) {
         case (nil, nil):
             break
         case (let user?, let password?) where !user.isEmpty:
             configuration.username = user
             configuration.password = password
+        case (let user?, nil) where !user.isEmpty:
+            configuration.username = user  // the password comes from a file or the environment
         default:
-            throw SMTPError.invalidConfiguration("SMTP URL credentials must be USER:PASSWORD@")
+            throw SMTPError.invalidConfiguration("SMTP URL credentials must be USER@ or USER:PASSWORD@")
         }
         return configuration
     }

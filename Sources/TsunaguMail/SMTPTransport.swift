@@ -31,6 +31,7 @@ public struct SMTPTransport: MailTransport {
         var settings = SMTPClientStateMachine.Settings(heloName: configuration.heloName)
         settings.useSTARTTLSWhenOffered = configuration.useSTARTTLSWhenOffered
         settings.requireTLS = configuration.requireTLS
+        settings.implicitTLS = configuration.implicitTLS
         if let username = configuration.username {
             settings.credentials = (username, configuration.password ?? "")
         }
@@ -53,6 +54,11 @@ public struct SMTPTransport: MailTransport {
                     channel.eventLoop.makeCompletedFuture {
                         let handler = SMTPClientHandler(stateMachine: stateMachine, payload: payload, tls: tls,
                                                         timeout: timeout, result: result, logger: handlerLogger)
+                        if configuration.implicitTLS {
+                            // smtps://: the greeting already arrives over TLS (RFC 8314 §3.3).
+                            try channel.pipeline.syncOperations.addHandler(
+                                try NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverHostname))
+                        }
                         try channel.pipeline.syncOperations.addHandler(handler)
                     }
                 }

@@ -54,6 +54,12 @@ public struct NodeConfiguration: Sendable {
     /// Addresses whose connections may open with a PROXY protocol v2 header naming the real
     /// client (`--trusted-proxy`); a PROXY header from any other address is refused.
     public var trustedProxies: [CIDR] = CIDR.loopback
+    /// How often the node reads the store's revocation table (logouts, disabled users, removed
+    /// members): the durable path beside the peer message, so at most this long plus a read.
+    public var revocationPollInterval: Duration = .seconds(1)
+    /// How often the node checks that the sessions it holds sockets for are still live (the idle
+    /// timeout of a socket that sends nothing).
+    public var idleSessionSweepInterval: Duration = .seconds(30)
     /// Fault injection for tests: the fraction of outbound peer announcements dropped.
     public var peerDropRate: Double = 0
 

@@ -61,6 +61,8 @@ public struct FeedStateMachine<Frame, Subscriber: Hashable> {
     /// No subscriber left: the node drops the feed.
     public var isEmpty: Bool { live.isEmpty && catchingUp.isEmpty && starting.isEmpty }
     public var subscriberCount: Int { live.count + catchingUp.count + starting.count }
+    /// Subscribers that have started (live or catching up); not those still waiting for their head.
+    public var startedSubscribers: [Subscriber] { Array(live) + Array(catchingUp.keys) }
     /// The last seq given to `subscriber`, nil when it is starting or unknown.
     public func cursor(of subscriber: Subscriber) -> Int64? {
         if live.contains(subscriber) { return released }

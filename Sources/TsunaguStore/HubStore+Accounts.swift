@@ -13,6 +13,15 @@ public struct ActivationMail: Sendable {
     }
 }
 
+/// What completing a mailed link did.
+public struct LinkCompletion: Sendable {
+    public var user: UserRecord
+    /// The account was active already: the link reset its password.
+    public var wasPasswordReset: Bool
+    /// Sessions the reset ended (their sockets close on every node).
+    public var endedSessions: [SessionID]
+}
+
 /// Invitations, activation links, and account changes by organization admins.
 extension HubStore {
     /// Creates a not-yet-active user (no password) in the organization and queues the activation
@@ -41,19 +50,24 @@ extension HubStore {
         }
     }
 
-    /// Activates with a link token: sets name and password, uses the link up. Errors: `notFound`
-    /// (no such link), `conflict` (already used), `invalid` (expired).
+    /// Activates with a link token: sets name and password, uses the link up. On an account that
+    /// is already active the link is a password reset (docs/security.md, "Password reset"): the
+    /// name stays as it is (`name` may be nil), every session of the account ends, and `notice`
+    /// is queued to the account's address. Either way every other outstanding link of the account
+    /// is used up too. All in one transaction. Errors: `notFound` (no such link), `conflict`
+    /// (already used), `invalid` (expired, or no name for an activation).
     /// `check` sees the account's e-mail address and its organization's password policy and
     /// returns a problem, if any (then nothing changes and the link stays usable).
-    public func completeActivation(token: String, name: String, passwordHash: String,
+    public func completeActivation(token: String, name: String?, passwordHash: String,
+                                   notice: ActivationMail? = nil,
                                    check: @escaping @Sendable (_ email: String, _ policy: PasswordPolicy) -> String?)
-        async throws -> UserRecord
+        async throws -> LinkCompletion
     {
         let hash = Data(OpaqueToken.hash(token))
         let now = Self.nowMillis()
-        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...200).contains(trimmed.count) else { throw StoreError.invalid("name: 1 to 200 characters") }
-        let userID = try await writeImmediate { [self] db -> UserID in
+        let trimmed = name?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let trimmed, !(1...200).contains(trimmed.count) { throw StoreError.invalid("name: 1 to 200 characters") }
+        let (userID, ended, wasReset) = try await writeImmediate { [self] db -> (UserID, [SessionID], Bool) in
             guard let link = try Row.fetchOne(db, sql: "SELECT * FROM activation_links WHERE token_hash = ?",
                                               arguments: [hash]) else {
                 throw StoreError.notFound("no such activation link")
@@ -61,20 +75,33 @@ extension HubStore {
             if (link["used_at"] as Int64?) != nil { throw StoreError.conflict("the activation link was already used") }
             if (link["expires_at"] as Int64) < now { throw StoreError.invalid("the activation link has expired; ask for a new one") }
             let id = UserID(unchecked: link["user_id"])
-            guard let account = try Row.fetchOne(db, sql: "SELECT email, org_id FROM users WHERE id = ?",
-                                                 arguments: [id.rawValue]) else { throw StoreError.notFound("no such user") }
+            guard let account = try Row.fetchOne(db, sql: """
+                SELECT email, org_id, password_hash IS NOT NULL AS active FROM users WHERE id = ?
+                """, arguments: [id.rawValue]) else { throw StoreError.notFound("no such user") }
+            let isReset: Bool = account["active"]
             let email = try open(account["email"], table: "users", column: "email", row: id.rawValue)
             let policy = try Self.passwordPolicy(db, OrganizationID(unchecked: account["org_id"]))
             AuditScope.nameSubject(organization: OrganizationID(unchecked: account["org_id"]), user: id)
             if let problem = check(email, policy) { throw StoreError.invalid(problem) }
-            try db.execute(sql: "UPDATE activation_links SET used_at = ? WHERE token_hash = ?", arguments: [now, hash])
+            // This link and every other outstanding one of the account are used up.
+            try db.execute(sql: "UPDATE activation_links SET used_at = ? WHERE user_id = ? AND used_at IS NULL",
+                           arguments: [now, id.rawValue])
+            if isReset {
+                try db.execute(sql: "UPDATE users SET password_hash = ? WHERE id = ?", arguments: [passwordHash, id.rawValue])
+                let ended = try Self.revokeSessions(db, where: "user_id = ?", arguments: [id.rawValue], at: now)
+                if let notice {
+                    try enqueueMail(db, recipient: email, subject: notice.subject, body: notice.body, at: now)
+                }
+                return (id, ended, true)
+            }
+            guard let trimmed else { throw StoreError.invalid("name: 1 to 200 characters") }
             try db.execute(sql: "UPDATE users SET name = ?, password_hash = ? WHERE id = ?",
                            arguments: [seal(trimmed, table: "users", column: "name", row: id.rawValue), passwordHash,
                                        id.rawValue])
-            return id
+            return (id, [], false)
         }
         guard let user = try await user(id: userID) else { throw StoreError.notFound("no such user") }
-        return user
+        return LinkCompletion(user: user, wasPasswordReset: wasReset, endedSessions: ended)
     }
 
     /// Whether the account has been activated (has a password).
@@ -106,11 +133,7 @@ extension HubStore {
             guard let disabled else { return [] }
             try db.execute(sql: "UPDATE users SET disabled = ? WHERE id = ?", arguments: [disabled, id.rawValue])
             guard disabled else { return [] }
-            let sessions = try String.fetchAll(db, sql: "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL",
-                                               arguments: [id.rawValue]).map(SessionID.init(unchecked:))
-            try db.execute(sql: "UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-                           arguments: [now, id.rawValue])
-            return sessions
+            return try Self.revokeSessions(db, where: "user_id = ?", arguments: [id.rawValue], at: now)
         }
         guard let user = try await user(id: id) else { throw StoreError.notFound("no such user in your organization") }
         return (user, revoked)

@@ -24,13 +24,8 @@ extension HubStore {
             try db.execute(sql: "DELETE FROM user_certificates WHERE user_id = ? AND fingerprint = ?",
                            arguments: [user.rawValue, Data(fingerprint)])
             guard db.changesCount > 0 else { return nil }
-            let bound = try String.fetchAll(db, sql: """
-                SELECT id FROM sessions WHERE user_id = ? AND certificate_fingerprint = ? AND revoked_at IS NULL
-                """, arguments: [user.rawValue, Data(fingerprint)]).map(SessionID.init(unchecked:))
-            try db.execute(sql: """
-                UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND certificate_fingerprint = ? AND revoked_at IS NULL
-                """, arguments: [now, user.rawValue, Data(fingerprint)])
-            return bound
+            return try Self.revokeSessions(db, where: "user_id = ? AND certificate_fingerprint = ?",
+                                           arguments: [user.rawValue, Data(fingerprint)], at: now)
         }
     }
 
@@ -73,15 +68,9 @@ extension HubStore {
             try db.execute(sql: "UPDATE organizations SET require_client_certificate = ? WHERE id = ?",
                            arguments: [required, organization.rawValue])
             guard required else { return [] }
-            let unbound = """
-                FROM sessions WHERE revoked_at IS NULL AND certificate_fingerprint IS NULL
-                  AND user_id IN (SELECT id FROM users WHERE org_id = ?)
-                """
-            let ended = try String.fetchAll(db, sql: "SELECT id " + unbound, arguments: [organization.rawValue])
-                .map(SessionID.init(unchecked:))
-            try db.execute(sql: "UPDATE sessions SET revoked_at = ? WHERE id IN (SELECT id " + unbound + ")",
-                           arguments: [now, organization.rawValue])
-            return ended
+            return try Self.revokeSessions(
+                db, where: "certificate_fingerprint IS NULL AND user_id IN (SELECT id FROM users WHERE org_id = ?)",
+                arguments: [organization.rawValue], at: now)
         }
     }
 }

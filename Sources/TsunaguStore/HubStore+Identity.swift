@@ -151,7 +151,9 @@ extension HubStore {
 
     /// Starts a session; the token is returned once and only its hash is stored. With
     /// `certificateFingerprint` the session is bound to that client certificate.
-    public func createSession(user: UserRecord, lifetimeSeconds: Int64, certificateFingerprint: [UInt8]? = nil) async throws
+    /// `source` and `userAgent` are shown to the user in their list of sessions.
+    public func createSession(user: UserRecord, lifetimeSeconds: Int64, certificateFingerprint: [UInt8]? = nil,
+                              source: String? = nil, userAgent: String? = nil) async throws
         -> (token: String, session: SessionRecord)
     {
         let (token, hash) = OpaqueToken.generate()
@@ -160,12 +162,14 @@ extension HubStore {
         let expires = now + lifetimeSeconds * 1000
         try await writeImmediate { db in
             try db.execute(sql: """
-                INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at, certificate_fingerprint)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """, arguments: [id.rawValue, user.id.rawValue, Data(hash), now, expires, certificateFingerprint.map { Data($0) }])
+                INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at, certificate_fingerprint,
+                                      last_seen_at, source, user_agent)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [id.rawValue, user.id.rawValue, Data(hash), now, expires, certificateFingerprint.map { Data($0) },
+                                 now, source, userAgent.map { String($0.prefix(256)) }])
         }
         return (token, SessionRecord(id: id, user: user, expiresAtMillis: expires,
-                                     certificateFingerprint: certificateFingerprint))
+                                     certificateFingerprint: certificateFingerprint, lastSeenMillis: now))
     }
 
     /// The live session a bearer token names: not expired, not revoked, its user not disabled.
@@ -175,23 +179,28 @@ extension HubStore {
         return try await pool.read { [self] db in try liveSession(db, tokenHash: hash, now: now) }
     }
 
-    /// The live (not revoked, not expired, user not disabled) session of a token hash.
+    /// The live session of a token hash: not revoked, not expired, not idle longer than its
+    /// organization allows (`session_idle_minutes`), its user not disabled.
     func liveSession(_ db: Database, tokenHash: Data, now: Int64) throws -> SessionRecord? {
         // Cached statement: this runs once per WebSocket auth, the hottest read of a connection storm.
         guard let row = try Row.fetchOne(db.cachedStatement(sql: """
-            SELECT s.id AS session_id, s.expires_at, s.certificate_fingerprint AS session_certificate, u.*
-            FROM sessions s JOIN users u ON u.id = s.user_id
+            SELECT s.id AS session_id, s.expires_at, s.certificate_fingerprint AS session_certificate,
+                   COALESCE(s.last_seen_at, s.created_at) AS session_last_seen, u.*
+            FROM sessions s JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = u.org_id
             WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > ? AND u.disabled = 0
-            """), arguments: [tokenHash, now]) else { return nil }
+              AND COALESCE(s.last_seen_at, s.created_at) + o.session_idle_minutes * 60000 > ?
+            """), arguments: [tokenHash, now, now]) else { return nil }
         return SessionRecord(id: SessionID(unchecked: row["session_id"]), user: try userRecord(row),
                              expiresAtMillis: row["expires_at"],
-                             certificateFingerprint: (row["session_certificate"] as Data?).map { Array($0) })
+                             certificateFingerprint: (row["session_certificate"] as Data?).map { Array($0) },
+                             lastSeenMillis: row["session_last_seen"])
     }
 
+    /// Ends the session and records the revocation for every node (`HubStore+Revocations`).
     public func revokeSession(_ id: SessionID) async throws {
-        try await writeImmediate { db in
-            try db.execute(sql: "UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                           arguments: [Self.nowMillis(), id.rawValue])
+        let now = Self.nowMillis()
+        _ = try await writeImmediate { db in
+            try Self.revokeSessions(db, where: "id = ?", arguments: [id.rawValue], at: now)
         }
     }
 }

@@ -116,6 +116,7 @@ extension HubStore {
             }
             try db.execute(sql: "DELETE FROM memberships WHERE timeline_id = ? AND user_id = ?",
                            arguments: [timeline.rawValue, target.rawValue])
+            try Self.recordMembershipRevocation(db, timeline: timeline, user: target, at: now)
             let person = try people([target], db)[target] ?? Person(id: target, name: "")
             return try appendEvent(db, timeline: timeline, author: actor.person, clientMsgID: nil,
                                    payload: .member(user: person, op: .leave, role: role), at: now)

@@ -39,6 +39,9 @@ public struct SessionRecord: Sendable, Equatable {
     /// The client certificate the session is bound to (it logged in with it where the
     /// organization required one); every use of its token must present the same.
     public var certificateFingerprint: [UInt8]? = nil
+    /// When the session was last used, as the store knew it when this record was read (the idle
+    /// timeout counts from it; nodes write it at most once a minute).
+    public var lastSeenMillis: Int64 = 0
 }
 
 /// A timeline as one of its members sees it in a listing.

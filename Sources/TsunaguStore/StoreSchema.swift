@@ -191,6 +191,31 @@ enum StoreSchema {
             // required one: every use of the token must present the same certificate.
             try db.execute(sql: "ALTER TABLE sessions ADD COLUMN certificate_fingerprint BLOB")
         }
+        migrator.registerMigration("2026-12-02-durable-revocation") { db in
+            // Every revocation (a session ended, a member removed from a timeline), written in the
+            // transaction of the change; every node follows it by id (docs/security.md, item 4).
+            // Ids only: nothing a person typed.
+            try db.execute(sql: """
+                CREATE TABLE revocations (
+                    id INTEGER PRIMARY KEY,          -- max + 1 in the writing transaction: followers read id > last seen
+                    at_ms INTEGER NOT NULL,
+                    kind TEXT NOT NULL,              -- 'session' or 'membership'
+                    session_id TEXT,
+                    user_id TEXT,
+                    timeline_id TEXT
+                );
+                CREATE INDEX revocations_at ON revocations(at_ms);
+                """)
+        }
+        migrator.registerMigration("2026-12-02-session-activity") { db in
+            // Idle timeout per organization (minutes) and what a user sees of their sessions.
+            try db.execute(sql: """
+                ALTER TABLE organizations ADD COLUMN session_idle_minutes INTEGER NOT NULL DEFAULT 60;
+                ALTER TABLE sessions ADD COLUMN last_seen_at INTEGER;
+                ALTER TABLE sessions ADD COLUMN source TEXT;
+                ALTER TABLE sessions ADD COLUMN user_agent TEXT;
+                """)
+        }
         return migrator
     }
 }

@@ -16,8 +16,12 @@ struct NodeOptions: ParsableArguments {
     var maxMessageBytes = 65_536
     @Option(help: "Time zone of every time the hub prints (IANA name).") var timeZone = "Asia/Tokyo"
     @Option(help: "Lifetime of a login session, in seconds.") var sessionTtl = 12 * 3600
-    @Option(help: ArgumentHelp("Send mail through this SMTP server (smtp://[user:pass@]host:port); without it mail is written as .eml files into outbox/ beside the store.", valueName: "url"))
+    @Option(help: ArgumentHelp("Send mail through this SMTP relay: smtp://[user@]host:port (STARTTLS) or smtps://[user@]host:port (implicit TLS); without it mail is written as .eml files into outbox/ beside the store. Never put the password here: see --smtp-password-file.", valueName: "url"))
     var smtpURL: String?
+    @Option(help: ArgumentHelp("File holding the SMTP password (also $TSUNAGU_SMTP_PASSWORD_FILE; or the password itself in $TSUNAGU_SMTP_PASSWORD). Never on the command line.", valueName: "file"))
+    var smtpPasswordFile: String?
+    @Flag(inversion: .prefixedNo, help: "Refuse to send mail unless the SMTP session is encrypted (STARTTLS or smtps://); a relay on loopback is exempt. On by default.")
+    var smtpRequireTls = true
     @Option(help: "Sender address of the hub's mail.") var mailFrom = "tsunagu@localhost"
     @Option(help: "The URL users reach the hub at, for links in mail.") var publicURL = "http://127.0.0.1:8080"
     @Option(help: "Seconds an activation link stays valid.") var linkLifetime = 1800
@@ -49,7 +53,14 @@ struct NodeOptions: ParsableArguments {
         guard TimeZone(identifier: timeZone) != nil else { throw ValidationError("--time-zone: unknown zone '\(timeZone)'") }
         guard (60...(30 * 86400)).contains(sessionTtl) else { throw ValidationError("--session-ttl: from 60 to 2592000 seconds") }
         if let smtpURL {
-            do { _ = try SMTPConfiguration.parse(url: smtpURL) } catch { throw ValidationError("--smtp-url: \(error)") }
+            let parsed: SMTPConfiguration
+            do { parsed = try SMTPConfiguration.parse(url: smtpURL) } catch { throw ValidationError("--smtp-url: \(error)") }
+            // argv is visible to every user of the machine (`ps`): the password comes from a file or the environment.
+            if parsed.password != nil {
+                throw ValidationError("--smtp-url: must not carry a password (it would show in ps); use --smtp-password-file, TSUNAGU_SMTP_PASSWORD_FILE or TSUNAGU_SMTP_PASSWORD")
+            }
+        } else if smtpPasswordFile != nil {
+            throw ValidationError("--smtp-password-file: needs --smtp-url")
         }
         guard (60...(7 * 86400)).contains(linkLifetime) else { throw ValidationError("--link-lifetime: from 60 to 604800 seconds") }
         guard publicURL.hasPrefix("http://") || publicURL.hasPrefix("https://") else {
@@ -79,7 +90,11 @@ struct NodeOptions: ParsableArguments {
         arguments += ["--event-loops", String(eventLoops)]
         for range in trustedProxy { arguments += ["--trusted-proxy", range] }
         if let auditAnchorDir { arguments += ["--audit-anchor-dir", auditAnchorDir] }
+        // The URL carries no password (validate); the password travels as a file name or, from
+        // TSUNAGU_SMTP_PASSWORD*, in the environment the node processes inherit.
         if let smtpURL { arguments += ["--smtp-url", smtpURL] }
+        if let smtpPasswordFile { arguments += ["--smtp-password-file", smtpPasswordFile] }
+        if !smtpRequireTls { arguments.append("--no-smtp-require-tls") }
         arguments += ["--mail-from", mailFrom, "--public-url", publicURL, "--link-lifetime", String(linkLifetime)]
         return arguments
     }
@@ -87,8 +102,15 @@ struct NodeOptions: ParsableArguments {
     func apply(to configuration: inout NodeConfiguration, storePath: String) throws {
         try apply(to: &configuration)
         if let smtpURL {
-            configuration.mailTransport = SMTPTransport(configuration: try SMTPConfiguration.parse(url: smtpURL),
-                                                        group: MultiThreadedEventLoopGroup.singleton)
+            var smtp = try SMTPConfiguration.parse(url: smtpURL)
+            smtp.requireTLSUnlessOnLoopback(smtpRequireTls)
+            if let password = try Self.smtpPassword(file: smtpPasswordFile, environment: ProcessInfo.processInfo.environment) {
+                guard smtp.username != nil else {
+                    throw CLIError("--smtp-url: give the user name (smtp://USER@HOST:PORT) to go with the SMTP password")
+                }
+                smtp.password = password
+            }
+            configuration.mailTransport = SMTPTransport(configuration: smtp, group: MultiThreadedEventLoopGroup.singleton)
         } else {
             configuration.mailTransport = DirectoryTransport(
                 directory: (storePath as NSString).deletingLastPathComponent + "/outbox")
@@ -96,6 +118,22 @@ struct NodeOptions: ParsableArguments {
         configuration.mailFrom = mailFrom
         configuration.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
         configuration.linkLifetimeSeconds = Int64(linkLifetime)
+    }
+
+    /// The SMTP password: from `--smtp-password-file`, else `TSUNAGU_SMTP_PASSWORD_FILE`, else
+    /// `TSUNAGU_SMTP_PASSWORD`; nil when none is given. One trailing newline of a file is dropped.
+    static func smtpPassword(file: String?, environment: [String: String]) throws -> String? {
+        if let path = file ?? environment["TSUNAGU_SMTP_PASSWORD_FILE"] {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw CLIError("--smtp-password-file: cannot read \(path)")
+            }
+            var password = Substring(text)
+            if password.hasSuffix("\n") { password = password.dropLast() }
+            if password.hasSuffix("\r") { password = password.dropLast() }
+            guard !password.isEmpty else { throw CLIError("--smtp-password-file: \(path) is empty") }
+            return String(password)
+        }
+        return environment["TSUNAGU_SMTP_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     func apply(to configuration: inout NodeConfiguration) throws {

@@ -16,6 +16,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Address of the admin listener: /metrics, /healthz, /readyz (default: loopback, a free port; logged at start).",
                                valueName: "host:port"))
     var adminListen: ListenAddress?
+    /// Fault injection for process-level tests of the durable paths (revocation, repair sweep):
+    /// the links stand but carry nothing. Hidden from help; never for production.
+    @Flag(help: ArgumentHelp("Tests only: drop every outbound peer message.", visibility: .private))
+    var testDropPeerMessages = false
 
     func validate() throws {
         if let nodeId, nodeId.isEmpty || nodeId.count > 64 || nodeId.contains(where: { $0.isWhitespace }) {
@@ -37,6 +41,7 @@ struct Serve: AsyncParsableCommand {
         try nodeOptions.apply(to: &configuration, storePath: storeOptions.store)
         // Peer links are authenticated with a key only holders of the master key can derive.
         configuration.peerKey = key.derivedKey(purpose: "peer-link")
+        if testDropPeerMessages { configuration.peerDropRate = 1 }
         let node = NodeServer(configuration: configuration, store: store)
         let port: Int
         do {

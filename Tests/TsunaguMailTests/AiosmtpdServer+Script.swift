@@ -13,6 +13,7 @@ extension AiosmtpdServer {
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
     p.add_argument("--require-tls", action="store_true")
+    p.add_argument("--implicit-tls", action="store_true")
     p.add_argument("--auth")
     a = p.parse_args()
 
@@ -30,10 +31,15 @@ extension AiosmtpdServer {
         if a.tls_cert:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(a.tls_cert, a.tls_key)
-        extra = {"authenticator": authenticator, "auth_require_tls": True} if a.auth else {}
+        # With implicit TLS the whole connection is encrypted, which aiosmtpd's own check (it knows
+        # only STARTTLS) cannot see: it must not refuse AUTH for want of STARTTLS.
+        extra = {"authenticator": authenticator, "auth_require_tls": not a.implicit_tls} if a.auth else {}
         def factory():
+            if a.implicit_tls:
+                return SMTP(handler, hostname="mx.test", **extra)
             return SMTP(handler, hostname="mx.test", tls_context=context, require_starttls=a.require_tls, **extra)
-        server = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", a.port)
+        server = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", a.port,
+                                                                ssl=context if a.implicit_tls else None)
         with open(a.port_file + ".tmp", "w") as f:
             f.write(str(server.sockets[0].getsockname()[1]))
         os.rename(a.port_file + ".tmp", a.port_file)

@@ -21,6 +21,8 @@ final class AiosmtpdServer {
         var tls: (certificate: String, key: String)?
         /// Refuse MAIL before STARTTLS (aiosmtpd's `require_starttls`).
         var requireTLS = false
+        /// TLS from the first byte with `tls`'s certificate (smtps://), no STARTTLS.
+        var implicitTLS = false
         /// `user:password` accepted by AUTH PLAIN (only offered over TLS).
         var auth: String?
     }
@@ -44,6 +46,7 @@ final class AiosmtpdServer {
         var arguments = [scriptPath, "--maildir", self.maildir, "--port-file", portFile, "--port", "\(options.port)"]
         if let tls = options.tls { arguments += ["--tls-cert", tls.certificate, "--tls-key", tls.key] }
         if options.requireTLS { arguments.append("--require-tls") }
+        if options.implicitTLS { arguments.append("--implicit-tls") }
         if let auth = options.auth { arguments += ["--auth", auth] }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

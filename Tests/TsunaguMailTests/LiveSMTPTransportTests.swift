@@ -132,6 +132,61 @@ struct LiveSMTPTransportTests {
         #expect(try server.storedFiles().isEmpty)
     }
 
+    /// Issue 11 item 5: `smtps://` speaks TLS from the first byte (RFC 8314), to a server that
+    /// offers no STARTTLS; the same server refuses a plaintext session.
+    @Test func item5ImplicitTLSDeliversOverSmtps() async throws {
+        let certificates = NSTemporaryDirectory() + "tsunagu-cert-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: certificates) }
+        let pem = try AiosmtpdServer.makeCertificate(in: certificates)
+        var options = AiosmtpdServer.Options()
+        options.tls = pem
+        options.implicitTLS = true
+        options.auth = "hub:correct horse"
+        let server = try await AiosmtpdServer(options)
+        defer { server.stop() }
+
+        var configuration = try SMTPConfiguration.parse(url: "smtps://hub@127.0.0.1:\(server.port)")
+        #expect(configuration.implicitTLS)
+        configuration.password = "correct horse"
+        configuration.tlsTrustRoots = .pemFile(pem.certificate)
+        configuration.commandTimeout = .seconds(10)
+        configuration.heloName = "hub.tsunagu.test"
+        let message = MailMessage(id: "act-smtps", from: "noreply@tsunagu.example", to: "x@clinic.example",
+                                  subject: "smtps", textBody: "b\n")
+        try await self.transport(configuration).deliver(message)
+        #expect(try server.decodedMessages().map { $0["Subject"] } == ["smtps"])
+
+        var plaintext = self.configuration(port: server.port)
+        plaintext.commandTimeout = .seconds(3)
+        await #expect(throws: SMTPError.self) { try await self.transport(plaintext).deliver(message) }
+        #expect(try server.decodedMessages().count == 1)
+    }
+
+    /// Issue 11 item 5: with `--smtp-require-tls` (the default) TLS is required unless the relay
+    /// is on loopback; the requirement holds against the real server, which then gets nothing.
+    @Test func item5TLSIsRequiredUnlessTheRelayIsOnLoopback() async throws {
+        for (url, required) in [("smtp://mail.example.jp:587", true), ("smtp://10.0.0.5:25", true),
+                                ("smtps://mail.example.jp", true), ("smtp://[::1]:25", false),
+                                ("smtp://127.0.0.1:25", false), ("smtp://127.0.0.2:2525", false),
+                                ("smtp://localhost:25", false)] {
+            var configuration = try SMTPConfiguration.parse(url: url)
+            configuration.requireTLSUnlessOnLoopback(true)
+            #expect(configuration.requireTLS == required, "\(url)")
+            configuration.requireTLSUnlessOnLoopback(false)
+            #expect(!configuration.requireTLS, "\(url)")
+        }
+        let server = try await AiosmtpdServer()
+        defer { server.stop() }
+        var configuration = self.configuration(port: server.port)
+        configuration.host = "mail.relay.test"  // what the policy sees; the connection still goes to loopback below
+        configuration.requireTLSUnlessOnLoopback(true)
+        #expect(configuration.requireTLS)
+        configuration.host = "127.0.0.1"
+        let message = MailMessage(id: "act-offloop", from: "noreply@tsunagu.example", to: "x@clinic.example", subject: "s", textBody: "b\n")
+        await #expect(throws: SMTPError.tlsRequired) { try await self.transport(configuration).deliver(message) }
+        #expect(try server.storedFiles().isEmpty)
+    }
+
     @Test func refusedConnectionIsTransient() async throws {
         let port = try await FreePort.pick()
         let message = MailMessage(id: "act-down", from: "noreply@tsunagu.example", to: "x@clinic.example", subject: "s", textBody: "b\n")

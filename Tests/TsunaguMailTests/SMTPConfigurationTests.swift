@@ -19,6 +19,15 @@ struct SMTPConfigurationTests {
         #expect(try SMTPConfiguration.parse(url: "SMTP://127.0.0.1:2525/").host == "127.0.0.1")
     }
 
+    /// Issue 11 item 5: smtps:// is implicit TLS (port 465 by default); a URL may name the user
+    /// alone, the password then coming from a file or the environment.
+    @Test func item5SmtpsAndAUserWithoutAPassword() throws {
+        let configuration = try SMTPConfiguration.parse(url: "smtps://hub@mail.example.jp")
+        #expect(configuration.implicitTLS && configuration.port == 465)
+        #expect(configuration.username == "hub" && configuration.password == nil)
+        #expect(!(try SMTPConfiguration.parse(url: "smtp://mail.example.jp")).implicitTLS)
+    }
+
     @Test func percentEncodedCredentials() throws {
         let configuration = try SMTPConfiguration.parse(url: "smtp://hub%40example.jp:p%3Ass%2Fw@mail.example.jp:587")
         #expect(configuration.username == "hub@example.jp")
@@ -27,14 +36,13 @@ struct SMTPConfigurationTests {
 
     @Test(arguments: [
         ("mail.example.jp:25", "smtp://HOST:PORT"),
-        ("smtps://mail.example.jp:465", "smtps://"),
         ("http://mail.example.jp", "unsupported scheme 'http'"),
         ("smtp://:25", "no host"),
         ("smtp://mail.example.jp:0", "between 1 and 65535"),
         ("smtp://mail.example.jp:70000", "between 1 and 65535"),
         ("smtp://mail.example.jp:25/inbox", "path"),
         ("smtp://mail.example.jp:25?tls=1", "query"),
-        ("smtp://user@mail.example.jp:25", "USER:PASSWORD@"),
+        ("smtp://:pw@mail.example.jp:25", "USER@ or USER:PASSWORD@"),
         ("smtp://mail example.jp", "malformed"),
     ])
     func badURLsGiveClearErrors(url: String, expected: String) {

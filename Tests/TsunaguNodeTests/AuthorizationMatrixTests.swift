@@ -12,7 +12,7 @@ import TsunaguStore
 
     enum Operation: String, CaseIterable {
         case subscribe, post, ack, react, read, call, unsubscribe, history, addMember, removeMember
-        case adminAudit, adminInvite, adminPatch
+        case adminAudit, adminInvite, adminPatch, adminRevokeSessions, mySessions
     }
 
     /// The table. Timeline operations follow the timeline role alone (an organization admin who is
@@ -31,6 +31,8 @@ import TsunaguStore
         .adminAudit: [.orgAdmin, .otherOrgAdmin],
         .adminInvite: [.orgAdmin, .otherOrgAdmin],
         .adminPatch: [.orgAdmin],
+        .adminRevokeSessions: [.orgAdmin],
+        .mySessions: [.orgAdmin, .owner, .member, .viewer, .nonMember, .otherOrgAdmin],
     ]
 
     @Test func everyOperationForEveryCaller() async throws {
@@ -84,7 +86,8 @@ import TsunaguStore
                         let reply = try await connection.request(request)
                         outcome = (reply["type"]?.stringValue == "ok", reply["code"]?.stringValue)
                         await connection.close()
-                    case .history, .addMember, .removeMember, .adminAudit, .adminInvite, .adminPatch:
+                    case .history, .addMember, .removeMember, .adminAudit, .adminInvite, .adminPatch, .adminRevokeSessions,
+                         .mySessions:
                         let fresh = try store.createUser(organization: clinic, email: "u\(counter)@sakura.test", name: "U\(counter)",
                                                          passwordHash: nil, role: .member)
                         let (method, path, body): (String, String, JSONObject?) = switch operation {
@@ -93,6 +96,8 @@ import TsunaguStore
                         case .removeMember: ("DELETE", "/v1/timelines/\(tl)/members/\(try await Self.addedMember(store, live, fresh))", nil)
                         case .adminAudit: ("GET", "/v1/admin/audit", nil)
                         case .adminInvite: ("POST", "/v1/admin/users", ["email": .string("inv\(counter)@x.test"), "name": "Inv"])
+                        case .adminRevokeSessions: ("DELETE", "/v1/admin/users/\(fresh.id.rawValue)/sessions", nil)
+                        case .mySessions: ("GET", "/v1/me/sessions", nil)
                         default: ("PATCH", "/v1/admin/users/\(bystander.id.rawValue)", ["role": "member"])
                         }
                         let reply = try await live.http.send(method, path, json: body, token: token)

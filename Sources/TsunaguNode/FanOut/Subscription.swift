@@ -38,11 +38,18 @@ final class Subscription: Hashable, @unchecked Sendable {
         guard !ended else { return }
         if connection.sendOnLoop(frame.bytes) == .overflow { return stop(.slowConsumer) }
         if let leaving = frame.leaving, leaving == user {  // nil for all but member/leave: no string work
-            let message = ServerMessage.error(re: nil, code: .forbidden, message: "no longer a member of this timeline",
-                                              timeline: timeline)
-            connection.send(SharedFrame(text: ByteBuffer(bytes: message)))
-            stop(.removedFromTimeline)
+            removedFromTimeline()
         }
+    }
+
+    /// On the event loop: the user left the timeline (its member/leave event, or the durable
+    /// revocation record, whichever comes first; the second finds it ended and does nothing).
+    func removedFromTimeline() {
+        guard !ended else { return }
+        let message = ServerMessage.error(re: nil, code: .forbidden, message: "no longer a member of this timeline",
+                                          timeline: timeline)
+        connection.send(SharedFrame(text: ByteBuffer(bytes: message)))
+        stop(.removedFromTimeline)
     }
 
     /// Stops delivery without a message (unsubscribe, connection closed).

@@ -86,6 +86,15 @@ final class SubscriptionHub: Sendable {
         }
     }
 
+    /// `user` left `timeline`: their started subscriptions to it end with `forbidden` (a
+    /// revocation read from the store; the member/leave event does the same when it arrives).
+    func memberRemoved(timeline: TimelineID, user: UserID) {
+        let affected = feeds.withLock { feeds in
+            feeds[timeline]?.machine.startedSubscribers.filter { $0.user == user } ?? []
+        }
+        for subscription in affected { subscription.eventLoop.execute { subscription.removedFromTimeline() } }
+    }
+
     func subscribedTimelines() -> [TimelineID] { feeds.withLock { Array($0.keys) } }
 
     var subscriptionCount: Int { feeds.withLock { $0.values.reduce(0) { $0 + $1.machine.subscriberCount } } }

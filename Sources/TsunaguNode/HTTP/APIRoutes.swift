@@ -11,9 +11,14 @@ enum APIRoutes {
         let admin = AdminRoutes(context: context)
         let accounts = AccountRoutes(context: context)
         let certificates = CertificateRoutes(context: context)
+        let sessionList = SessionListRoutes(context: context)
         router.add(.POST, "/v1/sessions", sessions.login)
         router.add(.DELETE, "/v1/sessions/current", sessions.logout)
         router.add(.GET, "/v1/me", sessions.me)
+        router.add(.GET, "/v1/me/sessions", sessionList.list)
+        router.add(.DELETE, "/v1/me/sessions", sessionList.revokeAll)
+        router.add(.DELETE, "/v1/me/sessions/{id}", sessionList.revokeOne)
+        router.add(.DELETE, "/v1/admin/users/{id}/sessions", sessionList.revokeForUser)
         router.add(.GET, "/v1/timelines", timelines.list)
         router.add(.POST, "/v1/timelines", timelines.create)
         router.add(.POST, "/v1/timelines/{id}/members", timelines.addMember)
@@ -90,7 +95,9 @@ extension NodeContext {
     func authenticate(_ request: APIRequest) async throws -> SessionRecord {
         guard let token = request.bearerToken else { throw HubError.unauthenticated() }
         switch try await store.authenticateRequest(token: token, certificateFingerprint: request.certificateFingerprint) {
-        case .live(let session): return session
+        case .live(let session):
+            activity.used(session)
+            return session
         case .unknownToken: throw HubError.unauthenticated("the token is not a live session")
         case .clientCertificateRequired: throw HubError.certificateRequired
         }

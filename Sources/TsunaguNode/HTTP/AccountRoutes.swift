@@ -29,11 +29,15 @@ struct AccountRoutes: Sendable {
 
     private struct CompleteBody: Decodable {
         var token: String
-        var name: String
+        /// Needed to activate; ignored when the link resets the password of an active account.
+        var name: String?
         var password: String
     }
 
-    /// `POST /v1/registrations/complete {token,name,password}` → 200 {user}.
+    /// `POST /v1/registrations/complete {token,name?,password}` → 200 {user}. On an account that
+    /// is active already this is a password reset: the name stays, every session of the account
+    /// ends (and its sockets, on every node), every other link of it is used up, and a notice
+    /// without link or secret is mailed to it (docs/security.md, "Password reset").
     func complete(_ request: APIRequest) async throws -> APIResponse {
         let body = try request.decode(CompleteBody.self)
         guard (1...512).contains(body.token.utf8.count) else { throw HubError.notFound("no such activation link") }
@@ -43,9 +47,18 @@ struct AccountRoutes: Sendable {
         // The policy needs the account's address, which the link names: checked inside the store's transaction.
         // Whose link it is shows only inside the transaction, which names the user (and their
         // organization) in the entry.
-        let user = try await context.audited("registration.complete", organization: nil, actor: nil, source: request.source) {
-            try await context.store.completeActivation(token: body.token, name: body.name, passwordHash: hash,
-                                                       check: { email, policy in policy.problem(with: password, email: email) })
+        let completion = try await context.audited("registration.complete", organization: nil, actor: nil,
+                                                   source: request.source) {
+            try await context.store.completeActivation(
+                token: body.token, name: body.name, passwordHash: hash, notice: context.passwordChangedMail(),
+                check: { email, policy in policy.problem(with: password, email: email) })
+        }
+        let user = completion.user
+        if completion.wasPasswordReset {
+            for ended in completion.endedSessions { context.sessionRevoked(ended) }
+            context.mailWorker?.wake()
+            try await context.audit("password.reset", organization: user.organization, actor: user.id, target: user.id.rawValue,
+                                    source: request.source, details: "\(completion.endedSessions.count) sessions ended")
         }
         return .json { w in
             w.key("user")
@@ -152,10 +165,11 @@ struct AccountRoutes: Sendable {
         var require_client_certificate: Bool?
         var password_min_length: Int?
         var password_min_classes: Int?
+        var session_idle_minutes: Int?
     }
 
     /// `PATCH /v1/admin/organization {require_client_certificate?, password_min_length?,
-    /// password_min_classes?}`: the organization's security policy.
+    /// password_min_classes?, session_idle_minutes?}`: the organization's security policy.
     func updatePolicy(_ request: APIRequest) async throws -> APIResponse {
         let session = try await context.authenticateAdmin(request)
         let organization = session.user.organization
@@ -181,6 +195,15 @@ struct AccountRoutes: Sendable {
                 try await store.setPasswordPolicy(organization, policy)
             }
         }
+        if let minutes = body.session_idle_minutes {
+            guard HubStore.allowedSessionIdleMinutes.contains(minutes) else {
+                throw HubError.badRequest("session_idle_minutes: from 5 to 1440")
+            }
+            try await context.audited("policy.session-idle", organization: organization, actor: session.user.id,
+                                      target: organization.rawValue, source: request.source, details: "\(minutes) minutes") {
+                try await store.setSessionIdleMinutes(organization, minutes)
+            }
+        }
         if let required = body.require_client_certificate {
             // Switching it on ends every session of the organization not bound to a certificate
             // (the caller's too, unless it is bound), and closes their sockets.
@@ -204,10 +227,12 @@ struct AccountRoutes: Sendable {
         let store = context.store
         let policy = try await store.passwordPolicy(organization)
         let required = try await store.requiresClientCertificate(organization)
+        let idleMinutes = try await store.sessionIdleMinutes(organization)
         return .json { w in
             w.field("require_client_certificate", required)
             w.field("password_min_length", policy.minimumLength)
             w.field("password_min_classes", policy.minimumClasses)
+            w.field("session_idle_minutes", idleMinutes)
         }
     }
 
@@ -226,6 +251,20 @@ extension NodeContext {
         let session = try await authenticate(request)
         guard session.user.role == .admin else { throw HubError.forbidden("organization admins only") }
         return session
+    }
+
+    /// The notice after a password reset: no link, no secret; it tells the owner of the address
+    /// to act if it was not them.
+    func passwordChangedMail() -> ActivationMail {
+        ActivationMail(subject: "Tsunagu: your password was changed / パスワードが変更されました", body: """
+            The password of your Tsunagu account was changed just now, through a link mailed to this
+            address. Every session of the account has been signed out.
+
+            If this was not you, tell your organization's administrator at once.
+
+            Tsunagu アカウントのパスワードが変更されました。すべてのセッションはログアウトされました。
+            心当たりがない場合は、すぐに組織の管理者に連絡してください。
+            """)
     }
 
     /// The activation mail: how to finish, with the token, valid for the link lifetime.

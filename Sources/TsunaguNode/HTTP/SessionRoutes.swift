@@ -82,7 +82,18 @@ struct SessionRoutes: Sendable {
         let (token, session) = try await context.audited("login.success", organization: user.organization, actor: user.id,
                                                          target: user.id.rawValue, source: request.source) {
             try await context.store.createSession(
-                user: user, lifetimeSeconds: context.configuration.sessionLifetimeSeconds, certificateFingerprint: bound)
+                user: user, lifetimeSeconds: context.configuration.sessionLifetimeSeconds, certificateFingerprint: bound,
+                source: request.source, userAgent: request.headers.first(name: "user-agent"))
+        }
+        // A hash made with weaker parameters than the node's is replaced now that the password
+        // is at hand: raising the parameters takes effect at each account's next login.
+        if let stored = found?.passwordHash, context.passwords.needsRehash(stored) {
+            do {
+                let upgraded = try await context.passwords.hash(body.password)
+                try await store.upgradePasswordHash(user: user.id, from: stored, to: upgraded)
+            } catch {
+                context.logger.warning("password hash not upgraded", metadata: ["tsunagu.error": "\(error)"])
+            }
         }
         let time = context.time
         return .json(.created) { w in

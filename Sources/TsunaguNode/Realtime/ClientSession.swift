@@ -188,7 +188,9 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
 
     private func admittedUser() throws -> UserRecord {
         switch state.withLock({ $0.machine.admit(nowMillis: context.clock.nowMillis) }) {
-        case .proceed(let session): return session.user
+        case .proceed(let session):
+            context.activity.used(session)
+            return session.user
         case .notAuthenticated: throw HubError.unauthenticated("send auth first")
         case .expired: throw HubError.unauthenticated("the session has expired")
         }
@@ -243,6 +245,7 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
             switch try context.sessions.authenticate(token: token, certificateFingerprint: certificateFingerprint) {
             case .live(let live, _):
                 record = live
+                context.activity.used(live)
             case .unknownToken:
                 throw HubError.unauthenticated("the token is not a live session")
             case .clientCertificateRequired:

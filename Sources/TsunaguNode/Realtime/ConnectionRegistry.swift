@@ -52,6 +52,9 @@ final class ConnectionRegistry: Sendable {
     var count: Int { state.withLock { $0.connections.count } }
     var all: [ClientSession] { state.withLock { Array($0.connections.values) } }
 
+    /// The sessions that have sockets on this node (`IdleSessionSweep`).
+    func boundSessions() -> [SessionID] { state.withLock { Array($0.sessions.keys) } }
+
     /// The connections of a session, taken out of the session index (the session is over).
     func takeConnections(of session: SessionID) -> [ClientSession] {
         state.withLock { state in

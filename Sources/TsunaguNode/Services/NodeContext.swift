@@ -18,6 +18,8 @@ final class NodeContext: Sendable {
     let hub: SubscriptionHub
     let connections = ConnectionRegistry()
     let passwords: PasswordChecker
+    /// Writes sessions' last use for the idle timeout, at most once a minute per session.
+    let activity: SessionActivity
     let storeHealth: StoreHealth
     let logger: Logger
     let metrics = NodeMetrics()
@@ -39,6 +41,7 @@ final class NodeContext: Sendable {
         self.passwords = passwords
         self.logger = logger
         self.storeHealth = StoreHealth(store: store, clock: clock, logger: logger)
+        self.activity = SessionActivity(store: store, clock: clock, logger: logger)
         let metrics = self.metrics
         self.hub = SubscriptionHub(log: store, time: configuration.time, logger: logger, timerLoop: group.next(),
                                    onRead: { metrics.repairs.increment() })
@@ -102,9 +105,19 @@ final class NodeContext: Sendable {
         peers?.announce(PeerMessage.revoke(session).text)
     }
 
-    /// Closes every socket of a revoked session on this node (4003).
+    /// Closes every socket of a revoked session on this node (4003). Idempotent: the peer message
+    /// and the store's revocation record (`RevocationFollower`) both land here.
     func endSession(_ session: SessionID) {
         for connection in connections.takeConnections(of: session) { connection.sessionEnded(.revoked) }
+    }
+
+    /// Applies a revocation read from the store, as the peer message would have.
+    func apply(_ revocation: Revocation.Kind) {
+        switch revocation {
+        case .session(let session): endSession(session)
+        case .membership(let timeline, let user): hub.memberRemoved(timeline: timeline, user: user)
+        case .other: break
+        }
     }
 
     /// Maps an error for a client and logs what the client does not see.

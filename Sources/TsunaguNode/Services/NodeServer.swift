@@ -47,8 +47,14 @@ public final class NodeServer: Service, Sendable {
         let admin = try await NodeListener.bindAdmin(context: context, group: group)
         adminListener.withLock { $0 = admin }
         await context.storeHealth.check()
+        // Revocations recorded from now on reach this node's sockets from the store (item 4 of
+        // docs/security.md); nil (store unreachable) makes the follower start at its first read.
+        let revocationStart = try? await context.store.latestRevocationID()
         var services: [any Service] = [context.storeHealth,
-                                       SessionExpirySweep(connections: context.connections, clock: context.clock)]
+                                       SessionExpirySweep(connections: context.connections, clock: context.clock),
+                                       RevocationFollower(context: context, interval: configuration.revocationPollInterval,
+                                                          startingAfter: revocationStart),
+                                       IdleSessionSweep(context: context, interval: configuration.idleSessionSweepInterval)]
         if configuration.peerKey != nil {
             let agent = MembershipAgent(context: context, registry: context.store, host: configuration.host, port: port) {
                 [weak self] in

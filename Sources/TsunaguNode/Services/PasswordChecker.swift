@@ -23,6 +23,9 @@ final class PasswordChecker: Sendable {
         return try await pool.runIfActive { hasher.hash(password) }
     }
 
+    /// Whether `stored` was made with weaker parameters than this node's (re-hash at login).
+    func needsRehash(_ stored: String) -> Bool { hasher.needsRehash(stored) }
+
     /// Constant time; for an unknown user (`hash` nil) a dummy hash is checked anyway.
     func verify(_ password: String, hash: String?) async throws -> Bool {
         let hasher = self.hasher
