@@ -44,17 +44,19 @@ public enum StoreBackup {
         }
     }
 
-    /// The file name of the generation of `date` (its UTC day).
-    public static func fileName(for date: Date) -> String {
+    /// The file name of the generation of `date`: its calendar day in `timeZone` (the CLI passes
+    /// the deployment's zone, the one its logs use).
+    public static func fileName(for date: Date, timeZone: TimeZone = TimeZone(identifier: "UTC")!) -> String {
         var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
+        calendar.timeZone = timeZone
         let day = calendar.dateComponents([.year, .month, .day], from: date)
         return String(format: "tsunagu-%04d%02d%02d.backup", day.year!, day.month!, day.day!)
     }
 
     /// Writes today's generation into `directory` (created, mode 0700) and deletes generations
     /// beyond the newest `generations`. Answers the file written.
-    public static func backup(_ store: HubStore, masterKey: MasterKey, into directory: String, now: Date = Date()) throws
+    public static func backup(_ store: HubStore, masterKey: MasterKey, into directory: String, now: Date = Date(),
+                              timeZone: TimeZone = TimeZone(identifier: "UTC")!) throws
         -> String
     {
         let files = FileManager.default
@@ -68,7 +70,7 @@ public enum StoreBackup {
         }
         let plaintext = [UInt8](try Data(contentsOf: URL(fileURLWithPath: snapshotPath)))
         let sealed = magic + AESGCM.seal(plaintext, key: masterKey.derivedKey(purpose: keyPurpose), associatedData: magic)
-        let target = (directory as NSString).appendingPathComponent(fileName(for: now))
+        let target = (directory as NSString).appendingPathComponent(fileName(for: now, timeZone: timeZone))
         // Written beside, then renamed: a crash mid-write never leaves a truncated generation.
         let partial = target + ".partial"
         guard files.createFile(atPath: partial, contents: Data(sealed), attributes: [.posixPermissions: 0o600]) else {

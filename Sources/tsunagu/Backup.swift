@@ -12,21 +12,26 @@ struct Backup: AsyncParsableCommand {
         discussion: """
             The backup is a consistent snapshot taken while nodes keep running, sealed with \
             AES-256-GCM under a key derived from the master key; restoring it needs the same \
-            master key. A second backup on the same (UTC) day replaces that day's file.
+            master key. A second backup on the same day (in --time-zone, the zone the logs use) replaces that day's file.
             """)
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: ArgumentHelp("Directory of the generations (default: beside the store, backups/).", valueName: "dir"))
     var to: String?
+    @Option(help: "Time zone whose calendar day names the file (IANA name), as in the logs.") var timeZone = "Asia/Tokyo"
+
+    mutating func validate() throws {
+        if let to { self.to = try PathArgument.directoryPath(to, flag: "--to") }
+        guard NodeOptions.isKnownZone(timeZone) else { throw ValidationError("--time-zone: unknown zone '\(timeZone)' (an IANA name such as Asia/Tokyo or UTC)") }
+    }
 
     func run() async throws {
         let (store, key) = try storeOptions.openStoreAndKey(createKey: false)
-        let directory = to ?? ((storeOptions.store as NSString).deletingLastPathComponent as NSString)
-            .appendingPathComponent("backups")
+        let directory = to ?? storeOptions.dataDirectory + "/backups"
         let file: String
         do {
-            file = try StoreBackup.backup(store, masterKey: key, into: directory)
+            file = try StoreBackup.backup(store, masterKey: key, into: directory, timeZone: TimeZone(identifier: timeZone)!)
         } catch {
-            throw CLIError("backup failed: \(error)")
+            throw CLIError("backup into \(directory) failed: \(oneLine(error))")
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
         let kept = (try? StoreBackup.generations(in: directory).count) ?? 0
@@ -48,10 +53,8 @@ struct Restore: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The backup file to restore.", valueName: "file")) var from: String
     @Flag(help: "Replace an existing store.") var force = false
 
-    func validate() throws {
-        guard FileManager.default.fileExists(atPath: from) else {
-            throw ValidationError("--from: no such file: \(from)")
-        }
+    mutating func validate() throws {
+        from = try PathArgument.existingFile(from, flag: "--from")
     }
 
     func run() async throws {
@@ -61,7 +64,7 @@ struct Restore: AsyncParsableCommand {
         } catch let failure as StoreBackup.Failure {
             throw CLIError(failure.description)
         } catch {
-            throw CLIError("restore failed: \(error)")
+            throw CLIError("restore failed: \(oneLine(error))")
         }
         print("restored \(from) to \(storeOptions.store)")
     }
@@ -74,6 +77,7 @@ struct DailyBackups: Service {
     let store: HubStore
     let key: MasterKey
     let directory: String
+    let timeZone: TimeZone
 
     func run() async throws {
         await cancelWhenGracefulShutdown { await keepToday() }
@@ -81,13 +85,13 @@ struct DailyBackups: Service {
 
     private func keepToday() async {
         while !Task.isCancelled {
-            let today = (directory as NSString).appendingPathComponent(StoreBackup.fileName(for: Date()))
+            let today = directory + "/" + StoreBackup.fileName(for: Date(), timeZone: timeZone)
             if !FileManager.default.fileExists(atPath: today) {
                 do {
-                    let file = try StoreBackup.backup(store, masterKey: key, into: directory)
+                    let file = try StoreBackup.backup(store, masterKey: key, into: directory, timeZone: timeZone)
                     print("daily backup written: \(file)")
                 } catch {
-                    print("daily backup failed: \(error)")
+                    print("daily backup failed: \(oneLine(error))")
                 }
                 fflush(nil)
             }

@@ -19,7 +19,8 @@ struct NodeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Send mail through this SMTP server (smtp://[user:pass@]host:port); without it mail is written as .eml files into outbox/ beside the store.", valueName: "url"))
     var smtpURL: String?
     @Option(help: "Sender address of the hub's mail.") var mailFrom = "tsunagu@localhost"
-    @Option(help: "The URL users reach the hub at, for links in mail.") var publicURL = "http://127.0.0.1:8080"
+    @Option(help: "The URL users reach the hub at, for links in mail (default: `up`'s own http(s)://HOST:PORT; for `serve`, http://127.0.0.1:8080).")
+    var publicURL: String?
     @Option(help: "Seconds an activation link stays valid.") var linkLifetime = 1800
     @Flag(help: "Serve the WebSocket echo endpoint /v1/echo for the Autobahn conformance suite. Never in production.")
     var conformanceEcho = false
@@ -34,7 +35,12 @@ struct NodeOptions: ParsableArguments {
         valueName: "cidr"))
     var trustedProxy: [String] = []
 
-    func validate() throws {
+    mutating func validate() throws {
+        // Certificate files are checked here, so a wrong name is a one-line usage error naming
+        // the flag and the file instead of a TLS library error at start.
+        if let tlsCert { self.tlsCert = try PathArgument.existingFile(tlsCert, flag: "--tls-cert") }
+        if let tlsKey { self.tlsKey = try PathArgument.existingFile(tlsKey, flag: "--tls-key") }
+        if let tlsClientCa { self.tlsClientCa = try PathArgument.existingFile(tlsClientCa, flag: "--tls-client-ca") }
         for range in trustedProxy where CIDR(range) == nil {
             throw ValidationError("--trusted-proxy: '\(range)' is not an address range such as 10.0.0.0/8 or ::1/128")
         }
@@ -43,14 +49,16 @@ struct NodeOptions: ParsableArguments {
         guard (1024...(16 << 20)).contains(maxMessageBytes) else {
             throw ValidationError("--max-message-bytes: from 1024 to 16777216")
         }
-        guard TimeZone(identifier: timeZone) != nil else { throw ValidationError("--time-zone: unknown zone '\(timeZone)'") }
+        guard Self.isKnownZone(timeZone) else { throw ValidationError("--time-zone: unknown zone '\(timeZone)' (an IANA name such as Asia/Tokyo or UTC)") }
         guard (60...(30 * 86400)).contains(sessionTtl) else { throw ValidationError("--session-ttl: from 60 to 2592000 seconds") }
         if let smtpURL {
             do { _ = try SMTPConfiguration.parse(url: smtpURL) } catch { throw ValidationError("--smtp-url: \(error)") }
         }
         guard (60...(7 * 86400)).contains(linkLifetime) else { throw ValidationError("--link-lifetime: from 60 to 604800 seconds") }
-        guard publicURL.hasPrefix("http://") || publicURL.hasPrefix("https://") else {
-            throw ValidationError("--public-url: an http:// or https:// URL")
+        if let publicURL {
+            guard let url = URL(string: publicURL), ["http", "https"].contains(url.scheme ?? ""),
+                let host = url.host, !host.isEmpty
+            else { throw ValidationError("--public-url: an http:// or https:// URL with a host") }
         }
         guard (1...256).contains(eventLoops) else { throw ValidationError("--event-loops: from 1 to 256") }
     }
@@ -60,6 +68,15 @@ struct NodeOptions: ParsableArguments {
     func checkTransport(host: String, flag: String) throws {
         guard tlsCert == nil, !insecurePlaintext, !Self.isLoopback(host) else { return }
         throw ValidationError("\(flag): \(host) is not a loopback address; give --tls-cert and --tls-key (or --insecure-plaintext, where a TLS proxy in front ends TLS)")
+    }
+
+    /// `serve`'s default public URL: the embedded balancer's default address (`up` passes its own).
+    static let servePublicURL = "http://127.0.0.1:8080"
+
+    /// Only names from the zone database: `TimeZone(identifier:)` alone would read a path like
+    /// `../../x` relative to the zone directory.
+    static func isKnownZone(_ name: String) -> Bool {
+        name == "UTC" || (TimeZone.knownTimeZoneIdentifiers.contains(name) && TimeZone(identifier: name) != nil)
     }
 
     static func isLoopback(_ host: String) -> Bool {
@@ -76,7 +93,8 @@ struct NodeOptions: ParsableArguments {
         arguments += ["--event-loops", String(eventLoops)]
         for range in trustedProxy { arguments += ["--trusted-proxy", range] }
         if let smtpURL { arguments += ["--smtp-url", smtpURL] }
-        arguments += ["--mail-from", mailFrom, "--public-url", publicURL, "--link-lifetime", String(linkLifetime)]
+        arguments += ["--mail-from", mailFrom, "--link-lifetime", String(linkLifetime)]
+        if let publicURL { arguments += ["--public-url", publicURL] }
         return arguments
     }
 
@@ -86,10 +104,10 @@ struct NodeOptions: ParsableArguments {
             configuration.mailTransport = SMTPTransport(configuration: try SMTPConfiguration.parse(url: smtpURL),
                                                         group: MultiThreadedEventLoopGroup.singleton)
         } else {
-            configuration.mailTransport = DirectoryTransport(
-                directory: (storePath as NSString).deletingLastPathComponent + "/outbox")
+            configuration.mailTransport = DirectoryTransport(directory: PathArgument.directory(of: storePath) + "/outbox")
         }
         configuration.mailFrom = mailFrom
+        let publicURL = self.publicURL ?? Self.servePublicURL
         configuration.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
         configuration.linkLifetimeSeconds = Int64(linkLifetime)
     }
@@ -99,7 +117,9 @@ struct NodeOptions: ParsableArguments {
             do {
                 configuration.tls = try NodeTLS.fromPEMFiles(certificate: tlsCert, key: tlsKey, clientCA: tlsClientCa)
             } catch {
-                throw CLIError("cannot load the TLS certificate, key or client CA: \(error)")
+                let files = [("--tls-cert", tlsCert), ("--tls-key", tlsKey), ("--tls-client-ca", tlsClientCa)]
+                    .compactMap { flag, path in path.map { "\(flag) \($0)" } }.joined(separator: ", ")
+                throw CLIError("cannot load TLS from \(files): \(oneLine(error))")
             }
         }
         configuration.limits.maxMessageBytes = maxMessageBytes

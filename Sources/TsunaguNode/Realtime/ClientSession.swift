@@ -37,6 +37,9 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
     /// Requests waiting for the task at most; more get `rate_limited` without being run.
     static let maxQueuedRequests = 256
 
+    /// Ties this connection's log lines together (LogContext); random, never the session's.
+    let connectionID = LogContext.newID()
+
     init(context: NodeContext) { self.context = context }
 
     var session: SessionRecord? { state.withLock { $0.machine.session } }
@@ -82,7 +85,7 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
         case .queued:
             break
         case .startDraining:
-            Task { [self] in await drainInbox() }
+            Task { [self] in await LogContext.$connection.withValue(connectionID) { await drainInbox() } }
         }
     }
 
@@ -162,7 +165,7 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
         }
         connection.eventLoop.execute { [self] in
             if state.withLock({ $0.inbox.finishDraining() }) {
-                Task { [self] in await drainInbox() }
+                Task { [self] in await LogContext.$connection.withValue(connectionID) { await drainInbox() } }
             }
         }
     }
