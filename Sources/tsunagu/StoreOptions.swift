@@ -61,14 +61,9 @@ struct StoreOptions: ParsableArguments {
     /// Loads the master key; with `create`, makes it (mode 0600) when absent and says so.
     func loadKey(create: Bool) throws -> MasterKey {
         if create && !FileManager.default.fileExists(atPath: keyPath) {
-            do {
-                let key = try MasterKey.create(at: keyPath)
-                FileHandle.standardError.write(Data(
-                    "tsunagu: created a new master key at \(keyPath) (mode 0600); keep it off the store's disk in production\n".utf8))
-                return key
-            } catch {
-                throw CLIError("cannot create the master key: \(oneLine(error))")
-            }
+            let key = try createKey()
+            announceNewKey()
+            return key
         }
         do {
             return try MasterKey.load(from: keyPath)
@@ -77,20 +72,37 @@ struct StoreOptions: ParsableArguments {
         }
     }
 
+    private func createKey() throws -> MasterKey {
+        do {
+            return try MasterKey.create(at: keyPath)
+        } catch {
+            throw CLIError("cannot create the master key: \(oneLine(error))")
+        }
+    }
+
+    private func announceNewKey() {
+        FileHandle.standardError.write(Data(
+            "tsunagu: created a new master key at \(keyPath) (mode 0600); keep it off the store's disk in production\n".utf8))
+    }
+
     func openStore(createKey: Bool) throws -> HubStore {
         try openStoreAndKey(createKey: createKey).store
     }
 
     /// With `createKey` (the commands that make a hub) a missing key and store are created;
-    /// otherwise both must exist.
+    /// otherwise both must exist. A key made here is kept only if the store then opens: a
+    /// failed start leaves nothing behind, and says so in one line.
     func openStoreAndKey(createKey: Bool) throws -> (store: HubStore, key: MasterKey) {
         if !createKey { try requireExistingStore() }
-        let key = try loadKey(create: createKey)
+        let makesKey = createKey && !FileManager.default.fileExists(atPath: keyPath)
+        let key = makesKey ? try self.createKey() : try loadKey(create: false)
         do {
-            return (try HubStore(path: store, masterKey: key), key)
-        } catch let error as StoreError {
-            throw CLIError("\(error) (store \(store), key \(keyPath))")
+            let opened = try HubStore(path: store, masterKey: key)
+            if makesKey { announceNewKey() }
+            return (opened, key)
         } catch {
+            if makesKey { unlink(keyPath) }
+            if let error = error as? StoreError { throw CLIError("\(error) (store \(store), key \(keyPath))") }
             throw CLIError("cannot open the store at \(store): \(oneLine(error))")
         }
     }
