@@ -69,7 +69,7 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
         }
         let (open, idle) = state.withLock { ($0.machine.isTransportClosed == false, $0.inbox.isIdle) }
         guard open else { return }
-        if idle, runInline(request) { return }
+        if idle, LogContext.$connection.withValue(connectionID, operation: { runInline(request) }) { return }
         let isAuth = if case .auth = request.command { true } else { false }
         let enqueued = state.withLock { state in
             let enqueued = state.inbox.enqueue(request, limit: Self.maxQueuedRequests)
