@@ -97,6 +97,20 @@ import Testing
         cases.append(Case(arguments: ["admin", "bootstrap", "--org", "O", "--email", "", "--password-stdin"], stdin: "long enough password"))
         cases.append(Case(arguments: ["admin", "add-user", "--email", "x@y", "--name", "", "--password-stdin"], stdin: ""))
         cases.append(Case(arguments: ["admin", "add-user", "--email", "x@y", "--name", "X", "--role", "king", "--password-stdin"]))
+        // The configuration file and the commands around it.
+        for path in oddPaths {
+            cases.append(Case(arguments: ["config", "check", "--config", path]))
+            cases.append(Case(arguments: ["nodes", "list", "--config", path]))
+        }
+        cases.append(Case(arguments: ["serve", "--config", "{garbage}"]))
+        cases.append(Case(arguments: ["serve", "--config"]))
+        cases.append(Case(arguments: ["config", "example"]))
+        cases.append(Case(arguments: ["version", "--data-location", ""]))
+        cases.append(Case(arguments: ["--version"]))
+        for format in ["", "xml", "JSON"] {
+            cases.append(Case(arguments: ["serve", "--listen", "127.0.0.1:0", "--log-format", format]))
+            cases.append(Case(arguments: ["up", "--log-level", format], mayRunForever: true))
+        }
         cases.append(Case(arguments: ["nosuchcommand"]))
         cases.append(Case(arguments: ["nodes"]))
         cases.append(Case(arguments: ["--store"]))
