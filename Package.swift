@@ -27,6 +27,10 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // The operator's configuration: --config FILE (YAML) < TSUNAGU_* < flags (docs/operations.md).
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // Pure domain: ids, roles and permission rules, events, wire messages. No I/O.
@@ -79,7 +83,13 @@ let package = Package(
             "TsunaguCore", "TsunaguCrypto", "TsunaguStore", "TsunaguNode", "TsunaguBalancer", "TsunaguMail", logging,
             nioPosix, nioSSL, .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+            .product(name: "Configuration", package: "swift-configuration"),
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "SystemPackage", package: "swift-system"),
+        ], plugins: ["BuildInfoPlugin"]),
+        // Bakes the commit and the build day into `tsunagu version` (works on a clean clone; no
+        // git: "unknown").
+        .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
         .executableTarget(name: "tsunagu-load", dependencies: [
             "TsunaguClient", "TsunaguWebSocket", "TsunaguCore", nio, nioPosix,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

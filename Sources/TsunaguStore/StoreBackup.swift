@@ -47,10 +47,11 @@ public enum StoreBackup {
         }
     }
 
-    /// The file name of the generation of `date` (its UTC day).
-    public static func fileName(for date: Date) -> String {
+    /// The file name of the generation of `date`: its calendar day in `timeZone` (the CLI passes
+    /// the deployment's zone, the one its logs use).
+    public static func fileName(for date: Date, timeZone: TimeZone = TimeZone(identifier: "UTC")!) -> String {
         var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
+        calendar.timeZone = timeZone
         let day = calendar.dateComponents([.year, .month, .day], from: date)
         return String(format: "tsunagu-%04d%02d%02d.backup", day.year!, day.month!, day.day!)
     }
@@ -60,20 +61,22 @@ public enum StoreBackup {
 
     /// Writes today's generation into `directory` (created, mode 0700) and deletes generations
     /// beyond the newest `generations`. Answers the file written.
-    public static func backup(_ store: HubStore, masterKey: MasterKey, into directory: String, now: Date = Date()) throws
+    public static func backup(_ store: HubStore, masterKey: MasterKey, into directory: String, now: Date = Date(),
+                              timeZone: TimeZone = TimeZone(identifier: "UTC")!) throws
         -> String
     {
-        try backup(store, sealingKey: sealingKey(masterKey), auditAnchor: nil, into: directory, now: now)
+        try backup(store, sealingKey: sealingKey(masterKey), auditAnchor: nil, into: directory, now: now, timeZone: timeZone)
     }
 
     /// Writes today's generation sealed under `sealingKey`, carrying `auditAnchor` (taken before
     /// the snapshot, so every entry it counts is in the backup).
     public static func backup(_ store: HubStore, sealingKey: SymmetricKey, auditAnchor: AuditAnchor?, into directory: String,
-                              now: Date = Date(), chunkBytes: Int = BackupSealer.defaultChunkBytes) throws -> String
+                              now: Date = Date(), timeZone: TimeZone = TimeZone(identifier: "UTC")!,
+                              chunkBytes: Int = BackupSealer.defaultChunkBytes) throws -> String
     {
         let files = FileManager.default
         try files.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let target = (directory as NSString).appendingPathComponent(fileName(for: now))
+        let target = (directory as NSString).appendingPathComponent(fileName(for: now, timeZone: timeZone))
         // Written beside, then renamed: a crash mid-write never leaves a truncated generation.
         let partial = target + ".partial"
         let source = try SQLiteSnapshot.take(store, in: directory)

@@ -8,7 +8,7 @@ import TsunaguStore
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Operator utilities: the first organization, users.",
-        subcommands: [Bootstrap.self, AddUser.self])
+        subcommands: [Bootstrap.self, AddUser.self, ResetPassword.self])
 }
 
 extension Admin {

@@ -12,25 +12,32 @@ struct Backup: AsyncParsableCommand {
         discussion: """
             The backup is a consistent snapshot taken while nodes keep running, sealed with \
             AES-256-GCM under a key derived from the master key; restoring it needs the same \
-            master key. A second backup on the same (UTC) day replaces that day's file.
+            master key. A second backup on the same day (in --time-zone, the zone the logs use) replaces that day's file.
             """)
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: ArgumentHelp("Directory of the generations (default: beside the store, backups/).", valueName: "dir"))
     var to: String?
     @Option(help: ArgumentHelp("Also write the audit anchor the backup carries into this directory.", valueName: "dir"))
     var auditAnchorDir: String?
+    @Option(help: "Time zone whose calendar day names the file (IANA name), as in the logs.") var timeZone = "Asia/Tokyo"
+
+    mutating func validate() throws {
+        if let to { self.to = try PathArgument.directoryPath(to, flag: "--to") }
+        if let auditAnchorDir { self.auditAnchorDir = try PathArgument.directoryPath(auditAnchorDir, flag: "--audit-anchor-dir") }
+        guard NodeOptions.isKnownZone(timeZone) else { throw ValidationError("--time-zone: unknown zone '\(timeZone)' (an IANA name such as Asia/Tokyo or UTC)") }
+    }
 
     func run() async throws {
         let (store, key) = try storeOptions.openStoreAndKey(createKey: false)
-        let directory = to ?? ((storeOptions.store as NSString).deletingLastPathComponent as NSString)
-            .appendingPathComponent("backups")
+        let directory = to ?? storeOptions.dataDirectory + "/backups"
         let file: String
         do {
             try await OperatorAudit.record(store, "operator.backup")
             file = try await AnchoredBackup.write(store, masterKey: key, into: directory,
-                                                  anchorDirectory: auditAnchorDir.map(AuditAnchorDirectory.init))
+                                                  anchorDirectory: auditAnchorDir.map(AuditAnchorDirectory.init),
+                                                  timeZone: TimeZone(identifier: timeZone)!)
         } catch {
-            throw CLIError("backup failed: \(error)")
+            throw CLIError("backup into \(directory) failed: \(oneLine(error))")
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
         let kept = (try? StoreBackup.generations(in: directory).count) ?? 0
@@ -52,10 +59,8 @@ struct Restore: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The backup file to restore.", valueName: "file")) var from: String
     @Flag(help: "Replace an existing store.") var force = false
 
-    func validate() throws {
-        guard FileManager.default.fileExists(atPath: from) else {
-            throw ValidationError("--from: no such file: \(from)")
-        }
+    mutating func validate() throws {
+        from = try PathArgument.existingFile(from, flag: "--from")
     }
 
     func run() async throws {
@@ -65,7 +70,7 @@ struct Restore: AsyncParsableCommand {
         } catch let failure as StoreBackup.Failure {
             throw CLIError(failure.description)
         } catch {
-            throw CLIError("restore failed: \(error)")
+            throw CLIError("restore failed: \(oneLine(error))")
         }
         // The restored log records the restore (the log it replaced is gone with the old store).
         let restored = try storeOptions.openStore(createKey: false)
@@ -82,6 +87,7 @@ struct DailyBackups: Service {
     let key: MasterKey
     let directory: String
     let anchorDirectory: AuditAnchorDirectory?
+    let timeZone: TimeZone
 
     func run() async throws {
         await cancelWhenGracefulShutdown { await keepToday() }
@@ -89,14 +95,14 @@ struct DailyBackups: Service {
 
     private func keepToday() async {
         while !Task.isCancelled {
-            let today = (directory as NSString).appendingPathComponent(StoreBackup.fileName(for: Date()))
+            let today = directory + "/" + StoreBackup.fileName(for: Date(), timeZone: timeZone)
             if !FileManager.default.fileExists(atPath: today) {
                 do {
                     let file = try await AnchoredBackup.write(store, masterKey: key, into: directory,
-                                                              anchorDirectory: anchorDirectory)
+                                                              anchorDirectory: anchorDirectory, timeZone: timeZone)
                     print("daily backup written: \(file)")
                 } catch {
-                    print("daily backup failed: \(error)")
+                    print("daily backup failed: \(oneLine(error))")
                 }
                 fflush(nil)
             }
@@ -109,10 +115,10 @@ struct DailyBackups: Service {
 /// backup holds every entry it counts), also written to the anchor directory when one is given.
 enum AnchoredBackup {
     static func write(_ store: HubStore, masterKey: MasterKey, into directory: String,
-                      anchorDirectory: AuditAnchorDirectory?) async throws -> String {
+                      anchorDirectory: AuditAnchorDirectory?, timeZone: TimeZone) async throws -> String {
         let anchor = try await store.auditAnchor(key: AuditAnchorKey.derive(masterKey))
         if let anchorDirectory { try anchorDirectory.write(anchor) }
         return try StoreBackup.backup(store, sealingKey: StoreBackup.sealingKey(masterKey), auditAnchor: anchor,
-                                      into: directory)
+                                      into: directory, timeZone: timeZone)
     }
 }

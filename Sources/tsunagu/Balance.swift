@@ -22,11 +22,15 @@ struct Balance: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Comma-separated local IP addresses for connections to the nodes, used in turn (more ephemeral ports per node), e.g. 127.0.0.1,127.0.0.6.", valueName: "addresses"))
     var sourceAddresses: String?
 
+    @Option(help: "Time zone of the log timestamps (IANA name), as the nodes'.") var timeZone = "Asia/Tokyo"
+    @OptionGroup var logOptions: LogOptions
+
     var sourceAddressList: [String] {
         (sourceAddresses ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     func validate() throws {
+        guard NodeOptions.isKnownZone(timeZone) else { throw ValidationError("--time-zone: unknown zone '\(timeZone)' (an IANA name such as Asia/Tokyo or UTC)") }
         guard (1...256).contains(eventLoops) else { throw ValidationError("--event-loops: from 1 to 256") }
         if sourceAddresses != nil {
             guard !sourceAddressList.isEmpty else { throw ValidationError("--source-addresses: name at least one address") }
@@ -46,7 +50,7 @@ struct Balance: AsyncParsableCommand {
                                          : ExternalBalancerConfig.nginx(listen: address, backends: backends))
             return
         }
-        LoggingSetup.bootstrap()
+        LoggingSetup.bootstrap(timeZone: timeZone, options: logOptions)
         var configuration = BalancerConfiguration(host: listen.host, port: listen.port)
         configuration.eventLoopThreads = eventLoops
         configuration.sourceAddresses = sourceAddressList

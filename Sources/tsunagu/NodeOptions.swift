@@ -23,7 +23,8 @@ struct NodeOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Refuse to send mail unless the SMTP session is encrypted (STARTTLS or smtps://); a relay on loopback is exempt. On by default.")
     var smtpRequireTls = true
     @Option(help: "Sender address of the hub's mail.") var mailFrom = "tsunagu@localhost"
-    @Option(help: "The URL users reach the hub at, for links in mail.") var publicURL = "http://127.0.0.1:8080"
+    @Option(help: "The URL users reach the hub at, for links in mail (default: `up`'s own http(s)://HOST:PORT; for `serve`, http://127.0.0.1:8080).")
+    var publicURL: String?
     @Option(help: "Seconds an activation link stays valid.") var linkLifetime = 1800
     @Flag(help: "Serve the WebSocket echo endpoint /v1/echo for the Autobahn conformance suite. Never in production.")
     var conformanceEcho = false
@@ -41,7 +42,12 @@ struct NodeOptions: ParsableArguments {
         valueName: "cidr"))
     var trustedProxy: [String] = []
 
-    func validate() throws {
+    mutating func validate() throws {
+        // Certificate files are checked here, so a wrong name is a one-line usage error naming
+        // the flag and the file instead of a TLS library error at start.
+        if let tlsCert { self.tlsCert = try PathArgument.existingFile(tlsCert, flag: "--tls-cert") }
+        if let tlsKey { self.tlsKey = try PathArgument.existingFile(tlsKey, flag: "--tls-key") }
+        if let tlsClientCa { self.tlsClientCa = try PathArgument.existingFile(tlsClientCa, flag: "--tls-client-ca") }
         for range in trustedProxy where CIDR(range) == nil {
             throw ValidationError("--trusted-proxy: '\(range)' is not an address range such as 10.0.0.0/8 or ::1/128")
         }
@@ -50,7 +56,7 @@ struct NodeOptions: ParsableArguments {
         guard (1024...(16 << 20)).contains(maxMessageBytes) else {
             throw ValidationError("--max-message-bytes: from 1024 to 16777216")
         }
-        guard TimeZone(identifier: timeZone) != nil else { throw ValidationError("--time-zone: unknown zone '\(timeZone)'") }
+        guard Self.isKnownZone(timeZone) else { throw ValidationError("--time-zone: unknown zone '\(timeZone)' (an IANA name such as Asia/Tokyo or UTC)") }
         guard (60...(30 * 86400)).contains(sessionTtl) else { throw ValidationError("--session-ttl: from 60 to 2592000 seconds") }
         if let smtpURL {
             let parsed: SMTPConfiguration
@@ -63,8 +69,10 @@ struct NodeOptions: ParsableArguments {
             throw ValidationError("--smtp-password-file: needs --smtp-url")
         }
         guard (60...(7 * 86400)).contains(linkLifetime) else { throw ValidationError("--link-lifetime: from 60 to 604800 seconds") }
-        guard publicURL.hasPrefix("http://") || publicURL.hasPrefix("https://") else {
-            throw ValidationError("--public-url: an http:// or https:// URL")
+        if let publicURL {
+            guard let url = URL(string: publicURL), ["http", "https"].contains(url.scheme ?? ""),
+                let host = url.host, !host.isEmpty
+            else { throw ValidationError("--public-url: an http:// or https:// URL with a host") }
         }
         guard (1...256).contains(eventLoops) else { throw ValidationError("--event-loops: from 1 to 256") }
     }
@@ -74,6 +82,15 @@ struct NodeOptions: ParsableArguments {
     func checkTransport(host: String, flag: String) throws {
         guard tlsCert == nil, !insecurePlaintext, !Self.isLoopback(host) else { return }
         throw ValidationError("\(flag): \(host) is not a loopback address; give --tls-cert and --tls-key (or --insecure-plaintext, where a TLS proxy in front ends TLS)")
+    }
+
+    /// `serve`'s default public URL: the embedded balancer's default address (`up` passes its own).
+    static let servePublicURL = "http://127.0.0.1:8080"
+
+    /// Only names from the zone database: `TimeZone(identifier:)` alone would read a path like
+    /// `../../x` relative to the zone directory.
+    static func isKnownZone(_ name: String) -> Bool {
+        name == "UTC" || (TimeZone.knownTimeZoneIdentifiers.contains(name) && TimeZone(identifier: name) != nil)
     }
 
     static func isLoopback(_ host: String) -> Bool {
@@ -95,7 +112,8 @@ struct NodeOptions: ParsableArguments {
         if let smtpURL { arguments += ["--smtp-url", smtpURL] }
         if let smtpPasswordFile { arguments += ["--smtp-password-file", smtpPasswordFile] }
         if !smtpRequireTls { arguments.append("--no-smtp-require-tls") }
-        arguments += ["--mail-from", mailFrom, "--public-url", publicURL, "--link-lifetime", String(linkLifetime)]
+        arguments += ["--mail-from", mailFrom, "--link-lifetime", String(linkLifetime)]
+        if let publicURL { arguments += ["--public-url", publicURL] }
         return arguments
     }
 
@@ -112,10 +130,10 @@ struct NodeOptions: ParsableArguments {
             }
             configuration.mailTransport = SMTPTransport(configuration: smtp, group: MultiThreadedEventLoopGroup.singleton)
         } else {
-            configuration.mailTransport = DirectoryTransport(
-                directory: (storePath as NSString).deletingLastPathComponent + "/outbox")
+            configuration.mailTransport = DirectoryTransport(directory: PathArgument.directory(of: storePath) + "/outbox")
         }
         configuration.mailFrom = mailFrom
+        let publicURL = self.publicURL ?? Self.servePublicURL
         configuration.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
         configuration.linkLifetimeSeconds = Int64(linkLifetime)
     }
@@ -141,7 +159,9 @@ struct NodeOptions: ParsableArguments {
             do {
                 configuration.tls = try NodeTLS.fromPEMFiles(certificate: tlsCert, key: tlsKey, clientCA: tlsClientCa)
             } catch {
-                throw CLIError("cannot load the TLS certificate, key or client CA: \(error)")
+                let files = [("--tls-cert", tlsCert), ("--tls-key", tlsKey), ("--tls-client-ca", tlsClientCa)]
+                    .compactMap { flag, path in path.map { "\(flag) \($0)" } }.joined(separator: ", ")
+                throw CLIError("cannot load TLS from \(files): \(oneLine(error))")
             }
         }
         configuration.limits.maxMessageBytes = maxMessageBytes

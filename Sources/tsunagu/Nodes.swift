@@ -52,15 +52,34 @@ extension Nodes {
         @Argument(help: ArgumentHelp("Where the new node listens.", valueName: "host:port")) var address: ListenAddress
         @Option(help: "Its node id (default: random).") var nodeId: String?
         @Option(help: "Its log file (default: beside the store, logs/node-PORT.log).") var log: String?
+        @OptionGroup(title: "Node options (default: the settings `tsunagu up` recorded beside the store)")
+        var nodeOptions: NodeOptions
+
+        mutating func validate() throws {
+            if let log {
+                let path = try PathArgument.resolve(log, flag: "--log")
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                    throw ValidationError("--log: \(path) is a directory, not a file")
+                }
+                self.log = path
+            }
+            if let nodeId, nodeId.isEmpty || nodeId.count > 64 || nodeId.contains(where: { $0.isWhitespace }) {
+                throw ValidationError("--node-id: 1 to 64 characters without spaces")
+            }
+            try nodeOptions.checkTransport(host: address.host, flag: "host:port")
+        }
 
         func run() async throws {
             let store = try storeOptions.openStore(createKey: false)
+            try await PortCheck.ensureFree(host: address.host, ports: [address.port], flag: "host:port")
             let id = nodeId ?? NodeID.random().rawValue
-            let logPath = log ?? ((storeOptions.store as NSString).deletingLastPathComponent + "/logs/node-\(address.port).log")
+            let logPath = log ?? storeOptions.dataDirectory + "/logs/node-\(address.port).log"
+            let arguments = try NodeSettings.arguments(for: nodeOptions, dataDirectory: storeOptions.dataDirectory)
             // Recorded before the node starts: no node is started unrecorded.
             try await OperatorAudit.record(store, "nodes.add", target: id, details: "\(address.host):\(address.port)")
             let process = try NodeLauncher.start(storeOptions: storeOptions, host: address.host, port: address.port,
-                                                 nodeID: id, logPath: logPath)
+                                                 nodeID: id, logPath: logPath, extraArguments: arguments)
             let active = try await Registry.poll(seconds: 15, every: .milliseconds(100)) {
                 if try await store.liveNodes().contains(where: { $0.id.rawValue == id }) { return true }
                 if !process.isRunning { throw CLIError("the node exited at start; see \(logPath)") }
@@ -77,6 +96,10 @@ extension Nodes {
         @OptionGroup var storeOptions: StoreOptions
         @Argument(help: "The node's id.") var id: String
         @Option(help: "Seconds to wait for it to leave.") var wait = 30
+
+        func validate() throws {
+            guard (0...3600).contains(wait) else { throw ValidationError("--wait: from 0 to 3600 seconds") }
+        }
 
         func run() async throws {
             let store = try storeOptions.openStore(createKey: false)
@@ -127,8 +150,11 @@ enum Registry {
 enum NodeLauncher {
     static func start(storeOptions: StoreOptions, host: String, port: Int, nodeID: String, logPath: String,
                       extraArguments: [String] = []) throws -> Process {
-        try FileManager.default.createDirectory(atPath: (logPath as NSString).deletingLastPathComponent,
-                                                withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: PathArgument.directory(of: logPath), withIntermediateDirectories: true)
+        } catch {
+            throw CLIError("cannot create the log directory for \(logPath): \(oneLine(error))")
+        }
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         guard let log = FileHandle(forWritingAtPath: logPath) else { throw CLIError("cannot write \(logPath)") }
         log.seekToEndOfFile()

@@ -28,9 +28,10 @@ struct Serve: AsyncParsableCommand {
         try nodeOptions.checkTransport(host: listen.host, flag: "--listen")
     }
     @OptionGroup var nodeOptions: NodeOptions
+    @OptionGroup var logOptions: LogOptions
 
     func run() async throws {
-        LoggingSetup.bootstrap(timeZone: nodeOptions.timeZone)
+        LoggingSetup.bootstrap(timeZone: nodeOptions.timeZone, options: logOptions)
         let (store, key) = try storeOptions.openStoreAndKey(createKey: false)
         var configuration = NodeConfiguration(nodeID: nodeId.map(NodeID.init) ?? .random(),
                                               host: listen.host, port: listen.port)

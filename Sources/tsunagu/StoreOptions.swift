@@ -10,46 +10,100 @@ struct StoreOptions: ParsableArguments {
     var store = "./tsunagu-data/tsunagu.sqlite"
 
     @Option(help: ArgumentHelp(
-        "File with the 32-byte master key, base64 on one line (default: $TSUNAGU_MASTER_KEY_FILE or ./tsunagu-data/master.key).",
+        "File with the 32-byte master key, base64 on one line (default: $TSUNAGU_MASTER_KEY_FILE, else $CREDENTIALS_DIRECTORY/master.key under systemd, else ./tsunagu-data/master.key).",
         valueName: "path"))
     var masterKeyFile: String?
 
     var keyPath: String {
-        masterKeyFile ?? ProcessInfo.processInfo.environment["TSUNAGU_MASTER_KEY_FILE"]
+        masterKeyFile ?? ProcessInfo.processInfo.environment["TSUNAGU_MASTER_KEY_FILE"] ?? Self.credentialKeyPath
             ?? "./tsunagu-data/master.key"
+    }
+
+    /// Under systemd, `LoadCredential=master.key:…` hands the key over in a private directory
+    /// (cluster/systemd/): used when no key file is named.
+    static var credentialKeyPath: String? {
+        guard let directory = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty else { return nil }
+        let path = directory + "/master.key"
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+
+    /// Whether `--store` names a database server rather than a file (left as given).
+    var storeIsURL: Bool { store.contains("://") }
+
+    /// The directory the store file sits in: logs, outbox and backups go beside it.
+    var dataDirectory: String { PathArgument.directory(of: store) }
+
+    /// Both paths become absolute here (docs/operations.md), before any command uses them.
+    mutating func validate() throws {
+        if !storeIsURL {
+            store = try PathArgument.resolve(store, flag: "--store")
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: store, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw ValidationError("--store: \(store) is a directory; name the store file in it (e.g. \(store)/tsunagu.sqlite)")
+            }
+        }
+        let flag = masterKeyFile == nil && ProcessInfo.processInfo.environment["TSUNAGU_MASTER_KEY_FILE"] != nil
+            ? "TSUNAGU_MASTER_KEY_FILE" : "--master-key-file"
+        masterKeyFile = try PathArgument.resolve(keyPath, flag: flag)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: keyPath, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw ValidationError("\(flag): \(keyPath) is a directory, not a key file")
+        }
+    }
+
+    /// Only the commands that make a hub (`up`, `admin bootstrap`) create a store; every other
+    /// command refuses a path where there is none, instead of running on a new empty one.
+    func requireExistingStore() throws {
+        guard !storeIsURL, !FileManager.default.fileExists(atPath: store) else { return }
+        throw CLIError("--store: no store at \(store); create one with `tsunagu up` or `tsunagu admin bootstrap`")
     }
 
     /// Loads the master key; with `create`, makes it (mode 0600) when absent and says so.
     func loadKey(create: Bool) throws -> MasterKey {
         if create && !FileManager.default.fileExists(atPath: keyPath) {
-            do {
-                let key = try MasterKey.create(at: keyPath)
-                FileHandle.standardError.write(Data(
-                    "tsunagu: created a new master key at \(keyPath) (mode 0600); keep it off the store's disk in production\n".utf8))
-                return key
-            } catch {
-                throw CLIError("cannot create the master key: \(error)")
-            }
+            let key = try createKey()
+            announceNewKey()
+            return key
         }
         do {
             return try MasterKey.load(from: keyPath)
         } catch {
-            throw CLIError("cannot load the master key: \(error)")
+            throw CLIError("cannot load the master key: \(oneLine(error))")
         }
+    }
+
+    private func createKey() throws -> MasterKey {
+        do {
+            return try MasterKey.create(at: keyPath)
+        } catch {
+            throw CLIError("cannot create the master key: \(oneLine(error))")
+        }
+    }
+
+    private func announceNewKey() {
+        FileHandle.standardError.write(Data(
+            "tsunagu: created a new master key at \(keyPath) (mode 0600); keep it off the store's disk in production\n".utf8))
     }
 
     func openStore(createKey: Bool) throws -> HubStore {
         try openStoreAndKey(createKey: createKey).store
     }
 
+    /// With `createKey` (the commands that make a hub) a missing key and store are created;
+    /// otherwise both must exist. A key made here is kept only if the store then opens: a
+    /// failed start leaves nothing behind, and says so in one line.
     func openStoreAndKey(createKey: Bool) throws -> (store: HubStore, key: MasterKey) {
-        let key = try loadKey(create: createKey)
+        if !createKey { try requireExistingStore() }
+        let makesKey = createKey && !FileManager.default.fileExists(atPath: keyPath)
+        let key = makesKey ? try self.createKey() : try loadKey(create: false)
         do {
-            return (try HubStore(path: store, masterKey: key), key)
-        } catch let error as StoreError {
-            throw CLIError("\(error) (store \(store), key \(keyPath))")
+            let opened = try HubStore(path: store, masterKey: key)
+            if makesKey { announceNewKey() }
+            return (opened, key)
         } catch {
-            throw CLIError("cannot open the store at \(store): \(error)")
+            if makesKey { unlink(keyPath) }
+            if let error = error as? StoreError { throw CLIError("\(error) (store \(store), key \(keyPath))") }
+            throw CLIError("cannot open the store at \(store): \(oneLine(error))")
         }
     }
 }

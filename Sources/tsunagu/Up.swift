@@ -20,25 +20,55 @@ struct Up: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Directory of the daily encrypted backups (default: backups/ beside the store).", valueName: "dir"))
     var backupDir: String?
     @Flag(help: "Take no daily backup (see `tsunagu backup`).") var noBackups = false
+    @OptionGroup var logOptions: LogOptions
 
-    func validate() throws {
+    mutating func validate() throws {
+        if let backupDir { self.backupDir = try PathArgument.directoryPath(backupDir, flag: "--backup-dir") }
         guard (1...65535).contains(port) else { throw ValidationError("--port: from 1 to 65535") }
         guard (1...32).contains(nodes) else { throw ValidationError("--nodes: from 1 to 32") }
         guard port + nodes <= 65535 else { throw ValidationError("--port: no room for \(nodes) node ports above it") }
         try nodeOptions.checkTransport(host: host, flag: "--host")
     }
 
+    /// Links in mail point where clients reach this hub: the balancer's own address unless
+    /// `--public-url` says otherwise (a TLS proxy or a DNS name in front).
+    var nodeArguments: [String] {
+        var options = nodeOptions
+        if options.publicURL == nil {
+            let scheme = nodeOptions.tlsCert == nil ? "http" : "https"
+            let address = host.contains(":") ? "[\(host)]" : host
+            options.publicURL = "\(scheme)://\(address):\(port)"
+        }
+        // The nodes log into files: JSON unless the operator chose (LogOptions).
+        var logArguments = ["--log-level", logOptions.logLevel]
+        if let format = logOptions.logFormat { logArguments += ["--log-format", format] }
+        return options.arguments + logArguments
+    }
+
     func run() async throws {
-        LoggingSetup.bootstrap(timeZone: nodeOptions.timeZone)
+        LoggingSetup.bootstrap(timeZone: nodeOptions.timeZone, options: logOptions)
+        // Nothing is created (key, store, processes) while any of the ports is taken.
+        try await PortCheck.ensureFree(host: host, ports: Array(port...(port + nodes)), flag: "--port")
+        let existed = FileManager.default.fileExists(atPath: storeOptions.store)
         let (store, key) = try storeOptions.openStoreAndKey(createKey: true)
-        if try store.organizationCount() == 0 { try createDemoOrganization(store) }
-        let logs = (storeOptions.store as NSString).deletingLastPathComponent + "/logs"
+        if try store.organizationCount() == 0 {
+            try createDemoOrganization(store)
+        } else if existed {
+            print("""
+                Existing store \(storeOptions.store): log in with its accounts (the first start printed the demo admin's password).
+                  forgot it? tsunagu admin reset-password --email admin@demo.tsunagu.test --password-stdin --store \(storeOptions.store) --master-key-file \(storeOptions.keyPath)
+                """)
+        }
+        let logs = storeOptions.dataDirectory + "/logs"
+        let arguments = nodeArguments
+        // `nodes add` starts later nodes with these same settings (TLS, mail, time zone…).
+        try NodeSettings.record(arguments, dataDirectory: storeOptions.dataDirectory)
         var children: [Process] = []
         for index in 1...nodes {
             let nodePort = port + index
             children.append(try NodeLauncher.start(storeOptions: storeOptions, host: host, port: nodePort,
                                                    nodeID: "n_\(nodePort)", logPath: "\(logs)/node-\(nodePort).log",
-                                                   extraArguments: nodeOptions.arguments))
+                                                   extraArguments: arguments))
         }
         let balancer = BalancerServer(configuration: BalancerConfiguration(host: host, port: port),
                                       directory: RegistryDirectory(store: store))
@@ -59,10 +89,10 @@ struct Up: AsyncParsableCommand {
         fflush(nil)
         var services: [any Service] = [UntilShutdown()]
         if !noBackups {
-            let directory = backupDir ?? ((storeOptions.store as NSString).deletingLastPathComponent as NSString)
-                .appendingPathComponent("backups")
+            let directory = backupDir ?? storeOptions.dataDirectory + "/backups"
             services.append(DailyBackups(store: store, key: key, directory: directory,
-                                         anchorDirectory: nodeOptions.auditAnchorDir.map(AuditAnchorDirectory.init)))
+                                         anchorDirectory: nodeOptions.auditAnchorDir.map(AuditAnchorDirectory.init),
+                                         timeZone: TimeZone(identifier: nodeOptions.timeZone)!))
         }
         try await ServiceRunner.run(services, label: "tsunagu.up")
         print("stopping: draining \(children.count) node(s)…")

@@ -79,13 +79,16 @@ final class HTTPAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         let failure = self.failureMapper
         let eventLoop = context.eventLoop
+        // Every line logged while this request runs carries its id (LogContext).
+        let requestID = LogContext.newID()
         Task {
-            let response: APIResponse
-            do {
-                response = try await handler(request)
-            } catch {
-                let (code, message) = failure(error, request.path)
-                response = .error(code, message)
+            let response: APIResponse = await LogContext.$request.withValue(requestID) {
+                do {
+                    return try await handler(request)
+                } catch {
+                    let (code, message) = failure(error, request.path)
+                    return .error(code, message)
+                }
             }
             eventLoop.execute {
                 let (handler, context) = loopBound.value

@@ -39,6 +39,8 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
 
     /// The peer's address, for audit entries (the socket's: behind the balancer, the balancer's).
     let source: String?
+    /// Ties this connection's log lines together (LogContext); random, never the session's.
+    let connectionID = LogContext.newID()
 
     init(context: NodeContext, source: String? = nil) {
         self.context = context
@@ -72,7 +74,7 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
         }
         let (open, idle) = state.withLock { ($0.machine.isTransportClosed == false, $0.inbox.isIdle) }
         guard open else { return }
-        if idle, runInline(request) { return }
+        if idle, LogContext.$connection.withValue(connectionID, operation: { runInline(request) }) { return }
         let isAuth = if case .auth = request.command { true } else { false }
         let enqueued = state.withLock { state in
             let enqueued = state.inbox.enqueue(request, limit: Self.maxQueuedRequests)
@@ -88,7 +90,7 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
         case .queued:
             break
         case .startDraining:
-            Task { [self] in await drainInbox() }
+            Task { [self] in await LogContext.$connection.withValue(connectionID) { await drainInbox() } }
         }
     }
 
@@ -168,7 +170,7 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
         }
         connection.eventLoop.execute { [self] in
             if state.withLock({ $0.inbox.finishDraining() }) {
-                Task { [self] in await drainInbox() }
+                Task { [self] in await LogContext.$connection.withValue(connectionID) { await drainInbox() } }
             }
         }
     }

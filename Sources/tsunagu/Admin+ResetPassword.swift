@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import TsunaguCrypto
+import TsunaguStore
+
+extension Admin {
+    /// `tsunagu admin reset-password --email E --password-stdin`: an operator (whoever holds the
+    /// master key) sets a new password for an account, e.g. the demo admin whose first password
+    /// scrolled away. Every session of the account is revoked in the same transaction.
+    struct ResetPassword: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "reset-password",
+            abstract: "Set a new password for an account (read from standard input); every session of the account ends.")
+
+        @OptionGroup var storeOptions: StoreOptions
+        @Option(help: "E-mail address of the account.") var email: String
+        @Flag(help: "Read the new password from standard input.") var passwordStdin = false
+
+        func validate() throws {
+            guard passwordStdin else { throw ValidationError("--password-stdin is required (passwords never go on the command line)") }
+            guard email.contains("@") else { throw ValidationError("--email: not an e-mail address") }
+        }
+
+        func run() async throws {
+            let password = try readPasswordFromStandardInput()
+            try checkPassword(password, email: email)
+            let store = try storeOptions.openStore(createKey: false)
+            do {
+                let (user, revoked) = try await store.resetPassword(email: email, passwordHash: PasswordHasher().hash(password))
+                try store.auditSync(AuditRecord(organization: user.organization, actor: nil, action: "admin.reset-password",
+                                                target: user.id.rawValue, source: "cli",
+                                                details: "\(revoked.count) session(s) revoked"))
+                print("new password set for \(user.id); \(revoked.count) session(s) ended")
+            } catch let error as StoreError {
+                throw CLIError("\(error)")
+            }
+        }
+    }
+}

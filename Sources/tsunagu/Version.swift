@@ -1,0 +1,29 @@
+import ArgumentParser
+import Foundation
+
+/// `tsunagu version` (and `tsunagu --version`): the version, the commit and the day it was
+/// built (baked in by Plugins/BuildInfoPlugin), and the configured data location.
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the version, commit, build date and data location.")
+
+    /// The release this source tree is.
+    static let number = "0.9.0"
+
+    @Option(help: ArgumentHelp("Where the store's data lives, as region and country (e.g. \"JP/Tokyo\"); shown here and at GET /v1/admin/deployment.",
+                               valueName: "location"))
+    var dataLocation: String?
+
+    func validate() throws {
+        if let dataLocation, dataLocation.trimmingCharacters(in: .whitespaces).isEmpty || dataLocation.count > 100
+            || dataLocation.contains(where: \.isNewline) {
+            throw ValidationError("--data-location: 1 to 100 characters on one line, e.g. JP/Tokyo")
+        }
+    }
+
+    func run() throws {
+        print("tsunagu \(Self.number)")
+        print("commit: \(BuildInfo.commit)")
+        print("built: \(BuildInfo.buildDate)")
+        print("data location: \(dataLocation ?? "not configured (--data-location, data_location)")")
+    }
+}
