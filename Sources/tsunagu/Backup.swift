@@ -22,6 +22,9 @@ struct Backup: AsyncParsableCommand {
         let (store, key) = try storeOptions.openStoreAndKey(createKey: false)
         let directory = to ?? ((storeOptions.store as NSString).deletingLastPathComponent as NSString)
             .appendingPathComponent("backups")
+        if let to {  // the default, beside the store, was covered by the store's check
+            KeyFileChecks.warnIfColocated(keyPath: storeOptions.keyPath, dataDirectories: [("backups", to)])
+        }
         let file: String
         do {
             file = try StoreBackup.backup(store, masterKey: key, into: directory)

@@ -25,7 +25,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         LoggingSetup.bootstrap(timeZone: nodeOptions.timeZone)
-        let (store, key) = try storeOptions.openStoreAndKey(createKey: false)
+        let store = try storeOptions.openStore(createKey: false)
         var configuration = NodeConfiguration(nodeID: nodeId.map(NodeID.init) ?? .random(),
                                               host: listen.host, port: listen.port)
         if let adminListen {
@@ -33,8 +33,9 @@ struct Serve: AsyncParsableCommand {
             configuration.adminPort = adminListen.port
         }
         try nodeOptions.apply(to: &configuration, storePath: storeOptions.store)
-        // Peer links are authenticated with a key only holders of the master key can derive.
-        configuration.peerKey = key.derivedKey(purpose: "peer-link")
+        // Peer links are authenticated with a secret stored wrapped by the master key: only holders
+        // of a master key that opens this store have it, and it survives a master-key rotation.
+        configuration.peerKey = store.peerLinkKey
         let node = NodeServer(configuration: configuration, store: store)
         let port: Int
         do {

@@ -19,7 +19,14 @@ struct StoreOptions: ParsableArguments {
             ?? "./tsunagu-data/master.key"
     }
 
+    /// The directory of the store (where `up` also puts backups, logs and the outbox).
+    var storeDirectory: String {
+        let directory = (store as NSString).deletingLastPathComponent
+        return directory.isEmpty ? "." : directory
+    }
+
     /// Loads the master key; with `create`, makes it (mode 0600) when absent and says so.
+    /// Refuses a key file that others may read or write or that another user owns (KeyFileChecks).
     func loadKey(create: Bool) throws -> MasterKey {
         if create && !FileManager.default.fileExists(atPath: keyPath) {
             do {
@@ -31,6 +38,7 @@ struct StoreOptions: ParsableArguments {
                 throw CLIError("cannot create the master key: \(error)")
             }
         }
+        try KeyFileChecks.checkOwnershipAndMode(keyPath)
         do {
             return try MasterKey.load(from: keyPath)
         } catch {
@@ -45,7 +53,10 @@ struct StoreOptions: ParsableArguments {
     func openStoreAndKey(createKey: Bool) throws -> (store: HubStore, key: MasterKey) {
         let key = try loadKey(create: createKey)
         do {
-            return (try HubStore(path: store, masterKey: key), key)
+            let opened = try HubStore(path: store, masterKey: key)
+            // After the open, so that a failure stays the one line it is.
+            KeyFileChecks.warnIfColocated(keyPath: keyPath, dataDirectories: [("store", storeDirectory)])
+            return (opened, key)
         } catch let error as StoreError {
             throw CLIError("\(error) (store \(store), key \(keyPath))")
         } catch {

@@ -61,6 +61,9 @@ struct Up: AsyncParsableCommand {
         if !noBackups {
             let directory = backupDir ?? ((storeOptions.store as NSString).deletingLastPathComponent as NSString)
                 .appendingPathComponent("backups")
+            if let backupDir {  // the default, beside the store, was covered by the store's check
+                KeyFileChecks.warnIfColocated(keyPath: storeOptions.keyPath, dataDirectories: [("backups", backupDir)])
+            }
             services.append(DailyBackups(store: store, key: key, directory: directory))
         }
         try await ServiceRunner.run(services, label: "tsunagu.up")
