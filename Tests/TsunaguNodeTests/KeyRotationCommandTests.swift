@@ -104,6 +104,9 @@ import TsunaguCore
         try await Task.sleep(for: .milliseconds(1_500))
         let during = try await TsunaguExecutable.run(["keys", "status"] + common)
         #expect(during.output.contains("under way"), "\(during.output)")
+        // Blind indexes stay searchable throughout: a login (a lookup by e-mail) mid-rotation.
+        let midLogin = try await httpB.send("POST", "/v1/sessions", json: ["email": "b@o.test", "password": .string(password)])
+        #expect(midLogin.json?["token"]?.stringValue != nil, "\(midLogin.status)")
         let rotated = try await rotation.value
         let rotationTime = clock.now - rotationStart
         #expect(rotated.status == 0, "\(rotated.output)")
