@@ -18,7 +18,7 @@ public enum AESGCM {
     /// Encrypts and authenticates `plaintext`, authenticating (not encrypting) `associatedData`.
     public static func seal(_ plaintext: [UInt8], key: SymmetricKey, associatedData: [UInt8]) -> [UInt8] {
         let nonce = SecureRandom.bytes(nonceByteCount)
-        let (ciphertext, tag) = sealRaw(plaintext, key: key.bytes, nonce: nonce, associatedData: associatedData)
+        let (ciphertext, tag) = sealRaw(plaintext, key: key, nonce: nonce, associatedData: associatedData)
         return [version] + nonce + ciphertext + tag
     }
 
@@ -30,13 +30,13 @@ public enum AESGCM {
         let nonce = Array(sealed[1 ..< 1 + nonceByteCount])
         let ciphertext = Array(sealed[1 + nonceByteCount ..< sealed.count - tagByteCount])
         let tag = Array(sealed[(sealed.count - tagByteCount)...])
-        return try openRaw(ciphertext, tag: tag, key: key.bytes, nonce: nonce, associatedData: associatedData)
+        return try openRaw(ciphertext, tag: tag, key: key, nonce: nonce, associatedData: associatedData)
     }
 
     // MARK: - Raw primitive (fixed nonce; internal so known-answer tests can reach it)
 
     /// AES-256-GCM encryption with a caller-chosen nonce. Never reuse a nonce under one key.
-    static func sealRaw(_ plaintext: [UInt8], key: [UInt8], nonce: [UInt8],
+    static func sealRaw(_ plaintext: [UInt8], key: SymmetricKey, nonce: [UInt8],
                         associatedData: [UInt8]) -> (ciphertext: [UInt8], tag: [UInt8]) {
         do {
             return try crypt(encrypt: true, input: plaintext, key: key, nonce: nonce,
@@ -48,17 +48,16 @@ public enum AESGCM {
     }
 
     /// AES-256-GCM decryption and tag verification with an explicit nonce and tag.
-    static func openRaw(_ ciphertext: [UInt8], tag: [UInt8], key: [UInt8], nonce: [UInt8],
+    static func openRaw(_ ciphertext: [UInt8], tag: [UInt8], key: SymmetricKey, nonce: [UInt8],
                         associatedData: [UInt8]) throws -> [UInt8] {
         guard tag.count == tagByteCount else { throw CryptoError.malformedCiphertext }
         return try crypt(encrypt: false, input: ciphertext, key: key, nonce: nonce,
                          associatedData: associatedData, tag: tag).ciphertext
     }
 
-    private static func crypt(encrypt: Bool, input: [UInt8], key: [UInt8], nonce: [UInt8],
+    private static func crypt(encrypt: Bool, input: [UInt8], key: SymmetricKey, nonce: [UInt8],
                               associatedData: [UInt8], tag: [UInt8]?) throws -> (ciphertext: [UInt8], tag: [UInt8]) {
-        precondition(key.count == SymmetricKey.byteCount && nonce.count == nonceByteCount,
-                     "AES-256-GCM needs a 32-byte key and a 12-byte nonce")
+        precondition(nonce.count == nonceByteCount, "AES-256-GCM needs a 12-byte nonce")
         guard input.count < Int(Int32.max), associatedData.count < Int(Int32.max) else {
             throw CryptoError.malformedCiphertext
         }
@@ -70,7 +69,7 @@ public enum AESGCM {
         let direction: Int32 = encrypt ? 1 : 0
         guard EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), nil, nil, nil, direction) == 1 else { throw fail("EVP_CipherInit_ex") }
         guard tsunagu_gcm_set_ivlen(ctx, Int32(nonceByteCount)) == 1 else { throw fail("EVP_CTRL_GCM_SET_IVLEN") }
-        let keyed = ByteBuffers.with(key) { k, _ in
+        let keyed = key.withKeyPointer { k, _ in
             ByteBuffers.with(nonce) { n, _ in EVP_CipherInit_ex(ctx, nil, nil, k, n, direction) }
         }
         guard keyed == 1 else { throw fail("EVP_CipherInit_ex") }

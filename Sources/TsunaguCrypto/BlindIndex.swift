@@ -15,7 +15,7 @@ public struct BlindIndex: Sendable {
 
     /// The 32-byte index of `email` after `normalize(email:)`.
     public func index(email: String) -> [UInt8] {
-        HMAC.sha256(key: key.bytes, data: Array(Self.normalize(email: email).utf8))
+        HMAC.sha256(key: key, data: Array(Self.normalize(email: email).utf8))
     }
 
     /// Trims surrounding whitespace and lowercases (locale-independent), so that the forms a

@@ -38,7 +38,7 @@ public struct FieldCipher: Sendable {
         let header = Self.header(keyID: current)
         let nonce = SecureRandom.bytes(AESGCM.nonceByteCount)
         let aad = Self.associatedData(header: header, table: table, column: column, row: row)
-        let (ciphertext, tag) = AESGCM.sealRaw(plaintext, key: keys[current]!.bytes, nonce: nonce, associatedData: aad)
+        let (ciphertext, tag) = AESGCM.sealRaw(plaintext, key: keys[current]!, nonce: nonce, associatedData: aad)
         return header + nonce + ciphertext + tag
     }
 
@@ -66,7 +66,7 @@ public struct FieldCipher: Sendable {
         let tagStart = sealed.count - AESGCM.tagByteCount
         let aad = Self.associatedData(header: header, table: table, column: column, row: row)
         return try AESGCM.openRaw(Array(sealed[nonceEnd ..< tagStart]), tag: Array(sealed[tagStart...]),
-                                  key: key.bytes, nonce: Array(sealed[headerLength ..< nonceEnd]),
+                                  key: key, nonce: Array(sealed[headerLength ..< nonceEnd]),
                                   associatedData: aad)
     }
 
@@ -76,6 +76,18 @@ public struct FieldCipher: Sendable {
         let bytes = try open(sealed, table: table, column: column, row: row)
         guard let string = String(validating: bytes, as: UTF8.self) else { throw CryptoError.malformedCiphertext }
         return string
+    }
+
+    /// Every data key id this cipher holds.
+    public var keyIDs: Set<String> { Set(keys.keys) }
+
+    /// The id of the data key a blob was sealed with, read from its header, or nil if the blob is
+    /// not in this format. Lets a key rotation find the rows still sealed with an old key.
+    public static func keyID(of sealed: [UInt8]) -> String? {
+        guard sealed.count >= 2, sealed[0] == version else { return nil }
+        let end = 2 + Int(sealed[1])
+        guard sealed[1] > 0, sealed.count >= end else { return nil }
+        return String(validating: sealed[2 ..< end], as: UTF8.self)
     }
 
     // MARK: - Format

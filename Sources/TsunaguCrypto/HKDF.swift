@@ -20,4 +20,20 @@ public enum HKDF {
             precondition(ok == 1, "EVP_KDF_derive (HKDF) failed")
         }
     }
+
+    /// HKDF-SHA-256 from key material held in a `SymmetricKey`, read in place; the output array
+    /// is handed straight to a new key, which cleanses it.
+    static func sha256(inputKey: SymmetricKey, info: [UInt8]) -> SymmetricKey {
+        let okm = ByteBuffers.make(SymmetricKey.byteCount) { out in
+            let ok = inputKey.withKeyPointer { k, kn in
+                ByteBuffers.with([]) { s, sn in
+                    ByteBuffers.with(info) { i, iN in
+                        tsunagu_hkdf_sha256(k, kn, s, sn, i, iN, out, SymmetricKey.byteCount)
+                    }
+                }
+            }
+            precondition(ok == 1, "EVP_KDF_derive (HKDF) failed")
+        }
+        return SymmetricKey(unchecked: okm)
+    }
 }

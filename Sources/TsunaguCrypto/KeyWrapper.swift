@@ -18,7 +18,7 @@ public struct KeyWrapper: Sendable {
 
     /// Seals `key` for storage under `id`. 61 bytes: version, nonce, 32-byte ciphertext, tag.
     public func wrap(_ key: SymmetricKey, id: String) -> [UInt8] {
-        AESGCM.seal(key.bytes, key: wrappingKey, associatedData: Self.associatedData(id: id))
+        key.withUnsafeBytes { AESGCM.seal(Array($0), key: wrappingKey, associatedData: Self.associatedData(id: id)) }
     }
 
     /// Recovers a data key wrapped by `wrap(_:id:)` with the same master key and id.
@@ -26,6 +26,9 @@ public struct KeyWrapper: Sendable {
     ///   if the blob is truncated; `invalidKeyMaterial` if it does not hold a 32-byte key.
     public func unwrap(_ wrapped: [UInt8], id: String) throws -> SymmetricKey {
         let bytes = try AESGCM.open(wrapped, key: wrappingKey, associatedData: Self.associatedData(id: id))
-        return try SymmetricKey(bytes: bytes)
+        guard bytes.count == SymmetricKey.byteCount else {
+            throw CryptoError.invalidKeyMaterial("a wrapped key must hold \(SymmetricKey.byteCount) bytes")
+        }
+        return SymmetricKey(unchecked: bytes)
     }
 }

@@ -90,8 +90,7 @@ public struct MasterKey: Sendable {
     static let keyWrappingInfo = "tsunagu/key-wrapping/v1"
 
     func subkey(info: String) -> SymmetricKey {
-        SymmetricKey(unchecked: HKDF.sha256(inputKey: key.bytes, salt: [], info: Array(info.utf8),
-                                            outputLength: SymmetricKey.byteCount))
+        HKDF.sha256(inputKey: key, info: Array(info.utf8))
     }
 
     // MARK: - File helpers

@@ -90,7 +90,7 @@ extension HubStore {
             field(Array(text.utf8))
         }
         field(details.map { [UInt8]($0) } ?? [])
-        return Data(HMAC.sha256(key: auditKey.bytes, data: message))
+        return Data(HMAC.sha256(key: auditKey, data: message))
     }
 
     /// Walks the whole chain; returns nil when intact, else the first seq where it breaks.
@@ -132,7 +132,9 @@ extension HubStore {
                 """, arguments: [organization.rawValue, fromMillis, toMillis, limit]).map { row in
                 let seq: Int64 = row["seq"]
                 var record = Self.auditRecord(row)
-                record.details = try (row["details"] as Data?).map {
+                // After a data-key rotation the readable value is the re-sealed one; `details`
+                // keeps the ciphertext the chain commits to (HubStore+KeyRotation.swift).
+                record.details = try (row["details_resealed"] as Data? ?? row["details"] as Data?).map {
                     try open($0, table: "audit_log", column: "details", row: String(seq))
                 }
                 return AuditEntry(seq: seq, atMillis: row["at_ms"], record: record)

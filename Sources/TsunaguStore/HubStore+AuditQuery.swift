@@ -56,7 +56,8 @@ extension HubStore {
                                          actor: (row["actor_id"] as String?).map(UserID.init(unchecked:)),
                                          action: row["action"], target: row["target"], source: row["source"],
                                          node: row["node"])
-                record.details = try (row["details"] as Data?).map {
+                // After a data-key rotation the readable value is the re-sealed one (HubStore+KeyRotation).
+                record.details = try (row["details_resealed"] as Data? ?? row["details"] as Data?).map {
                     try open($0, table: "audit_log", column: "details", row: String(seq))
                 }
                 return AuditEntry(seq: seq, atMillis: row["at_ms"], record: record)

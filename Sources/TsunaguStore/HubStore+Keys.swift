@@ -2,39 +2,73 @@ import Foundation
 import GRDB
 import TsunaguCrypto
 
+/// Where the store's keys come from (docs/security.md, "Key hierarchy"):
+///
+/// - data keys (`data_keys`) seal fields; random, wrapped by the master key;
+/// - stored secrets (`key_secrets`) key the blind index, the audit chain and peer links; wrapped
+///   by the master key, so a master-key rotation rewraps them and they keep their values.
+///
+/// The master key itself is never stored.
 extension HubStore {
-    /// Loads and unwraps every data key, creating the first one on a new store. Old keys stay so
-    /// rows sealed before a rotation still open; new rows use the current key.
-    static func loadDataKeys(_ pool: DatabasePool, wrapper: KeyWrapper) throws -> FieldCipher {
-        let rows: [(id: String, wrapped: Data, current: Bool)] = try pool.writeWithoutTransaction { db in
-            var rows: [(String, Data, Bool)] = []
+    /// The purposes of the stored secrets. A purpose missing from a store is added when the store
+    /// is opened (see `loadKeySet`); a new purpose needs only a new entry here.
+    static let storedSecretPurposes = ["blind-index", "audit-chain", "audit-anchor", "peer-link"]
+
+    /// The wrap id of a stored secret: outside the "dk_" namespace of data keys, so a wrapped
+    /// secret cannot be relabelled as a data key or the other way round.
+    static func secretWrapID(_ purpose: String) -> String { "secret/" + purpose }
+
+    /// Loads the data keys and the stored secrets, creating what is missing in one transaction:
+    /// on a new store a first data key and random secrets; on a store from before the secrets were
+    /// stored, the values this store's master key derives for them (`MasterKey.derivedKey`), which
+    /// are the values its blind indexes and audit chain were made with.
+    static func loadKeySet(_ pool: DatabasePool, masterKey: MasterKey) throws
+        -> (ring: KeyRing, secrets: [String: SymmetricKey])
+    {
+        let wrapper = KeyWrapper(master: masterKey)
+        let (keyRows, secretRows) = try pool.writeWithoutTransaction { db in
+            var loaded: ([KeyRing.StoredKey], [String: Data]) = ([], [:])
             try db.inTransaction(.immediate) {
-                rows = try Row.fetchAll(db, sql: "SELECT id, wrapped, is_current FROM data_keys").map {
-                    ($0["id"], $0["wrapped"], $0["is_current"])
-                }
-                if rows.isEmpty {
-                    let id = "dk_" + UUID().uuidString.lowercased().prefix(8)
+                var keys = try KeyRing.storedKeys(db)
+                let isNewStore = keys.isEmpty
+                let now = nowMillis()
+                if isNewStore {
+                    let id = newDataKeyID()
                     let wrapped = Data(wrapper.wrap(SymmetricKey.random(), id: id))
                     try db.execute(
                         sql: "INSERT INTO data_keys (id, wrapped, is_current, created_at) VALUES (?, ?, 1, ?)",
-                        arguments: [id, wrapped, nowMillis()])
-                    rows = [(id, wrapped, true)]
+                        arguments: [id, wrapped, now])
+                    keys = [KeyRing.StoredKey(id: id, wrapped: wrapped, isCurrent: true, retired: false)]
                 }
+                var secrets: [String: Data] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT purpose, wrapped FROM key_secrets") {
+                    secrets[row["purpose"]] = row["wrapped"]
+                }
+                for purpose in storedSecretPurposes where secrets[purpose] == nil {
+                    let value = isNewStore ? SymmetricKey.random() : masterKey.derivedKey(purpose: purpose)
+                    let wrapped = Data(wrapper.wrap(value, id: secretWrapID(purpose)))
+                    try db.execute(sql: """
+                        INSERT INTO key_secrets (purpose, wrapped, created_at) VALUES (?, ?, ?)
+                        ON CONFLICT (purpose) DO NOTHING
+                        """, arguments: [purpose, wrapped, now])
+                    secrets[purpose] = wrapped
+                }
+                loaded = (keys, secrets)
                 return .commit
             }
-            return rows.map { (id: $0.0, wrapped: $0.1, current: $0.2) }
+            return loaded
         }
-        var keys: [String: SymmetricKey] = [:]
-        for row in rows {
+        var secrets: [String: SymmetricKey] = [:]
+        for (purpose, wrapped) in secretRows {
             do {
-                keys[row.id] = try wrapper.unwrap([UInt8](row.wrapped), id: row.id)
+                secrets[purpose] = try wrapper.unwrap([UInt8](wrapped), id: secretWrapID(purpose))
             } catch {
                 throw StoreError.masterKeyMismatch
             }
         }
-        guard let current = rows.first(where: { $0.current }) else {
-            throw StoreError.corrupt("data_keys has no current key")
-        }
-        return try FieldCipher(currentKeyID: current.id, keys: keys)
+        let ring = try KeyRing(rows: keyRows, wrapper: wrapper, databasePath: pool.path)
+        return (ring, secrets)
     }
+
+    static func newDataKeyID() -> String { "dk_" + UUID().uuidString.lowercased().prefix(8) }
 }

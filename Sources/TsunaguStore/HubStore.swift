@@ -10,10 +10,17 @@ import TsunaguCrypto
 /// for writes) are enforced inside the transactions that commit them.
 public final class HubStore: Sendable {
     let pool: DatabasePool
-    let cipher: FieldCipher
+    /// The data keys: seals with the current one, opens with any held (see `KeyRing`).
+    let cipher: KeyRing
     let blindIndex: BlindIndex
-    /// Keys the audit log's chain; derived from the master key, so never in the store.
+    /// Keys the audit log's chain; a stored secret, wrapped by the master key (HubStore+Keys.swift).
     let auditKey: SymmetricKey
+    /// Authenticates links between nodes; a stored secret like `auditKey`, so every node holding
+    /// a master key that opens this store has it, and a master-key rotation does not change it.
+    public let peerLinkKey: SymmetricKey
+    /// Signs audit anchors (docs/security.md, "Audit log"): never the chain key, so whoever can
+    /// edit the chain cannot forge an anchor; stored wrapped, so anchors survive a master-key rotation.
+    public let auditAnchorKey: SymmetricKey
     let names = NameCache()
     /// Batches the frequent event writes into shared transactions (one WAL fsync per batch).
     let groupCommit: GroupCommitter
@@ -41,9 +48,34 @@ public final class HubStore: Sendable {
         try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrate(pool)
         groupCommit = GroupCommitter(writer: pool)
-        cipher = try Self.loadDataKeys(pool, wrapper: KeyWrapper(master: masterKey))
-        blindIndex = BlindIndex(key: masterKey.derivedKey(purpose: "blind-index"))
-        auditKey = masterKey.derivedKey(purpose: "audit-chain")
+        let (ring, secrets) = try Self.loadKeySet(pool, masterKey: masterKey)
+        cipher = ring
+        blindIndex = BlindIndex(key: secrets["blind-index"]!)
+        auditKey = secrets["audit-chain"]!
+        peerLinkKey = secrets["peer-link"]!
+        auditAnchorKey = secrets["audit-anchor"]!
+        watchCurrentDataKey()
+    }
+
+    /// How often a process re-reads which data key is current, so that after a rotation made by
+    /// another process its new writes use the new key within this time.
+    static let keyRefreshInterval: Duration = .seconds(1)
+
+    /// Re-reads the data keys every `keyRefreshInterval` for as long as the store is alive.
+    private func watchCurrentDataKey() {
+        Task.detached(priority: .utility) { [weak self] in
+            while true {
+                try? await Task.sleep(for: Self.keyRefreshInterval)
+                guard let self else { return }
+                try? await self.refreshDataKeys()
+            }
+        }
+    }
+
+    /// Brings this process's data keys in line with the store (see `KeyRing.apply`).
+    func refreshDataKeys() async throws {
+        let rows = try await pool.read { try KeyRing.storedKeys($0) }
+        cipher.apply(rows)
     }
 
     /// SQLite's own busy timeout sleeps 1, 2, 5 … up to 100 ms between retries. A writer holds

@@ -216,6 +216,37 @@ enum StoreSchema {
                 ALTER TABLE sessions ADD COLUMN user_agent TEXT;
                 """)
         }
+        migrator.registerMigration("2026-12-02-key-rotation") { db in
+            // Keys that used to be derived from the master key (blind index, audit chain, peer
+            // links) are stored wrapped, like data keys, so that a master-key rotation rewraps
+            // them instead of changing them. The migration cannot see the master key: the first
+            // open after it wraps the values derived today (HubStore.loadKeySet), so nothing
+            // changes for existing data. Retired data keys keep their row (id, dates) without
+            // key material. key_rotation holds the resumable state of a data-key rotation. The
+            // audit chain commits to the original ciphertext of audit details, so a rotation puts
+            // their re-sealed value beside it, in details_resealed, which readers prefer.
+            try db.execute(sql: """
+                CREATE TABLE key_secrets (
+                    purpose TEXT PRIMARY KEY,        -- blind-index, audit-chain, peer-link
+                    wrapped BLOB NOT NULL,           -- wrapped by the master key, as data keys are
+                    created_at INTEGER NOT NULL
+                );
+                ALTER TABLE data_keys ADD COLUMN retired_at INTEGER;
+                ALTER TABLE audit_log ADD COLUMN details_resealed BLOB;
+                CREATE TABLE key_rotation (
+                    target_key TEXT PRIMARY KEY,     -- the data key rows are moved to
+                    started_at INTEGER NOT NULL,
+                    pass INTEGER NOT NULL DEFAULT 1,
+                    pass_started_at INTEGER NOT NULL,
+                    pass_moved INTEGER NOT NULL DEFAULT 0,
+                    table_name TEXT NOT NULL,        -- where the pass is
+                    cursor_text TEXT NOT NULL DEFAULT '',
+                    cursor_seq INTEGER NOT NULL DEFAULT 0,
+                    moved INTEGER NOT NULL DEFAULT 0, -- rows re-encrypted so far, all passes
+                    finished_at INTEGER
+                );
+                """)
+        }
         return migrator
     }
 }

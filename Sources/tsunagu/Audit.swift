@@ -34,8 +34,8 @@ struct Audit: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let (store, masterKey) = try storeOptions.openStoreAndKey(createKey: false)
-            let anchor = try newestAnchor(key: AuditAnchorKey.derive(masterKey))
+            let store = try storeOptions.openStore(createKey: false)
+            let anchor = try newestAnchor(key: store.auditAnchorKey)
             let time = WireTime(timeZone: TimeZone(identifier: "Asia/Tokyo")!)
             switch try await store.verifyAudit(against: anchor?.anchor) {
             case .intact(let checked):

@@ -4,13 +4,6 @@ import ServiceLifecycle
 import TsunaguCrypto
 import TsunaguStore
 
-/// The key that signs audit anchors: derived for that purpose alone, never the chain key, so that
-/// whoever can read or edit the store (and its chain links) cannot forge an anchor.
-enum AuditAnchorKey {
-    static let purpose = "audit-anchor"
-    static func derive(_ masterKey: MasterKey) -> SymmetricKey { masterKey.derivedKey(purpose: purpose) }
-}
-
 /// A node's audit anchors (docs/security.md, "Audit log"): a signed checkpoint of the chain into
 /// `--audit-anchor-dir` every `interval`, sooner when `countTrigger` entries were added since the
 /// last one (checked every `pollInterval`), and once more at shutdown. Several nodes anchoring the

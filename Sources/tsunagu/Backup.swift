@@ -30,6 +30,9 @@ struct Backup: AsyncParsableCommand {
     func run() async throws {
         let (store, key) = try storeOptions.openStoreAndKey(createKey: false)
         let directory = to ?? storeOptions.dataDirectory + "/backups"
+        if let to {  // the default, beside the store, was covered by the store's check
+            KeyFileChecks.warnIfColocated(keyPath: storeOptions.keyPath, dataDirectories: [("backups", to)])
+        }
         let file: String
         do {
             try await OperatorAudit.record(store, "operator.backup")
@@ -116,7 +119,7 @@ struct DailyBackups: Service {
 enum AnchoredBackup {
     static func write(_ store: HubStore, masterKey: MasterKey, into directory: String,
                       anchorDirectory: AuditAnchorDirectory?, timeZone: TimeZone) async throws -> String {
-        let anchor = try await store.auditAnchor(key: AuditAnchorKey.derive(masterKey))
+        let anchor = try await store.auditAnchor(key: store.auditAnchorKey)
         if let anchorDirectory { try anchorDirectory.write(anchor) }
         return try StoreBackup.backup(store, sealingKey: StoreBackup.sealingKey(masterKey), auditAnchor: anchor,
                                       into: directory, timeZone: timeZone)

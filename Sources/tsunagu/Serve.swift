@@ -40,8 +40,9 @@ struct Serve: AsyncParsableCommand {
             configuration.adminPort = adminListen.port
         }
         try nodeOptions.apply(to: &configuration, storePath: storeOptions.store)
-        // Peer links are authenticated with a key only holders of the master key can derive.
-        configuration.peerKey = key.derivedKey(purpose: "peer-link")
+        // Peer links are authenticated with a secret stored wrapped by the master key: only holders
+        // of a master key that opens this store have it, and it survives a master-key rotation.
+        configuration.peerKey = store.peerLinkKey
         if testDropPeerMessages { configuration.peerDropRate = 1 }
         let node = NodeServer(configuration: configuration, store: store)
         let port: Int
@@ -56,7 +57,7 @@ struct Serve: AsyncParsableCommand {
         // Listed first so that it stops last: its final anchor counts what the node wrote.
         var services: [any Service] = []
         if let directory = nodeOptions.auditAnchorDir {
-            services.append(AuditAnchoring(store: store, key: AuditAnchorKey.derive(key),
+            services.append(AuditAnchoring(store: store, key: store.auditAnchorKey,
                                            directory: AuditAnchorDirectory(path: directory)))
         }
         try await ServiceRunner.run(services + [node], label: "tsunagu.node")

@@ -59,12 +59,14 @@ struct StoreOptions: ParsableArguments {
     }
 
     /// Loads the master key; with `create`, makes it (mode 0600) when absent and says so.
+    /// Refuses a key file that others may read or write or that another user owns (KeyFileChecks).
     func loadKey(create: Bool) throws -> MasterKey {
         if create && !FileManager.default.fileExists(atPath: keyPath) {
             let key = try createKey()
             announceNewKey()
             return key
         }
+        try KeyFileChecks.checkOwnershipAndMode(keyPath)
         do {
             return try MasterKey.load(from: keyPath)
         } catch {
@@ -99,6 +101,8 @@ struct StoreOptions: ParsableArguments {
         do {
             let opened = try HubStore(path: store, masterKey: key)
             if makesKey { announceNewKey() }
+            // After the open, so that a failure stays the one line it is.
+            if !storeIsURL { KeyFileChecks.warnIfColocated(keyPath: keyPath, dataDirectories: [("store", dataDirectory)]) }
             return (opened, key)
         } catch {
             if makesKey { unlink(keyPath) }

@@ -90,6 +90,9 @@ struct Up: AsyncParsableCommand {
         var services: [any Service] = [UntilShutdown()]
         if !noBackups {
             let directory = backupDir ?? storeOptions.dataDirectory + "/backups"
+            if let backupDir {  // the default, beside the store, was covered by the store's check
+                KeyFileChecks.warnIfColocated(keyPath: storeOptions.keyPath, dataDirectories: [("backups", backupDir)])
+            }
             services.append(DailyBackups(store: store, key: key, directory: directory,
                                          anchorDirectory: nodeOptions.auditAnchorDir.map(AuditAnchorDirectory.init),
                                          timeZone: TimeZone(identifier: nodeOptions.timeZone)!))

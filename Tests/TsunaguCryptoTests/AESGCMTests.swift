@@ -18,20 +18,20 @@ import Testing
             """)
         let expectedTag = hex("76fc6ece0f4e1768cddf8853bb2d551b")
 
-        let (ciphertext, tag) = AESGCM.sealRaw(plaintext, key: key, nonce: nonce, associatedData: aad)
+        let (ciphertext, tag) = AESGCM.sealRaw(plaintext, key: SymmetricKey(unchecked: key), nonce: nonce, associatedData: aad)
         #expect(ciphertext == expectedCiphertext)
         #expect(tag == expectedTag)
-        let opened = try AESGCM.openRaw(ciphertext, tag: tag, key: key, nonce: nonce, associatedData: aad)
+        let opened = try AESGCM.openRaw(ciphertext, tag: tag, key: SymmetricKey(unchecked: key), nonce: nonce, associatedData: aad)
         #expect(opened == plaintext)
     }
 
     // Test cases 13 and 14: zero key and IV, empty and one-block plaintext, no AAD.
     @Test func mcGrewViegaTestCases13And14() {
         let key = [UInt8](repeating: 0, count: 32), nonce = [UInt8](repeating: 0, count: 12)
-        let empty = AESGCM.sealRaw([], key: key, nonce: nonce, associatedData: [])
+        let empty = AESGCM.sealRaw([], key: SymmetricKey(unchecked: key), nonce: nonce, associatedData: [])
         #expect(empty.ciphertext.isEmpty)
         #expect(hex(empty.tag) == "530f8afbc74536b9a963b4f1c4cb738b")
-        let block = AESGCM.sealRaw([UInt8](repeating: 0, count: 16), key: key, nonce: nonce, associatedData: [])
+        let block = AESGCM.sealRaw([UInt8](repeating: 0, count: 16), key: SymmetricKey(unchecked: key), nonce: nonce, associatedData: [])
         #expect(hex(block.ciphertext) == "cea7403d4d606b6e074ec5d3baf39d18")
         #expect(hex(block.tag) == "d0d1c8a799996bf0265b98b5d48ab919")
     }
