@@ -52,13 +52,21 @@ extension Nodes {
         @Argument(help: ArgumentHelp("Where the new node listens.", valueName: "host:port")) var address: ListenAddress
         @Option(help: "Its node id (default: random).") var nodeId: String?
         @Option(help: "Its log file (default: beside the store, logs/node-PORT.log).") var log: String?
+        @OptionGroup var peerTLS: PeerTLSOptions
+
+        func validate() throws {
+            try peerTLS.checkTransport(host: address.host, flag: "HOST:PORT")
+            if peerTLS.isOn && nodeId == nil {
+                throw ValidationError("--node-id: needed with --peer-tls-cert (the certificate names the node id)")
+            }
+        }
 
         func run() async throws {
             let store = try storeOptions.openStore(createKey: false)
             let id = nodeId ?? NodeID.random().rawValue
             let logPath = log ?? ((storeOptions.store as NSString).deletingLastPathComponent + "/logs/node-\(address.port).log")
             let process = try NodeLauncher.start(storeOptions: storeOptions, host: address.host, port: address.port,
-                                                 nodeID: id, logPath: logPath)
+                                                 nodeID: id, logPath: logPath, extraArguments: peerTLS.arguments(node: id))
             let active = try await Registry.poll(seconds: 15, every: .milliseconds(100)) {
                 if try await store.liveNodes().contains(where: { $0.id.rawValue == id }) { return true }
                 if !process.isRunning { throw CLIError("the node exited at start; see \(logPath)") }

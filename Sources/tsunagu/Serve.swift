@@ -10,7 +10,8 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: ArgumentHelp("Address to listen on.", valueName: "host:port")) var listen: ListenAddress
-    @Option(help: "This node's id in the membership registry (default: random).") var nodeId: String?
+    @Option(help: "This node's id in the membership registry (default: the one --peer-tls-cert names, else random).")
+    var nodeId: String?
     @Option(help: ArgumentHelp("Address of the admin listener: /metrics, /healthz, /readyz (default: loopback, a free port; logged at start).",
                                valueName: "host:port"))
     var adminListen: ListenAddress?
@@ -20,21 +21,35 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--node-id: 1 to 64 characters without spaces")
         }
         try nodeOptions.checkTransport(host: listen.host, flag: "--listen")
+        try nodeOptions.peerTLS.checkTransport(host: listen.host, flag: "--listen")
+        if nodeId == nil && nodeOptions.peerTLS.isPerNode {
+            throw ValidationError("--peer-tls-cert: \(PeerTLSOptions.placeholder) in the path needs --node-id")
+        }
     }
     @OptionGroup var nodeOptions: NodeOptions
 
     func run() async throws {
         LoggingSetup.bootstrap(timeZone: nodeOptions.timeZone)
         let (store, key) = try storeOptions.openStoreAndKey(createKey: false)
-        var configuration = NodeConfiguration(nodeID: nodeId.map(NodeID.init) ?? .random(),
+        let certified: String?
+        do { certified = try nodeOptions.peerTLS.certifiedNodeID() } catch let error as CLIError { throw error } catch {
+            throw CLIError("cannot load the peer TLS certificate (--peer-tls-cert): \(error)")
+        }
+        var configuration = NodeConfiguration(nodeID: (nodeId ?? certified).map(NodeID.init) ?? .random(),
                                               host: listen.host, port: listen.port)
         if let adminListen {
             configuration.adminHost = adminListen.host
             configuration.adminPort = adminListen.port
         }
         try nodeOptions.apply(to: &configuration, storePath: storeOptions.store)
-        // Peer links are authenticated with a key only holders of the master key can derive.
+        // Peer links are authenticated with a key only holders of the master key can derive, and
+        // with peer TLS also by a node certificate from the cluster CA.
         configuration.peerKey = key.derivedKey(purpose: "peer-link")
+        do {
+            configuration.peerTLS = try nodeOptions.peerTLS.load(node: configuration.nodeID)
+        } catch let error as CLIError { throw error } catch {
+            throw CLIError("cannot load the peer TLS certificate, key or cluster CA: \(error)")
+        }
         let node = NodeServer(configuration: configuration, store: store)
         let port: Int
         do {
