@@ -24,12 +24,19 @@ BRIDGE=tsu-br
 unavailable() { echo "network namespaces unavailable: $*" >&2; exit 3; }
 
 destroy() {
-  local ns
+  local ns link
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$PREFIX" || true); do
+    # heal partitions first: closing sockets then reach their peers instead of retrying into a
+    # blackhole, which keeps the namespace alive (unnamed) for minutes
+    ip -n "$ns" route flush type blackhole 2>/dev/null || true
     for pid in $(ip netns pids "$ns" 2>/dev/null || true); do kill -9 "$pid" 2>/dev/null || true; done
     ip netns delete "$ns" 2>/dev/null || true
   done
-  # a host's root-side veth goes with its namespace; the bridge stays unless deleted
+  # A veth goes with its namespace, but a namespace that lingers (sockets still closing) keeps
+  # its pair: deleting the root side removes both ends now.
+  for link in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^tsu-v' || true); do
+    ip link delete "$link" 2>/dev/null || true
+  done
   ip link delete "$BRIDGE" 2>/dev/null || true
 }
 

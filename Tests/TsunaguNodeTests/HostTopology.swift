@@ -70,6 +70,12 @@ struct HostTopology: Sendable {
         try #require(done.status == 0, "\(done.output)")
     }
 
+    /// Lets the packets between `host` and the addresses through again.
+    func heal(_ host: String, from addresses: [String]) async throws {
+        let done = try await Tool.run("/bin/bash", [Self.script, "heal", host] + addresses)
+        try #require(done.status == 0, "\(done.output)")
+    }
+
     /// Removes every namespace and the bridge, killing what runs in them. Synchronous: it also
     /// runs from `defer`, when the test fails.
     func destroy() {

@@ -40,13 +40,16 @@ import TsunaguClient
         try #require(boot.status == 0, "\(boot.output)")
 
         let balancerAddress = topology.address("lb")
+        // On 127.0.0.x the kernel gives the balancer's connections to nodes the source 127.0.0.1,
+        // not its listening address: there the whole loopback range is the trusted proxy.
+        let trustedProxy = topology.mode == .namespaces ? "\(balancerAddress)/32" : "127.0.0.0/8"
         var processes: [String: NodeProcess] = [:]
         defer { for process in processes.values { process.kill9() } }
         func startNode(_ id: String) async throws {
             let address = topology.address(id)
             let (executable, arguments) = topology.command(on: id, [
                 "serve", "--listen", "\(address):\(Self.nodePort)", "--admin-listen", "\(address):\(Self.adminPort)",
-                "--insecure-plaintext", "--trusted-proxy", "\(balancerAddress)/32", "--event-loops", "1",
+                "--insecure-plaintext", "--trusted-proxy", trustedProxy, "--event-loops", "1",
                 "--peer-tls-cert", certs + "/peer-{node}.pem", "--peer-tls-key", certs + "/peer-{node}.key",
                 "--peer-tls-ca", certs + "/cluster-ca.pem", "--node-id", id,
             ] + common)
@@ -156,6 +159,7 @@ import TsunaguClient
                 await subscribers.asyncAllCaughtUp(acked)
             }
             #expect(try await metric("tsunagu_repair_reads_total", of: steady) > repairsBefore, "repair carried the events")
+            try await topology.heal(steady, from: [topology.address("n_4")])
         } else {
             print("MultiHostClusterTests: partition step skipped: it needs network namespaces (blackhole routes per host)")
         }
