@@ -1,5 +1,7 @@
 import Foundation
+import NIOPosix
 import Testing
+import TsunaguClient
 
 /// The peer TLS flags (`--peer-tls-cert`, `--peer-tls-key`, `--peer-tls-ca`) on `serve`, `up`
 /// and `nodes add`: plaintext peer links only on loopback; a certificate that names another node
@@ -55,5 +57,41 @@ import Testing
         defer { node.kill9() }
         let nodes = try await TsunaguExecutable.run(["nodes", "list"] + store.common)
         #expect(nodes.output.split(separator: "\n").contains { $0.hasPrefix("n_1 ") }, "\(nodes.output)")
+    }
+
+    /// `nodes add` passes the peer TLS flags on, `{node}` filled in: the added node becomes
+    /// active (its certificate names it) and the running node links to it over mutual TLS.
+    @Test(.processHeavy) func nodesAddStartsANodeWithItsOwnPeerCertificate() async throws {
+        let store = try await OperatorStore.make("peer-tls-add")
+        defer { store.remove() }
+        let certs = store.directory + "/certs"
+        let made = try await Tool.run("/bin/bash", [MutualTLSTests.script, certs, "n_1", "n_2"])
+        try #require(made.status == 0, "\(made.output)")
+        let peer = ["--peer-tls-cert", "\(certs)/peer-{node}.pem", "--peer-tls-key", "\(certs)/peer-{node}.key",
+                    "--peer-tls-ca", "\(certs)/cluster-ca.pem"]
+        // fixed ports below the ephemeral range (as UpCommandTests): the admin port is read here
+        let adminPort = Int.random(in: 20_000...26_000), addedPort = Int.random(in: 26_001...32_000)
+        let first = try await NodeProcess.start(["serve", "--listen", "127.0.0.1:0", "--node-id", "n_1",
+                                                 "--admin-listen", "127.0.0.1:\(adminPort)"] + peer + store.common)
+        defer { first.kill9() }
+        let added = try await TsunaguExecutable.run(["nodes", "add", "127.0.0.1:\(addedPort)", "--node-id", "n_2"] + peer + store.common)
+        #expect(added.status == 0, "\(added.output)")
+        defer {  // also when an expectation above throws: the added node runs on its own
+            let drain = Process()
+            drain.executableURL = TsunaguExecutable.url
+            drain.arguments = ["nodes", "drain", "n_2", "--wait", "10"] + store.common
+            drain.standardOutput = FileHandle.nullDevice
+            drain.standardError = FileHandle.nullDevice
+            try? drain.run()
+            drain.waitUntilExit()
+        }
+        let metrics = TsunaguHTTPClient(host: "127.0.0.1", port: adminPort, group: MultiThreadedEventLoopGroup.singleton)
+        var links = ""
+        for _ in 0..<50 where !links.hasSuffix(" 1") && !links.hasSuffix(" 1.0") {
+            links = (try? await metrics.send("GET", "/metrics").text)?.split(separator: "\n")
+                .first { $0.hasPrefix("tsunagu_peer_links ") }.map(String.init) ?? ""
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(links.hasSuffix(" 1") || links.hasSuffix(" 1.0"), "n_1 links to the added node over TLS: \(links)")
     }
 }
