@@ -114,7 +114,13 @@ final class PeerMesh: Sendable {
                         links[id] = (address, .handshaking(connection))
                         return true
                     }
-                    if kept { connection.send(opening.text) } else { connection.close() }
+                    guard kept else { return connection.close() }
+                    connection.send(opening.text)
+                    // A peer that never acks (hung, or an older version that knows no ack) must
+                    // not hold the slot: the link is dropped and tried again at a later heartbeat.
+                    connection.eventLoop.scheduleTask(in: Self.handshakeTimeout) { [weak self] in
+                        self?.abandonHandshake(id, address: address, connection: connection)
+                    }
                 case .failure:
                     self.dropLink(id, address: address)
                 }
@@ -134,6 +140,22 @@ final class PeerMesh: Sendable {
         }
         if let connection, !keyed {
             logger.warning("peer link refused: bad ack", metadata: ["tsunagu.peer": "\(id)"])
+            connection.close()
+        }
+    }
+
+    static let handshakeTimeout: TimeAmount = .seconds(5)
+
+    private func abandonHandshake(_ id: NodeID, address: String, connection: WebSocketClient) {
+        let waiting = links.withLock { links -> Bool in
+            guard let entry = links[id], entry.address == address, case .handshaking(let pending) = entry.link,
+                pending === connection
+            else { return false }
+            links[id] = nil
+            return true
+        }
+        if waiting {
+            logger.warning("peer link dropped: no ack", metadata: ["tsunagu.peer": "\(id)"])
             connection.close()
         }
     }
