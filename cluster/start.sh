@@ -4,7 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 nodes=${1:-3}
 port=${2:-8080}
-if [ ! -f "$CLUSTER_DIR/tsunagu.sqlite" ]; then
+if [ ! -f "$CLUSTER_DIR/master.key" ]; then  # a new cluster: its store gets the demo admin
   password=${TSUNAGU_ADMIN_PASSWORD:-cluster-demo-password}
   echo "$password" | "$TSUNAGU" admin bootstrap "${STORE_ARGS[@]}" --org "Cluster Demo" \
     --email admin@cluster.test --password-stdin

@@ -74,3 +74,18 @@ extension SocketAddress {
         }
     }
 }
+
+extension CIDR {
+    /// Whether a socket address is a loopback address (IPv4-mapped included).
+    static func isLoopback(_ address: SocketAddress) -> Bool {
+        loopback.contains { $0.contains(address) }
+    }
+
+    /// Whether a host as the registry lists it is a loopback address: `localhost` or a literal
+    /// address in `loopback`. Any other name may resolve off the host.
+    static func isLoopback(host: String) -> Bool {
+        if host == "localhost" { return true }
+        guard let address = try? SocketAddress(ipAddress: host, port: 0) else { return false }
+        return isLoopback(address)
+    }
+}

@@ -37,6 +37,9 @@ public struct NodeConfiguration: Sendable {
     /// key the node joins the membership registry, heartbeats, and links to its peers; without
     /// one it runs alone.
     public var peerKey: SymmetricKey?
+    /// Peer links over mutually authenticated TLS with the cluster CA (`--peer-tls-*`). Without
+    /// it, peer links are plaintext (still HMAC-authenticated) and accepted from loopback only.
+    public var peerTLS: PeerTLS?
     /// Heartbeat period and the lease after which a silent node counts as dead.
     public var heartbeatInterval: TimeAmount = .seconds(1)
     public var leaseMillis: Int64 = HubStore.defaultLeaseMillis

@@ -27,6 +27,9 @@ public final class WebSocketClient: Sendable {
         public var connectTimeout: TimeAmount = .seconds(10)
         /// How long `close` waits for the server to end the connection after the Close frames.
         public var closeTimeout: TimeAmount = .seconds(2)
+        /// Adds handlers that go first in a new connection's pipeline, ahead of HTTP: TLS, for
+        /// `wss://` (this module stays free of a TLS library; the caller brings one).
+        public var prelude: (@Sendable (any Channel) throws -> Void)?
 
         public init(path: String = "/", offerCompression: Bool = false, localAddress: String? = nil) {
             self.path = path
@@ -105,6 +108,7 @@ public final class WebSocketClient: Sendable {
         let closeTimeout = configuration.closeTimeout
         bootstrap = bootstrap.channelInitializer { [head] channel in
             channel.eventLoop.makeCompletedFuture {
+                try configuration.prelude?(channel)
                 let upgrader = WebSocketClientUpgrader<Connected>(
                     handshake: ClientHandshake(offerCompression: configuration.offerCompression),
                     maxMessageBytes: configuration.maxMessageBytes,

@@ -31,6 +31,10 @@ struct NodeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Event-loop threads (default: the number of cores). Fewer when many processes share the cores.", valueName: "n"))
     var eventLoops = System.coreCount
 
+    /// Peer links over mutual TLS; passed to node processes per node (`PeerTLSOptions.arguments(node:)`),
+    /// not in `arguments`.
+    @OptionGroup var peerTLS: PeerTLSOptions
+
     @Flag(help: "Serve without TLS on an address other than loopback (refused otherwise: tokens and patient data would cross the network in the clear).")
     var insecurePlaintext = false
 

@@ -68,6 +68,10 @@ extension Nodes {
                 throw ValidationError("--node-id: 1 to 64 characters without spaces")
             }
             try nodeOptions.checkTransport(host: address.host, flag: "host:port")
+            try nodeOptions.peerTLS.checkTransport(host: address.host, flag: "HOST:PORT")
+            if nodeOptions.peerTLS.isOn && nodeId == nil {
+                throw ValidationError("--node-id: needed with --peer-tls-cert (the certificate names the node id)")
+            }
         }
 
         func run() async throws {
@@ -79,7 +83,8 @@ extension Nodes {
             // Recorded before the node starts: no node is started unrecorded.
             try await OperatorAudit.record(store, "nodes.add", target: id, details: "\(address.host):\(address.port)")
             let process = try NodeLauncher.start(storeOptions: storeOptions, host: address.host, port: address.port,
-                                                 nodeID: id, logPath: logPath, extraArguments: arguments)
+                                                 nodeID: id, logPath: logPath,
+                                                 extraArguments: arguments + nodeOptions.peerTLS.arguments(node: id))
             let active = try await Registry.poll(seconds: 15, every: .milliseconds(100)) {
                 if try await store.liveNodes().contains(where: { $0.id.rawValue == id }) { return true }
                 if !process.isRunning { throw CLIError("the node exited at start; see \(logPath)") }

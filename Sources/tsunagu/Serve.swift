@@ -12,7 +12,8 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: ArgumentHelp("Address to listen on.", valueName: "host:port")) var listen: ListenAddress
-    @Option(help: "This node's id in the membership registry (default: random).") var nodeId: String?
+    @Option(help: "This node's id in the membership registry (default: the one --peer-tls-cert names, else random).")
+    var nodeId: String?
     @Option(help: ArgumentHelp("Address of the admin listener: /metrics, /healthz, /readyz (default: loopback, a free port; logged at start).",
                                valueName: "host:port"))
     var adminListen: ListenAddress?
@@ -26,24 +27,38 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--node-id: 1 to 64 characters without spaces")
         }
         try nodeOptions.checkTransport(host: listen.host, flag: "--listen")
+        try nodeOptions.peerTLS.checkTransport(host: listen.host, flag: "--listen")
+        if nodeId == nil && nodeOptions.peerTLS.isPerNode {
+            throw ValidationError("--peer-tls-cert: \(PeerTLSOptions.placeholder) in the path needs --node-id")
+        }
     }
     @OptionGroup var nodeOptions: NodeOptions
     @OptionGroup var logOptions: LogOptions
 
     func run() async throws {
         LoggingSetup.bootstrap(timeZone: nodeOptions.timeZone, options: logOptions)
-        let (store, key) = try storeOptions.openStoreAndKey(createKey: false)
-        var configuration = NodeConfiguration(nodeID: nodeId.map(NodeID.init) ?? .random(),
+        let store = try storeOptions.openStore(createKey: false)
+        let certified: String?
+        do { certified = try nodeOptions.peerTLS.certifiedNodeID() } catch let error as CLIError { throw error } catch {
+            throw CLIError("cannot load the peer TLS certificate (--peer-tls-cert): \(error)")
+        }
+        var configuration = NodeConfiguration(nodeID: (nodeId ?? certified).map(NodeID.init) ?? .random(),
                                               host: listen.host, port: listen.port)
         if let adminListen {
             configuration.adminHost = adminListen.host
             configuration.adminPort = adminListen.port
         }
         try nodeOptions.apply(to: &configuration, storePath: storeOptions.store)
-        // Peer links are authenticated with a secret stored wrapped by the master key: only holders
-        // of a master key that opens this store have it, and it survives a master-key rotation.
+        // Peer links are authenticated with a secret stored wrapped by the master key (only holders
+        // of a master key that opens this store have it, and it survives a master-key rotation),
+        // and with peer TLS also by a node certificate from the cluster CA.
         configuration.peerKey = store.peerLinkKey
         if testDropPeerMessages { configuration.peerDropRate = 1 }
+        do {
+            configuration.peerTLS = try nodeOptions.peerTLS.load(node: configuration.nodeID)
+        } catch let error as CLIError { throw error } catch {
+            throw CLIError("cannot load the peer TLS certificate, key or cluster CA: \(error)")
+        }
         let node = NodeServer(configuration: configuration, store: store)
         let port: Int
         do {

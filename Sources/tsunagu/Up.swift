@@ -28,6 +28,10 @@ struct Up: AsyncParsableCommand {
         guard (1...32).contains(nodes) else { throw ValidationError("--nodes: from 1 to 32") }
         guard port + nodes <= 65535 else { throw ValidationError("--port: no room for \(nodes) node ports above it") }
         try nodeOptions.checkTransport(host: host, flag: "--host")
+        try nodeOptions.peerTLS.checkTransport(host: host, flag: "--host")
+        if nodeOptions.peerTLS.isOn && nodes > 1 && !nodeOptions.peerTLS.isPerNode {
+            throw ValidationError("--peer-tls-cert: each node needs its own certificate; put \(PeerTLSOptions.placeholder) in the paths (the nodes are n_PORT)")
+        }
     }
 
     /// Links in mail point where clients reach this hub: the balancer's own address unless
@@ -66,9 +70,10 @@ struct Up: AsyncParsableCommand {
         var children: [Process] = []
         for index in 1...nodes {
             let nodePort = port + index
+            let nodeID = "n_\(nodePort)"
             children.append(try NodeLauncher.start(storeOptions: storeOptions, host: host, port: nodePort,
-                                                   nodeID: "n_\(nodePort)", logPath: "\(logs)/node-\(nodePort).log",
-                                                   extraArguments: arguments))
+                                                   nodeID: nodeID, logPath: "\(logs)/node-\(nodePort).log",
+                                                   extraArguments: arguments + nodeOptions.peerTLS.arguments(node: nodeID)))
         }
         let balancer = BalancerServer(configuration: BalancerConfiguration(host: host, port: port),
                                       directory: RegistryDirectory(store: store))

@@ -128,38 +128,47 @@ import TsunaguClient
 /// the balancer, so every post is acknowledged exactly once.
 actor Publisher {
     private var connection: TsunaguConnection
+    private let fallbackHost: String
     private let fallbackPort: Int
     private let token: String
     private let group: any EventLoopGroup
 
-    private init(connection: TsunaguConnection, fallbackPort: Int, token: String, group: any EventLoopGroup) {
+    private init(connection: TsunaguConnection, fallbackHost: String, fallbackPort: Int, token: String,
+                 group: any EventLoopGroup) {
         self.connection = connection
+        self.fallbackHost = fallbackHost
         self.fallbackPort = fallbackPort
         self.token = token
         self.group = group
     }
 
-    static func connect(port: Int, fallbackPort: Int, token: String, group: any EventLoopGroup) async throws -> Publisher {
-        let connection = try await open(port: port, token: token, group: group)
-        return Publisher(connection: connection, fallbackPort: fallbackPort, token: token, group: group)
+    static func connect(host: String = "127.0.0.1", port: Int, fallbackHost: String = "127.0.0.1", fallbackPort: Int,
+                        token: String, group: any EventLoopGroup) async throws -> Publisher {
+        let connection = try await open(host: host, port: port, token: token, group: group)
+        return Publisher(connection: connection, fallbackHost: fallbackHost, fallbackPort: fallbackPort, token: token,
+                         group: group)
     }
 
-    private static func open(port: Int, token: String, group: any EventLoopGroup) async throws -> TsunaguConnection {
-        let connection = try await TsunaguConnection.connect(host: "127.0.0.1", port: port, group: group)
+    private static func open(host: String, port: Int, token: String, group: any EventLoopGroup) async throws -> TsunaguConnection {
+        let connection = try await TsunaguConnection.connect(host: host, port: port, group: group)
         _ = try await connection.request(["type": "auth", "token": .string(token)])
         return connection
     }
 
-    func post(timeline: String, body: String) async throws {
+    /// Posts until acknowledged; returns the event's seq.
+    @discardableResult
+    func post(timeline: String, body: String) async throws -> Int {
         let id = UUID().uuidString
         for _ in 0..<50 {
             if let reply = try? await connection.request(["type": "post", "timeline": .string(timeline), "body": .string(body),
                                                          "client_msg_id": .string(id)]),
-                reply["type"]?.stringValue == "ok" {
-                return
+                reply["type"]?.stringValue == "ok", let seq = reply["seq"]?.intValue {
+                return seq
             }
             try await Task.sleep(for: .milliseconds(100))
-            if let fresh = try? await Self.open(port: fallbackPort, token: token, group: group) { connection = fresh }
+            if let fresh = try? await Self.open(host: fallbackHost, port: fallbackPort, token: token, group: group) {
+                connection = fresh
+            }
         }
         throw TestFailure("a post was never acknowledged")
     }

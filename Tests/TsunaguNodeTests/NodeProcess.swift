@@ -64,12 +64,14 @@ final class NodeProcess: @unchecked Sendable {
                          "--node-id", nodeID])
     }
 
-    static func start(_ arguments: [String]) async throws -> NodeProcess {
-        try await offPool { try NodeProcess(arguments) }
+    /// `executable` is `tsunagu` unless a wrapper runs it (e.g. `cluster/netns.sh exec HOST`,
+    /// which execs it, so the process id stays the node's).
+    static func start(_ arguments: [String], executable: URL = TsunaguExecutable.url) async throws -> NodeProcess {
+        try await offPool { try NodeProcess(arguments, executable: executable) }
     }
 
-    private init(_ arguments: [String]) throws {
-        process.executableURL = TsunaguExecutable.url
+    private init(_ arguments: [String], executable: URL) throws {
+        process.executableURL = executable
         process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output

@@ -3,17 +3,24 @@ import NIOCore
 import TsunaguCore
 import TsunaguWebSocket
 
-/// The receiving end of a peer link (`/v1/peer`): after an authentic hello, every notification is
-/// handed to the hub, which reads the events from the store.
+/// The receiving end of a peer link (`/v1/peer`): an authentic hello addressed to this node gets
+/// an ack (`PeerAuth`); after it, every message must open under the link key with the next
+/// counter (`PeerFrameOpener`), or the link closes. Notifications go to the hub, which reads the
+/// events themselves from the store.
 final class PeerEndpoint: WebSocketMessageDelegate, @unchecked Sendable {
     private let context: NodeContext
     private let auth: PeerAuth
+    /// Over peer TLS, the node ids the peer's certificate names: the hello must claim one of them.
+    /// nil on a plaintext (loopback) link.
+    private let certifiedNodeIDs: Set<String>?
     private var peer: NodeID?
+    private var opener: PeerFrameOpener?
     private var helloTimer: Scheduled<Void>?
 
-    init(context: NodeContext, auth: PeerAuth) {
+    init(context: NodeContext, auth: PeerAuth, certifiedNodeIDs: Set<String>?) {
         self.context = context
         self.auth = auth
+        self.certifiedNodeIDs = certifiedNodeIDs
     }
 
     func webSocketDidOpen(_ connection: WebSocketConnection) {
@@ -23,18 +30,14 @@ final class PeerEndpoint: WebSocketMessageDelegate, @unchecked Sendable {
     }
 
     func webSocket(_ connection: WebSocketConnection, didReceiveText text: String) {
-        guard let message = PeerMessage(parsing: text) else {
-            return connection.close(code: .policyViolation, reason: "not a peer message")
+        guard var opener else { return handshake(connection, text) }
+        guard let opened = opener.open(text), let message = PeerMessage(parsing: opened) else {
+            context.logger.warning("peer link closed: a message failed authentication",
+                                   metadata: ["tsunagu.node": "\(context.nodeID)", "tsunagu.peer": "\(peer?.rawValue ?? "")"])
+            self.opener = nil  // with `peer` set, anything more is refused too
+            return connection.close(code: .policyViolation, reason: "peer message authentication failed")
         }
-        guard peer != nil else {
-            guard case .hello(let hello) = message, let node = auth.verify(hello) else {
-                context.logger.warning("peer link refused: bad hello", metadata: ["tsunagu.node": "\(context.nodeID)"])
-                return connection.close(code: .policyViolation, reason: "peer authentication failed")
-            }
-            peer = node
-            helloTimer?.cancel()
-            return
-        }
+        self.opener = opener
         switch message {
         case .event(let timeline, let seq):
             context.hub.heard(timeline: timeline, seq: seq)
@@ -42,9 +45,24 @@ final class PeerEndpoint: WebSocketMessageDelegate, @unchecked Sendable {
             context.hub.publishReceipt(timeline: timeline, user: user, profession: profession, seq: seq)
         case .revoke(let session):
             context.endSession(session)
-        case .hello, .unknown:
+        case .hello, .ack, .unknown:
             break  // newer peers may send more; ignoring keeps mixed versions working during upgrades
         }
+    }
+
+    private func handshake(_ connection: WebSocketConnection, _ text: String) {
+        guard peer == nil, case .hello(let hello) = PeerMessage(parsing: text),
+            certifiedNodeIDs?.contains(hello.node) ?? true,
+            let accepted = auth.verify(hello, at: context.nodeID)
+        else {
+            context.logger.warning("peer link refused: bad hello", metadata: ["tsunagu.node": "\(context.nodeID)"])
+            return connection.close(code: .policyViolation, reason: "peer authentication failed")
+        }
+        let (ack, key) = auth.ack(accepted, from: context.nodeID)
+        peer = accepted.peer
+        opener = PeerFrameOpener(key: key)
+        helloTimer?.cancel()
+        _ = connection.send(text: ack)
     }
 
     func webSocketDidClose(_ connection: WebSocketConnection) {

@@ -52,7 +52,7 @@ final class NodeContext: Sendable {
         let auth = configuration.peerKey.map { PeerAuth(key: $0) }
         self.peerAuth = auth
         self.peers = auth.map {
-            PeerMesh(nodeID: configuration.nodeID, auth: $0, group: group, logger: logger,
+            PeerMesh(nodeID: configuration.nodeID, auth: $0, tls: configuration.peerTLS?.clientContext, group: group, logger: logger,
                      dropRate: configuration.peerDropRate)
         }
     }

@@ -20,10 +20,17 @@ enum NodeListener {
         let http = HTTPPipeline(upgrader: makeUpgrader(context: context, limits: limits, plaintextOnTLSPort: false),
                                 router: APIRoutes.router(context), maxBody: maxBody, failure: failure)
         // With TLS, plaintext on the same port serves only what must work without a certificate:
-        // health for the balancer and HAProxy, and the HMAC-authenticated, content-free peer links.
+        // health for the balancer and HAProxy, and (on loopback) the HMAC-authenticated peer links.
         let plaintext = HTTPPipeline(
             upgrader: makeUpgrader(context: context, limits: limits, plaintextOnTLSPort: true),
             router: APIRoutes.healthRouter(context), maxBody: maxBody, failure: failure)
+        // Peer links over mutually authenticated TLS: the peer endpoint and health, nothing else.
+        let peer = configuration.peerTLS.map { peerTLS in
+            TLSSniffer.PeerRoute(
+                context: peerTLS.serverContext,
+                pipeline: HTTPPipeline(upgrader: makePeerUpgrader(context: context, limits: limits),
+                                       router: APIRoutes.healthRouter(context), maxBody: maxBody, failure: failure))
+        }
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             // Accept up to 64 connections per wake-up instead of NIO's 4: after a node loss its
@@ -45,9 +52,9 @@ enum NodeListener {
                         trustedProxies.contains { $0.contains(address) }
                     } ?? false
                     try channel.pipeline.syncOperations.addHandler(ProxyHeaderHandler(trusted: trusted) { channel, source in
-                        if let tls {
+                        if tls != nil || peer != nil {
                             try channel.pipeline.syncOperations.addHandler(
-                                TLSSniffer(tls: tls, secure: http, plaintext: plaintext, source: source))
+                                TLSSniffer(tls: tls, secure: http, plaintext: plaintext, peer: peer, source: source))
                         } else {
                             try http.configure(channel, source: source)
                         }
@@ -85,11 +92,28 @@ enum NodeListener {
             case "/v1/echo" where configuration.conformanceEcho && !plaintextOnTLSPort:
                 return { WebSocketEchoDelegate() }
             case "/v1/peer":
+                // Plaintext peer links only between processes on one host: off loopback, or once
+                // the cluster has peer TLS, a peer must come over TLS (docs/cluster.md).
                 guard let auth = context.peerAuth else { return nil }
-                return { PeerEndpoint(context: context, auth: auth) }
+                guard configuration.peerTLS == nil, channel.remoteAddress.map(CIDR.isLoopback) ?? false else {
+                    context.logger.warning("peer link refused: plaintext off loopback or with --peer-tls-cert set",
+                                           metadata: ["tsunagu.node": "\(context.nodeID)"])
+                    return nil
+                }
+                return { PeerEndpoint(context: context, auth: auth, certifiedNodeIDs: nil) }
             default:
                 return nil
             }
+        }
+    }
+
+    /// The upgrader behind peer TLS: only `/v1/peer`, bound to the node ids the certificate names.
+    private static func makePeerUpgrader(context: NodeContext, limits: WebSocketLimits) -> WebSocketServerUpgrader {
+        WebSocketServer.makeUpgrader(limits: limits, compression: false) { head, channel in
+            let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+            guard path == "/v1/peer", let auth = context.peerAuth else { return nil }
+            let certified = PeerTLS.certifiedNodeIDs(of: channel)
+            return { PeerEndpoint(context: context, auth: auth, certifiedNodeIDs: certified) }
         }
     }
 }

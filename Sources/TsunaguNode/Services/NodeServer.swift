@@ -74,7 +74,7 @@ public final class NodeServer: Service, Sendable {
         background.withLock { $0 = (serviceGroup, task) }
         context.logger.info("node listening", metadata: [
             "tsunagu.node": "\(configuration.nodeID)", "tsunagu.address": "\(configuration.host):\(port)",
-            "tsunagu.tls": "\(configuration.tls != nil)",
+            "tsunagu.tls": "\(configuration.tls != nil)", "tsunagu.peer_tls": "\(configuration.peerTLS != nil)",
             "tsunagu.admin": "\(configuration.adminHost):\(admin.localAddress?.port ?? configuration.adminPort)",
         ])
         return port
