@@ -54,6 +54,12 @@ public struct NodeConfiguration: Sendable {
     /// Addresses whose connections may open with a PROXY protocol v2 header naming the real
     /// client (`--trusted-proxy`); a PROXY header from any other address is refused.
     public var trustedProxies: [CIDR] = CIDR.loopback
+    /// Operations (docs/operations.md): the running build, where the store's data lives
+    /// (`--data-location`), the monitors' thresholds and how often notices are reloaded.
+    public var build = BuildInfo.current
+    public var dataLocation: DataLocation?
+    public var monitorThresholds = MonitorThresholds()
+    public var noticeRefreshInterval: Duration = .seconds(2)
     /// Fault injection for tests: the fraction of outbound peer announcements dropped.
     public var peerDropRate: Double = 0
 

@@ -22,6 +22,7 @@ struct Serve: AsyncParsableCommand {
         try nodeOptions.checkTransport(host: listen.host, flag: "--listen")
     }
     @OptionGroup var nodeOptions: NodeOptions
+    @OptionGroup var operations: OperationsOptions
 
     func run() async throws {
         LoggingSetup.bootstrap(timeZone: nodeOptions.timeZone)
@@ -33,6 +34,7 @@ struct Serve: AsyncParsableCommand {
             configuration.adminPort = adminListen.port
         }
         try nodeOptions.apply(to: &configuration, storePath: storeOptions.store)
+        operations.apply(to: &configuration)
         // Peer links are authenticated with a key only holders of the master key can derive.
         configuration.peerKey = key.derivedKey(purpose: "peer-link")
         let node = NodeServer(configuration: configuration, store: store)

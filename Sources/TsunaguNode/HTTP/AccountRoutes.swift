@@ -66,6 +66,7 @@ struct AccountRoutes: Sendable {
             throw HubError.badRequest("role: must be \"admin\" or \"member\"")
         }
         let profession = try Self.profession(body.profession) ?? .other
+        context.monitor.invitationSent(by: session.user)
         let user = try await context.store.invite(email: body.email, name: body.name, role: role, profession: profession,
                                                   organization: session.user.organization,
                                                   linkLifetimeSeconds: context.configuration.linkLifetimeSeconds,

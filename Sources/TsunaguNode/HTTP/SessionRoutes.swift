@@ -32,6 +32,7 @@ struct SessionRoutes: Sendable {
         switch try await store.reserveLoginAttempt(email: body.email, source: request.source,
                                                    policy: context.configuration.loginThrottle) {
         case .locked(let until):
+            context.metrics.throttledLogins.increment()
             throw HubError(code: .rateLimited,
                            message: "too many failed logins; try again after \(context.time.format(millis: until))")
         case .reserved(let reservationLocks):
@@ -54,6 +55,7 @@ struct SessionRoutes: Sendable {
                                 target: found?.user.id.rawValue, source: request.source,
                                 details: found == nil ? "unknown address \(body.email)" : nil)
             context.metrics.login("failure")
+            if let organization = found?.user.organization { context.monitor.loginFailed(organization: organization) }
             if locks {
                 await context.audit("login.locked", organization: found?.user.organization, actor: nil,
                                     target: found?.user.id.rawValue, source: request.source)

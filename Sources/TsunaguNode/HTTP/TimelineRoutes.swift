@@ -45,6 +45,7 @@ struct TimelineRoutes: Sendable {
         guard let role = TimelineRole(rawValue: body.role) else {
             throw HubError.badRequest("role: must be \"owner\", \"member\" or \"viewer\"")
         }
+        context.monitor.invitationSent(by: session.user)
         let (member, event) = try await context.store.addMember(timeline: timeline, email: body.email, role: role,
                                                                 by: session.user)
         context.committed(event)
@@ -102,6 +103,7 @@ struct TimelineRoutes: Sendable {
         let limit = try request.queryInt("limit", default: 100, range: 1...1000)
         let (events, head) = try await context.store.history(timeline: timeline, user: session.user.id,
                                                              after: after, limit: Int(limit))
+        context.monitor.timelineRead(by: session.user, timeline: timeline)
         let time = context.time
         return .json { w in
             w.objects("events", events) { w, event in

@@ -37,6 +37,9 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
     /// Requests waiting for the task at most; more get `rate_limited` without being run.
     static let maxQueuedRequests = 256
 
+    /// When the WebSocket upgrade was accepted: the start of handshake+auth time (metrics).
+    private let openedAt = NIODeadline.now()
+
     init(context: NodeContext) { self.context = context }
 
     var session: SessionRecord? { state.withLock { $0.machine.session } }
@@ -127,6 +130,7 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
             case .sendReconnect(let afterMillis):
                 reply(ServerMessage.reconnect(reason: "draining", afterMillis: afterMillis))
             case .close(let ending):
+                if ending == .authTimeout { context.metrics.refused(.authentication) }
                 let (code, reason) = WireMapping.close(ending)
                 connection.close(code: code, reason: reason)
             case .leaveRegistries:
@@ -253,12 +257,15 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
             return replyFailure(HubError(code: .unavailable, message: "the connection is closing"), to: request)
         }
         apply(actions)
+        context.metrics.handshakeAuthSeconds.record(Double((NIODeadline.now() - openedAt).nanoseconds) / 1e9)
         let nodeID = context.nodeID.rawValue
         reply(ServerMessage.ok(re: id) { w in
             w.key("user")
             record.user.writeSummary(into: &w)
             w.field("node", nodeID)
         })
+        // Notices in force for this user follow the reply (docs/protocol.md, "Notices").
+        for notice in context.noticeBoard.current(for: record.user) { reply(notice.frame) }
     }
 
     // MARK: subscriptions
@@ -297,7 +304,9 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
         context.hub.remove(subscription)
         switch why {
         case .removedFromTimeline: break
-        case .slowConsumer: apply(state.withLock { $0.machine.slowConsumer() })
+        case .slowConsumer:
+            context.metrics.slowConsumerCloses.increment()
+            apply(state.withLock { $0.machine.slowConsumer() })
         case .storeUnavailable: apply(state.withLock { $0.machine.storeUnavailable() })
         }
     }

@@ -20,7 +20,11 @@ final class NodeContext: Sendable {
     let passwords: PasswordChecker
     let storeHealth: StoreHealth
     let logger: Logger
-    let metrics = NodeMetrics()
+    let metrics: NodeMetrics
+    /// Notices shown to clients (`GET /v1/notices`, the `notice` message).
+    let noticeBoard: NoticeBoard
+    /// Rules that flag possible abuse or leaks (docs/operations.md, "Monitors").
+    let monitor: AbuseMonitor
     /// Outbound peer links, when the node is part of a cluster.
     let peers: PeerMesh?
     let peerAuth: PeerAuth?
@@ -37,9 +41,18 @@ final class NodeContext: Sendable {
         self.passwords = passwords
         self.logger = logger
         self.storeHealth = StoreHealth(store: store, clock: clock, logger: logger)
-        let metrics = self.metrics
+        let metrics = NodeMetrics(build: configuration.build)
+        self.metrics = metrics
+        self.noticeBoard = NoticeBoard(store: store, connections: connections, time: configuration.time,
+                                       interval: configuration.noticeRefreshInterval, logger: logger)
+        self.monitor = AbuseMonitor(thresholds: configuration.monitorThresholds, store: store, metrics: metrics,
+                                    time: configuration.time, logger: logger)
         self.hub = SubscriptionHub(log: store, time: configuration.time, logger: logger, timerLoop: group.next(),
-                                   onRead: { metrics.repairs.increment() })
+                                   onRead: { seconds, delivered in
+                                       metrics.repairReadSeconds.record(seconds)
+                                       if delivered { metrics.repairs.increment() }
+                                   },
+                                   onDeliver: { metrics.deliverSeconds.record($0) })
         self.mailWorker = configuration.mailTransport.map {
             MailDeliveryWorker(store: StoreOutbox(store: store, from: configuration.mailFrom), transport: $0,
                                logger: logger)
