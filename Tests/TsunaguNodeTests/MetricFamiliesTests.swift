@@ -50,6 +50,26 @@ import TsunaguCore
         }
     }
 
+    @Test func refusedConnectionsAreCountedByReason() async throws {
+        try await withLiveNode({
+            $0.trustedProxies = [CIDR("10.0.0.0/8")!]
+            $0.authTimeout = .milliseconds(300)
+        }) { live in
+            let spoof = ProxyHeader.Address(bytes: [192, 0, 2, 1], port: 5)
+            let header = ProxyHeader(command: .proxy, source: spoof,
+                                     destination: ProxyHeader.Address(bytes: [127, 0, 0, 1], port: 443)).encoded()
+            let refused = try await RawHTTP.login(port: live.port, header: header, email: "nurse@sakura.test",
+                                                  password: LiveNode.password)
+            #expect(refused.status == 0)
+            let silent = try await live.connect()
+            #expect(try await silent.waitForClose() == 4001)
+            let admin = TsunaguHTTPClient(host: "127.0.0.1", port: try #require(live.node.adminPort), group: live.group)
+            let text = try await admin.send("GET", "/metrics").text
+            #expect(text.contains(#"tsunagu_refused_connections_total{reason="untrusted_proxy"} 1"#))
+            #expect(text.contains(#"tsunagu_refused_connections_total{reason="authentication"} 1"#))
+        }
+    }
+
     /// The Grafana dashboard (cluster/grafana/) charts only families a node exports.
     @Test func theDashboardChartsOnlyExportedFamilies() async throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

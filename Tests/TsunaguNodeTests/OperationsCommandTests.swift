@@ -95,6 +95,24 @@ import TsunaguCore
         let groups = try JSONValue.parse(sd.output).arrayValue ?? []
         #expect(groups.first?.objectValue?["targets"] == .array([.string(admin)]))
         #expect(groups.first?.objectValue?["labels"]?.objectValue?["node"]?.stringValue == "n_json")
+        // The file_sd writer of cluster/prometheus/ writes the same list.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let targets = store.directory + "/targets/tsunagu-nodes.json"
+        let script = try await offPool { () -> Int32 in
+            let process = Process()
+            process.executableURL = root.appendingPathComponent("cluster/prometheus/tsunagu-sd.sh")
+            process.arguments = [targets, "1", "--"] + store.common
+            process.environment = ProcessInfo.processInfo.environment.merging(
+                ["ONCE": "1", "TSUNAGU": TsunaguExecutable.url.path]) { $1 }
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+        #expect(script == 0)
+        let written = try JSONValue.parse(try String(contentsOfFile: targets, encoding: .utf8))
+        #expect(written.arrayValue?.first?.objectValue?["targets"] == .array([.string(admin)]))
     }
 
     @Test func serveRefusesABadDataLocationOrThreshold() async throws {
