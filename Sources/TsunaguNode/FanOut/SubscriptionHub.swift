@@ -37,13 +37,13 @@ final class SubscriptionHub: Sendable {
     private let holdTime: TimeAmount = .milliseconds(20)
     /// Called for each store read, with its duration and whether it delivered events (metrics).
     private let onRead: @Sendable (_ seconds: Double, _ delivered: Bool) -> Void
-    /// Called once per live event per event loop as its frame is handed to that loop's
+    /// Called on each event loop, once per live event, as its frame is handed to that loop's
     /// subscribers, with the seconds since its commit (metrics; never per subscriber).
-    private let onDeliver: @Sendable (_ seconds: Double) -> Void
+    private let onDeliver: @Sendable (_ seconds: Double, _ loop: any EventLoop) -> Void
 
     init(log: any EventLog, time: WireTime, logger: Logger, timerLoop: any EventLoop,
          onRead: @escaping @Sendable (_ seconds: Double, _ delivered: Bool) -> Void = { _, _ in },
-         onDeliver: @escaping @Sendable (_ seconds: Double) -> Void = { _ in }) {
+         onDeliver: @escaping @Sendable (_ seconds: Double, _ loop: any EventLoop) -> Void = { _, _ in }) {
         self.log = log
         self.time = time
         self.logger = logger
@@ -154,9 +154,10 @@ final class SubscriptionHub: Sendable {
                 let onDeliver = self.onDeliver
                 for lane in feed.lanes {
                     let subscriptions = lane.subscriptions
-                    lane.loop.execute {
+                    let loop = lane.loop
+                    loop.execute {
                         if let committed = frame.committedAtMillis {
-                            onDeliver(Double(max(0, WireTime.nowMillis() - committed)) / 1000)
+                            onDeliver(Double(max(0, WireTime.nowMillis() - committed)) / 1000, loop)
                         }
                         for subscription in subscriptions { subscription.receive(frame) }
                     }

@@ -60,7 +60,7 @@ enum APIRoutes {
         var router = APIRouter()
         addHealth(to: &router, context)
         router.add(.GET, "/metrics") { _ in
-            let text = context.metrics.scrape(connections: context.connections.count,
+            let text = await context.metrics.scrape(connections: context.connections.count,
                                               subscriptions: context.hub.subscriptionCount,
                                               peerLinks: context.peers?.connectedPeers ?? 0)
             return APIResponse(status: .ok, body: text, contentType: "text/plain; version=0.0.4")

@@ -1,3 +1,4 @@
+import NIOCore
 import Prometheus
 import TsunaguCore
 
@@ -7,7 +8,8 @@ import TsunaguCore
 ///
 /// Recording stays off the per-subscriber path: counters are atomics, and the one histogram on
 /// the delivery path is recorded once per event per event loop, not per subscriber
-/// (`SubscriptionHub`). Process figures are read at scrape time (docs/operations.md, "What to watch").
+/// (`SubscriptionHub`), into that loop's own buckets (`LoopLocalHistogram`, no lock). Process
+/// figures are read at scrape time (docs/operations.md, "What to watch").
 final class NodeMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     let eventsCommitted: Counter
@@ -17,7 +19,7 @@ final class NodeMetrics: Sendable {
     let commitSeconds: ValueHistogram
     /// From an event's commit (its `at`) until its frame is handed to the sockets of an event
     /// loop's subscribers, on the node that delivers it (peers' events included).
-    let deliverSeconds: ValueHistogram
+    let deliverSeconds: LoopLocalHistogram
     /// From the WebSocket upgrade until `auth` succeeded.
     let handshakeAuthSeconds: ValueHistogram
     /// Store reads that repair a gap or catch a subscriber up, by duration.
@@ -34,7 +36,8 @@ final class NodeMetrics: Sendable {
     /// Seconds: 1 ms to 10 s.
     static let latencyBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10]
 
-    init(build: BuildInfo = .current) {
+    /// `loops`: the node's event loops, where deliveries are recorded.
+    init(build: BuildInfo = .current, loops: [any EventLoop] = []) {
         eventsCommitted = registry.makeCounter(name: "tsunagu_events_committed_total",
                                                help: "Events committed through this node.")
         receipts = registry.makeCounter(name: "tsunagu_receipts_total", help: "Read markers moved through this node.")
@@ -42,9 +45,10 @@ final class NodeMetrics: Sendable {
                                        help: "Store reads that delivered events committed through other nodes.")
         commitSeconds = registry.makeValueHistogram(name: "tsunagu_commit_seconds", buckets: Self.latencyBuckets,
                                                     help: "Time to commit a post, reaction or call to the store.")
-        deliverSeconds = registry.makeValueHistogram(
-            name: "tsunagu_publish_deliver_seconds", buckets: Self.latencyBuckets,
-            help: "From an event's commit until this node hands it to its subscribers' sockets (per event loop).")
+        deliverSeconds = LoopLocalHistogram(
+            name: "tsunagu_publish_deliver_seconds", help:
+                "From an event's commit until this node hands it to its subscribers' sockets (per event loop).",
+            bounds: Self.latencyBuckets, loops: loops)
         handshakeAuthSeconds = registry.makeValueHistogram(
             name: "tsunagu_handshake_auth_seconds", buckets: Self.latencyBuckets,
             help: "From the WebSocket upgrade until a successful auth.")
@@ -108,14 +112,14 @@ final class NodeMetrics: Sendable {
         }
     }
 
-    /// The exposition, with the gauges read at scrape time.
-    func scrape(connections: Int, subscriptions: Int, peerLinks: Int) -> [UInt8] {
+    /// The exposition, with the gauges read and the loops' histogram collected at scrape time.
+    func scrape(connections: Int, subscriptions: Int, peerLinks: Int) async -> [UInt8] {
         self.connections.set(Double(connections))
         self.subscriptions.set(Double(subscriptions))
         self.peerLinks.set(Double(peerLinks))
         let process = ProcessStatistics.read()
         if let rss = process.residentBytes { residentMemory.set(Double(rss)) }
         if let files = process.openFiles { openFiles.set(Double(files)) }
-        return registry.emitToBuffer()
+        return registry.emitToBuffer() + (await deliverSeconds.render())
     }
 }

@@ -41,7 +41,7 @@ final class NodeContext: Sendable {
         self.passwords = passwords
         self.logger = logger
         self.storeHealth = StoreHealth(store: store, clock: clock, logger: logger)
-        let metrics = NodeMetrics(build: configuration.build)
+        let metrics = NodeMetrics(build: configuration.build, loops: Array(group.makeIterator()))
         self.metrics = metrics
         self.noticeBoard = NoticeBoard(store: store, connections: connections, time: configuration.time,
                                        interval: configuration.noticeRefreshInterval, logger: logger)
@@ -52,7 +52,7 @@ final class NodeContext: Sendable {
                                        metrics.repairReadSeconds.record(seconds)
                                        if delivered { metrics.repairs.increment() }
                                    },
-                                   onDeliver: { metrics.deliverSeconds.record($0) })
+                                   onDeliver: { metrics.deliverSeconds.record($0, on: $1) })
         self.mailWorker = configuration.mailTransport.map {
             MailDeliveryWorker(store: StoreOutbox(store: store, from: configuration.mailFrom), transport: $0,
                                logger: logger)
