@@ -122,5 +122,8 @@ import TsunaguCore
             #expect(result.status == 2, "\(flag)")
             #expect(result.output.split(separator: "\n").count == 1 && result.output.contains(flag), "\(result.output)")
         }
+        // `up` takes the same flags and passes them to its nodes.
+        let up = try await TsunaguExecutable.run(["up", "--port", "1", "--data-location", "jp/tokyo"])
+        #expect(up.status == 2 && up.output.contains("--data-location"), "\(up.output)")
     }
 }
