@@ -3,8 +3,10 @@ import Testing
 import TsunaguCore
 
 /// The operator commands of docs/operations.md ("Notices, incidents and monitors", "Metrics"),
-/// run as the real executable on a store made by `admin bootstrap`.
-@Suite struct OperationsCommandTests {
+/// run as the real executable on a store made by `admin bootstrap`. One at a time: each starts
+/// several processes, and Foundation's `Process.run` has crashed reading /proc/self/fd while the
+/// test process held ~1,600 descriptors from the many suites running in parallel.
+@Suite(.serialized) struct OperationsCommandTests {
     static func future(hours: Double) -> String {
         WireTime.japan.format(millis: WireTime.nowMillis() + Int64(hours * 3_600_000))
     }

@@ -10,7 +10,7 @@ import TsunaguStore
 /// The white paper's operations on a live node (docs/operations.md, "Notices, incidents and
 /// monitors"): notices reach subscribed clients and admins' mailboxes, incidents reach the
 /// affected organizations' admins only, monitors raise alerts, the deployment shows its data location.
-@Suite struct OperationsTests {
+@Suite(.serialized) struct OperationsTests {
     static let password = "correct horse battery staple"
 
     /// An activated admin of `organization`, and a token.
