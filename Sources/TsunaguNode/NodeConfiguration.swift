@@ -63,6 +63,12 @@ public struct NodeConfiguration: Sendable {
     /// How often the node checks that the sessions it holds sockets for are still live (the idle
     /// timeout of a socket that sends nothing).
     public var idleSessionSweepInterval: Duration = .seconds(30)
+    /// Operations (docs/operations.md): the running build, where the store's data lives
+    /// (`--data-location`), the monitors' thresholds and how often notices are reloaded.
+    public var build = BuildInfo.current
+    public var dataLocation: DataLocation?
+    public var monitorThresholds = MonitorThresholds()
+    public var noticeRefreshInterval: Duration = .seconds(2)
     /// Fault injection for tests: the fraction of outbound peer announcements dropped.
     public var peerDropRate: Double = 0
 

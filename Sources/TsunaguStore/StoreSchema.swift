@@ -247,6 +247,46 @@ enum StoreSchema {
                 );
                 """)
         }
+        migrator.registerMigration("2026-12-02-operations") { db in
+            // Operator notices, incidents and monitor alerts (docs/operations.md, "Notices,
+            // incidents and monitors"), and where each node's admin listener answers.
+            try db.execute(sql: """
+                CREATE TABLE notices (
+                    id TEXT PRIMARY KEY,
+                    kind TEXT NOT NULL,              -- change
+                    starts_at INTEGER NOT NULL,
+                    ends_at INTEGER NOT NULL,
+                    text BLOB NOT NULL,              -- encrypted, like everything a person typed
+                    created_at INTEGER NOT NULL,
+                    removed_at INTEGER
+                );
+                CREATE TABLE incidents (
+                    id TEXT PRIMARY KEY,
+                    detected_at INTEGER NOT NULL,
+                    opened_at INTEGER NOT NULL,
+                    notified_at INTEGER,             -- when the affected organizations' admins were told
+                    closed_at INTEGER,
+                    text BLOB NOT NULL
+                );
+                CREATE TABLE incident_organizations (
+                    incident_id TEXT NOT NULL REFERENCES incidents(id),
+                    org_id TEXT NOT NULL REFERENCES organizations(id),
+                    PRIMARY KEY (incident_id, org_id)
+                );
+                CREATE TABLE monitor_alerts (
+                    id TEXT PRIMARY KEY,
+                    org_id TEXT NOT NULL REFERENCES organizations(id),
+                    rule TEXT NOT NULL,              -- login_failures, patient_reads, mass_invitations, fan_out
+                    subject TEXT,                    -- a user id, or NULL for an organization-wide rule
+                    at_ms INTEGER NOT NULL,
+                    observed INTEGER NOT NULL,
+                    threshold INTEGER NOT NULL,
+                    window_ms INTEGER NOT NULL
+                );
+                CREATE INDEX monitor_alerts_org ON monitor_alerts(org_id, at_ms);
+                ALTER TABLE nodes ADD COLUMN admin_address TEXT;
+                """)
+        }
         return migrator
     }
 }

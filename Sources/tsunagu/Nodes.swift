@@ -16,11 +16,26 @@ extension Nodes {
         static let configuration = CommandConfiguration(abstract: "List nodes with state, age and load.")
         @OptionGroup var storeOptions: StoreOptions
         @Flag(help: "Include nodes that have left.") var all = false
+        @Flag(help: "Print JSON: one object per node with id, address, admin address, state and last heartbeat.")
+        var json = false
+        @Flag(help: "With --json: print Prometheus file_sd targets (the admin listeners of live nodes) instead.")
+        var prometheusSd = false
+        @Option(help: "Time zone of the heartbeat times in --json.") var timeZone = "Asia/Tokyo"
+
+        func validate() throws {
+            if prometheusSd && !json { throw ValidationError("--prometheus-sd: goes with --json") }
+        }
 
         func run() async throws {
             let store = try storeOptions.openStore(createKey: false)
             let nodes = try await store.nodes()
             let now = WireTime.nowMillis()
+            if json {
+                let listing = NodeListing(nodes: nodes.filter { all || $0.state != .gone },
+                                          adminAddresses: try await store.adminAddresses(), nowMillis: now,
+                                          time: try OperatorTime.wireTime(timeZone))
+                return print(prometheusSd ? listing.prometheusTargets() : listing.json())
+            }
             print(Self.row(["ID", "ADDRESS", "STATE", "AGE", "HEARTBEAT", "CONNECTIONS", "SUBSCRIPTIONS"]))
             for node in nodes where all || node.state != .gone {
                 let alive = node.isAlive(nowMillis: now, leaseMillis: HubStore.defaultLeaseMillis)
@@ -31,9 +46,8 @@ extension Nodes {
             }
         }
 
-        static func row(_ cells: [String]) -> String {
-            let widths = [14, 22, 9, 8, 12, 12, 13]
-            return zip(cells, widths).map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }
+        static func row(_ cells: [String], widths: [Int] = [14, 22, 9, 8, 12, 12, 13]) -> String {
+            zip(cells, widths).map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }
                 .joined(separator: " ").trimmingCharacters(in: .whitespaces)
         }
 

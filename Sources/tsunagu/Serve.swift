@@ -34,6 +34,7 @@ struct Serve: AsyncParsableCommand {
     }
     @OptionGroup var nodeOptions: NodeOptions
     @OptionGroup var logOptions: LogOptions
+    @OptionGroup var operations: OperationsOptions
 
     func run() async throws {
         LoggingSetup.bootstrap(timeZone: nodeOptions.timeZone, options: logOptions)
@@ -49,6 +50,7 @@ struct Serve: AsyncParsableCommand {
             configuration.adminPort = adminListen.port
         }
         try nodeOptions.apply(to: &configuration, storePath: storeOptions.store)
+        operations.apply(to: &configuration)
         // Peer links are authenticated with a secret stored wrapped by the master key (only holders
         // of a master key that opens this store have it, and it survives a master-key rotation),
         // and with peer TLS also by a node certificate from the cluster CA.

@@ -17,6 +17,7 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Number of node processes.") var nodes = 3
     @Option(help: "Address to bind.") var host = "127.0.0.1"
     @OptionGroup var nodeOptions: NodeOptions
+    @OptionGroup var operations: OperationsOptions
     @Option(help: ArgumentHelp("Directory of the daily encrypted backups (default: backups/ beside the store).", valueName: "dir"))
     var backupDir: String?
     @Flag(help: "Take no daily backup (see `tsunagu backup`).") var noBackups = false
@@ -73,7 +74,7 @@ struct Up: AsyncParsableCommand {
             let nodeID = "n_\(nodePort)"
             children.append(try NodeLauncher.start(storeOptions: storeOptions, host: host, port: nodePort,
                                                    nodeID: nodeID, logPath: "\(logs)/node-\(nodePort).log",
-                                                   extraArguments: arguments + nodeOptions.peerTLS.arguments(node: nodeID)))
+                                                   extraArguments: arguments + operations.arguments + nodeOptions.peerTLS.arguments(node: nodeID)))
         }
         let balancer = BalancerServer(configuration: BalancerConfiguration(host: host, port: port),
                                       directory: RegistryDirectory(store: store))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TsunaguNode
 
 /// `tsunagu version` (and `tsunagu --version`): the version, the commit and the day it was
 /// built (baked in by Plugins/BuildInfoPlugin), and the configured data location.
@@ -14,9 +15,9 @@ struct Version: ParsableCommand {
     var dataLocation: String?
 
     func validate() throws {
-        if let dataLocation, dataLocation.trimmingCharacters(in: .whitespaces).isEmpty || dataLocation.count > 100
-            || dataLocation.contains(where: \.isNewline) {
-            throw ValidationError("--data-location: 1 to 100 characters on one line, e.g. JP/Tokyo")
+        // The same format as the nodes' --data-location (OperationsOptions).
+        if let dataLocation, DataLocation(dataLocation) == nil {
+            throw ValidationError("--data-location: '\(dataLocation)' is not \(DataLocation.format)")
         }
     }
 

@@ -8,9 +8,12 @@ struct FeedFrame: Sendable {
     let bytes: SharedFrame
     /// The user a member/leave event removes: that user's subscriptions end after it.
     let leaving: UserID?
+    /// When the event was committed (nil for a receipt): publish→deliver latency is measured from it.
+    let committedAtMillis: Int64?
 
     init(event: TimelineEvent, time: WireTime) {
         bytes = SharedFrame(text: ByteBuffer(bytes: ServerMessage.event(event, time: time)))
+        committedAtMillis = event.atMillis
         if case .member(let user, .leave, _) = event.payload { leaving = user.id } else { leaving = nil }
     }
 
@@ -18,5 +21,6 @@ struct FeedFrame: Sendable {
         bytes = SharedFrame(text: ByteBuffer(bytes: ServerMessage.receipt(timeline: timeline, user: user, seq: seq,
                                                                           profession: profession)))
         leaving = nil
+        committedAtMillis = nil
     }
 }

@@ -35,16 +35,21 @@ final class SubscriptionHub: Sendable {
     /// How long an event committed here waits for the one before it (published by a racing task)
     /// before the gap is read from the store.
     private let holdTime: TimeAmount = .milliseconds(20)
-    /// Called for each store read that delivered events (metrics).
-    private let onRead: @Sendable () -> Void
+    /// Called for each store read, with its duration and whether it delivered events (metrics).
+    private let onRead: @Sendable (_ seconds: Double, _ delivered: Bool) -> Void
+    /// Called on each event loop, once per live event, as its frame is handed to that loop's
+    /// subscribers, with the seconds since its commit (metrics; never per subscriber).
+    private let onDeliver: @Sendable (_ seconds: Double, _ loop: any EventLoop) -> Void
 
     init(log: any EventLog, time: WireTime, logger: Logger, timerLoop: any EventLoop,
-         onRead: @escaping @Sendable () -> Void = {}) {
+         onRead: @escaping @Sendable (_ seconds: Double, _ delivered: Bool) -> Void = { _, _ in },
+         onDeliver: @escaping @Sendable (_ seconds: Double, _ loop: any EventLoop) -> Void = { _, _ in }) {
         self.log = log
         self.time = time
         self.logger = logger
         self.timerLoop = timerLoop
         self.onRead = onRead
+        self.onDeliver = onDeliver
     }
 
     // MARK: subscriptions
@@ -155,9 +160,14 @@ final class SubscriptionHub: Sendable {
         for action in actions {
             switch action {
             case .release(_, let frame), .broadcast(let frame):
+                let onDeliver = self.onDeliver
                 for lane in feed.lanes {
                     let subscriptions = lane.subscriptions
-                    lane.loop.execute {
+                    let loop = lane.loop
+                    loop.execute {
+                        if let committed = frame.committedAtMillis {
+                            onDeliver(Double(max(0, WireTime.nowMillis() - committed)) / 1000, loop)
+                        }
                         for subscription in subscriptions { subscription.receive(frame) }
                     }
                 }
@@ -188,9 +198,11 @@ final class SubscriptionHub: Sendable {
     /// every subscriber that needs it.
     private func perform(_ read: Read) async {
         do {
+            let started = ContinuousClock.now
             let events = try await log.events(timeline: read.timeline, after: read.after, through: read.through,
                                               limit: read.limit)
-            if !events.isEmpty { onRead() }
+            let elapsed = ContinuousClock.now - started
+            onRead(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, !events.isEmpty)
             let frames = events.map { (seq: $0.seq, frame: FeedFrame(event: $0, time: time)) }
             update(read.timeline) { $0.readCompleted(after: read.after, through: read.through, events: frames) }
         } catch {

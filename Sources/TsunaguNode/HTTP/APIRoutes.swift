@@ -12,6 +12,7 @@ enum APIRoutes {
         let accounts = AccountRoutes(context: context)
         let certificates = CertificateRoutes(context: context)
         let sessionList = SessionListRoutes(context: context)
+        let operations = OperationsRoutes(context: context)
         router.add(.POST, "/v1/sessions", sessions.login)
         router.add(.DELETE, "/v1/sessions/current", sessions.logout)
         router.add(.GET, "/v1/me", sessions.me)
@@ -27,6 +28,9 @@ enum APIRoutes {
         router.add(.GET, "/v1/timelines/{id}/events", timelines.history)
         router.add(.GET, "/v1/admin/audit", admin.audit)
         router.add(.GET, "/v1/admin/audit/export", admin.auditExport)
+        router.add(.GET, "/v1/notices", operations.notices)
+        router.add(.GET, "/v1/admin/alerts", operations.alerts)
+        router.add(.GET, "/v1/admin/deployment", operations.deployment)
         router.add(.POST, "/v1/registrations", accounts.register)
         router.add(.POST, "/v1/registrations/complete", accounts.complete)
         router.add(.GET, "/v1/admin/users", accounts.list)
@@ -62,7 +66,7 @@ enum APIRoutes {
         var router = APIRouter()
         addHealth(to: &router, context)
         router.add(.GET, "/metrics") { _ in
-            let text = context.metrics.scrape(connections: context.connections.count,
+            let text = await context.metrics.scrape(connections: context.connections.count,
                                               subscriptions: context.hub.subscriptionCount,
                                               peerLinks: context.peers?.connectedPeers ?? 0)
             return APIResponse(status: .ok, body: text, contentType: "text/plain; version=0.0.4")

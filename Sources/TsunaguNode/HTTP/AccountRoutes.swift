@@ -82,6 +82,7 @@ struct AccountRoutes: Sendable {
             throw HubError.badRequest("role: must be \"admin\" or \"member\"")
         }
         let profession = try Self.profession(body.profession) ?? .other
+        context.monitor.invitationSent(by: session.user)
         let user = try await context.audited("user.invite", organization: session.user.organization, actor: session.user.id,
                                              source: request.source,
                                              details: "\(body.email) role \(role.rawValue) profession \(profession.rawValue)") {

@@ -26,9 +26,12 @@ final class ProxyHeaderHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var skipping = 0
     private var source: String?
     private var done = false
+    /// Told of each refused connection (metrics).
+    private let onRefuse: () -> Void
 
-    init(trusted: Bool, configure: @escaping (any Channel, String?) throws -> Void) {
+    init(trusted: Bool, onRefuse: @escaping () -> Void = {}, configure: @escaping (any Channel, String?) throws -> Void) {
         self.trusted = trusted
+        self.onRefuse = onRefuse
         self.configure = configure
     }
 
@@ -76,6 +79,7 @@ final class ProxyHeaderHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func refuse(context: ChannelHandlerContext) {
         done = true
         pending = nil
+        onRefuse()
         context.close(promise: nil)
     }
 

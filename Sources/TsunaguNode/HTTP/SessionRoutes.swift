@@ -32,6 +32,7 @@ struct SessionRoutes: Sendable {
         switch try await store.reserveLoginAttempt(email: body.email, source: request.source,
                                                    policy: context.configuration.loginThrottle) {
         case .locked(let until):
+            context.metrics.throttledLogins.increment()
             // A refused login is recorded too (the account or the source is locked): the
             // organization's admins see attempts against their users while the lock holds.
             let target = try? await store.user(email: body.email)
@@ -61,6 +62,7 @@ struct SessionRoutes: Sendable {
             }
             context.logger.info("login failed", metadata: ["tsunagu.node": "\(context.nodeID)"])
             context.metrics.login("failure")
+            if let organization = found?.user.organization { context.monitor.loginFailed(organization: organization) }
             if locks {
                 try await context.audit("login.locked", organization: found?.user.organization, actor: nil,
                                     target: found?.user.id.rawValue, source: request.source)

@@ -49,6 +49,7 @@ struct TimelineRoutes: Sendable {
         guard let role = TimelineRole(rawValue: body.role) else {
             throw HubError.badRequest("role: must be \"owner\", \"member\" or \"viewer\"")
         }
+        context.monitor.invitationSent(by: session.user)
         // The member's id is known only inside the transaction: the entry names the timeline and
         // (encrypted) the address added; the timeline's own member event names the user.
         let (member, event) = try await context.audited("member.add", organization: session.user.organization,
@@ -113,6 +114,7 @@ struct TimelineRoutes: Sendable {
         // No page of patient data leaves unrecorded.
         try await context.patientReads.record("timeline.read", session: session, timeline: timeline,
                                               source: request.source, context: context)
+        context.monitor.timelineRead(by: session.user, timeline: timeline)
         let time = context.time
         return .json { w in
             w.objects("events", events) { w, event in

@@ -25,17 +25,26 @@ extension ClientSession {
             }
             reply(ServerMessage.ok(re: request.id))
         case .post(let timeline, let body, let clientMsgID):
+            let started = NIODeadline.now()
             let (event, created) = try await store.post(timeline: timeline, author: user, body: body,
                                                         clientMsgID: clientMsgID)
-            if created { context.committed(event) }
+            context.metrics.commitSeconds.record(Self.seconds(since: started))
+            if created {
+                context.committed(event)
+                context.monitor.posted(by: user, timeline: timeline)
+            }
             replyCommitted(request.id, event)
         case .react(let timeline, let targetSeq, let reaction, let op):
+            let started = NIODeadline.now()
             let event = try await store.react(timeline: timeline, author: user, targetSeq: targetSeq,
                                               reaction: reaction, op: op)
+            context.metrics.commitSeconds.record(Self.seconds(since: started))
             context.committed(event)
             replyCommitted(request.id, event)
         case .call(let timeline, let callID, let op):
+            let started = NIODeadline.now()
             let event = try await store.call(timeline: timeline, author: user, callID: callID, op: op)
+            context.metrics.commitSeconds.record(Self.seconds(since: started))
             context.committed(event)
             replyCommitted(request.id, event)
         case .read(let timeline, let seq):
@@ -44,6 +53,10 @@ extension ClientSession {
             }
             reply(ServerMessage.ok(re: request.id))
         }
+    }
+
+    static func seconds(since start: NIODeadline) -> Double {
+        Double((NIODeadline.now() - start).nanoseconds) / 1e9
     }
 
     private func replyCommitted(_ id: Int64, _ event: TimelineEvent) {
@@ -86,6 +99,7 @@ extension ClientSession {
             if cursor.reset { w.field("reset", true) }
         })
         context.hub.start(subscription, after: cursor.after, head: start.head)
+        context.monitor.timelineRead(by: user, timeline: timeline)
         recordRead(timeline)
     }
 

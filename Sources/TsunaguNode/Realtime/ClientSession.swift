@@ -42,6 +42,9 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
     /// Ties this connection's log lines together (LogContext); random, never the session's.
     let connectionID = LogContext.newID()
 
+    /// When the WebSocket upgrade was accepted: the start of handshake+auth time (metrics).
+    private let openedAt = NIODeadline.now()
+
     init(context: NodeContext, source: String? = nil) {
         self.context = context
         self.source = source
@@ -135,6 +138,7 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
             case .sendReconnect(let afterMillis):
                 reply(ServerMessage.reconnect(reason: "draining", afterMillis: afterMillis))
             case .close(let ending):
+                if ending == .authTimeout { context.metrics.refused(.authentication) }
                 let (code, reason) = WireMapping.close(ending)
                 connection.close(code: code, reason: reason)
             case .leaveRegistries:
@@ -264,12 +268,15 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
             return replyFailure(HubError(code: .unavailable, message: "the connection is closing"), to: request)
         }
         apply(actions)
+        context.metrics.handshakeAuthSeconds.record(Double((NIODeadline.now() - openedAt).nanoseconds) / 1e9)
         let nodeID = context.nodeID.rawValue
         reply(ServerMessage.ok(re: id) { w in
             w.key("user")
             record.user.writeSummary(into: &w)
             w.field("node", nodeID)
         })
+        // Notices in force for this user follow the reply (docs/protocol.md, "Notices").
+        for notice in context.noticeBoard.current(for: record.user) { reply(notice.frame) }
     }
 
     // MARK: subscriptions
@@ -308,7 +315,9 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
         context.hub.remove(subscription)
         switch why {
         case .removedFromTimeline: break
-        case .slowConsumer: apply(state.withLock { $0.machine.slowConsumer() })
+        case .slowConsumer:
+            context.metrics.slowConsumerCloses.increment()
+            apply(state.withLock { $0.machine.slowConsumer() })
         case .storeUnavailable: apply(state.withLock { $0.machine.storeUnavailable() })
         }
     }

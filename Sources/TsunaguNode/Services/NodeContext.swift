@@ -22,7 +22,11 @@ final class NodeContext: Sendable {
     let activity: SessionActivity
     let storeHealth: StoreHealth
     let logger: Logger
-    let metrics = NodeMetrics()
+    let metrics: NodeMetrics
+    /// Notices shown to clients (`GET /v1/notices`, the `notice` message).
+    let noticeBoard: NoticeBoard
+    /// Rules that flag possible abuse or leaks (docs/operations.md, "Monitors").
+    let monitor: AbuseMonitor
     /// Coalesced audit entries of reads of patient data.
     let patientReads = PatientDataReads()
     /// Outbound peer links, when the node is part of a cluster.
@@ -42,9 +46,18 @@ final class NodeContext: Sendable {
         self.logger = logger
         self.storeHealth = StoreHealth(store: store, clock: clock, logger: logger)
         self.activity = SessionActivity(store: store, clock: clock, logger: logger)
-        let metrics = self.metrics
+        let metrics = NodeMetrics(build: configuration.build, loops: Array(group.makeIterator()))
+        self.metrics = metrics
+        self.noticeBoard = NoticeBoard(store: store, connections: connections, time: configuration.time,
+                                       interval: configuration.noticeRefreshInterval, logger: logger)
+        self.monitor = AbuseMonitor(thresholds: configuration.monitorThresholds, store: store, metrics: metrics,
+                                    time: configuration.time, logger: logger)
         self.hub = SubscriptionHub(log: store, time: configuration.time, logger: logger, timerLoop: group.next(),
-                                   onRead: { metrics.repairs.increment() })
+                                   onRead: { seconds, delivered in
+                                       metrics.repairReadSeconds.record(seconds)
+                                       if delivered { metrics.repairs.increment() }
+                                   },
+                                   onDeliver: { metrics.deliverSeconds.record($0, on: $1) })
         self.mailWorker = configuration.mailTransport.map {
             MailDeliveryWorker(store: StoreOutbox(store: store, from: configuration.mailFrom), transport: $0,
                                logger: logger)

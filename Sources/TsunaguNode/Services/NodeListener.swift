@@ -51,7 +51,9 @@ enum NodeListener {
                     let trusted = channel.remoteAddress.map { address in
                         trustedProxies.contains { $0.contains(address) }
                     } ?? false
-                    try channel.pipeline.syncOperations.addHandler(ProxyHeaderHandler(trusted: trusted) { channel, source in
+                    let metrics = context.metrics
+                    try channel.pipeline.syncOperations.addHandler(ProxyHeaderHandler(
+                        trusted: trusted, onRefuse: { metrics.refused(.untrustedProxy) }) { channel, source in
                         if tls != nil || peer != nil {
                             try channel.pipeline.syncOperations.addHandler(
                                 TLSSniffer(tls: tls, secure: http, plaintext: plaintext, peer: peer, source: source))

@@ -28,13 +28,17 @@ public final class NodeServer: Service, Sendable {
     private let background = Mutex<(group: ServiceGroup, task: Task<Void, Never>)?>(nil)
     private let membership = Mutex<MembershipAgent?>(nil)
     private let drained = Mutex<[CheckedContinuation<Void, Never>]?>([])
+    private let lagProbe: EventLoopLagProbe
 
     public init(configuration: NodeConfiguration, store: HubStore, passwords: PasswordHasher = PasswordHasher(),
                 logger: Logger = Logger(label: "tsunagu.node")) {
         self.configuration = configuration
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
-        self.context = NodeContext(configuration: configuration, store: store, passwords: PasswordChecker(hasher: passwords),
-                                   clock: SystemWallClock(), logger: logger, group: group)
+        let context = NodeContext(configuration: configuration, store: store,
+                                  passwords: PasswordChecker(hasher: passwords), clock: SystemWallClock(), logger: logger,
+                                  group: group)
+        self.context = context
+        self.lagProbe = EventLoopLagProbe { [metrics = context.metrics] in metrics.eventLoopLag.set($0) }
     }
 
     /// Binds and starts serving; returns the bound port (useful with port 0).
@@ -62,6 +66,9 @@ public final class NodeServer: Service, Sendable {
                 Task { await self.drain() }
             }
             try await agent.register()
+            // Where Prometheus finds this node (`tsunagu nodes list --json --prometheus-sd`).
+            let adminAddress = "\(configuration.adminHost):\(admin.localAddress?.port ?? configuration.adminPort)"
+            try await context.store.setAdminAddress(id: configuration.nodeID, address: adminAddress)
             membership.withLock { $0 = agent }
             let interval = Duration.nanoseconds(configuration.heartbeatInterval.nanoseconds)
             services += [agent, RepairSweep(hub: context.hub, interval: interval)]
@@ -69,6 +76,8 @@ public final class NodeServer: Service, Sendable {
         if let worker = context.mailWorker { services.append(MailService(worker: worker)) }
         services.append(MailRetention(store: context.store, transport: configuration.mailTransport,
                                       lifetimeMillis: configuration.linkLifetimeSeconds * 1000, logger: context.logger))
+        services.append(context.noticeBoard)
+        lagProbe.start(on: group)
         let serviceGroup = ServiceGroup(services: services, logger: context.logger)
         let task = Task { _ = try? await serviceGroup.run() }
         background.withLock { $0 = (serviceGroup, task) }
@@ -143,6 +152,7 @@ public final class NodeServer: Service, Sendable {
     /// Stops at once: closes the listener, every connection and the event loops (no drain).
     public func shutdown() async throws {
         context.setDraining()
+        lagProbe.stop()
         if let (serviceGroup, task) = background.withLock({ $0 }) {
             await serviceGroup.triggerGracefulShutdown()
             await task.value
