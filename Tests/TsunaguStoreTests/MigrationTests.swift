@@ -21,7 +21,8 @@ import TsunaguCrypto
                                                                                                "2026-11-27-login-throttle", "2026-11-27-client-certificates",
                                                                                                "2026-11-27-password-policy", "2026-12-01-profession",
                                                                                                "2026-12-01-login-attempt-reservations",
-                                                                                               "2026-12-01-session-certificate-binding"])
+                                                                                               "2026-12-01-session-certificate-binding",
+                                                                                               "2026-12-01-timeline-invitations"])
         }
         // synchronous is per connection: the store's own connections set FULL (2)
         #expect(try f.store.pool.write { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)

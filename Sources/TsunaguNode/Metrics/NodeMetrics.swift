@@ -34,6 +34,12 @@ final class NodeMetrics: Sendable {
                              help: "Login attempts by outcome.").increment()
     }
 
+    /// A connection turned away by `--max-connections` or `--max-connections-per-source`.
+    func connectionRefused() {
+        registry.makeCounter(name: "tsunagu_connections_refused_total",
+                             help: "Connections refused at the connection caps.").increment()
+    }
+
     /// The exposition, with the gauges read at scrape time.
     func scrape(connections: Int, subscriptions: Int, peerLinks: Int) -> [UInt8] {
         self.connections.set(Double(connections))

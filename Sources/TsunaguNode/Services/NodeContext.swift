@@ -21,6 +21,10 @@ final class NodeContext: Sendable {
     let storeHealth: StoreHealth
     let logger: Logger
     let metrics = NodeMetrics()
+    /// Open connections in total and per client address, against the configured caps.
+    let connectionGate: ConnectionGate
+    /// Posts per user on this node (`rate_limited` beyond the burst).
+    let postLimiter: PostRateLimiter
     /// Outbound peer links, when the node is part of a cluster.
     let peers: PeerMesh?
     let peerAuth: PeerAuth?
@@ -36,6 +40,10 @@ final class NodeContext: Sendable {
         self.clock = clock
         self.passwords = passwords
         self.logger = logger
+        self.connectionGate = ConnectionGate(maxConnections: configuration.maxConnections,
+                                             maxPerSource: configuration.maxConnectionsPerSource)
+        self.postLimiter = PostRateLimiter(burst: configuration.postBurst,
+                                           windowMillis: Int64(configuration.postWindowSeconds) * 1000)
         self.storeHealth = StoreHealth(store: store, clock: clock, logger: logger)
         let metrics = self.metrics
         self.hub = SubscriptionHub(log: store, time: configuration.time, logger: logger, timerLoop: group.next(),
