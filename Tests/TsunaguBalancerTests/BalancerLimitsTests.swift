@@ -52,6 +52,39 @@ struct BalancerLimitsTests {
         }
     }
 
+    /// A node that does not accept (its accept queue full): connections pile up waiting for its
+    /// connect. With room for two, a third is closed at once instead of waiting too.
+    @Test func connectionsWaitingForABackendAreBounded() async throws {
+        let busy = try await FullAcceptQueue()
+        let backend = Backend(id: "busy", host: "127.0.0.1", port: busy.port)
+        var configuration = BalancerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.eventLoopThreads = 2
+        configuration.maxWaiting = 2
+        configuration.healthTimeout = .milliseconds(300)
+        configuration.connectTimeout = .milliseconds(300)
+        configuration.busyConnectTimeout = .seconds(2)
+        let server = BalancerServer(configuration: configuration, directory: InMemoryBackendDirectory([backend]))
+        let port = try await server.start()
+        do {
+            let first = try await BoundClient.connect(port: port, from: "127.0.0.1")
+            let second = try await BoundClient.connect(port: port, from: "127.0.0.2")
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(server.statistics.refusedWaiting == 0)
+            let started = ContinuousClock.now
+            let third = try await BoundClient.connect(port: port, from: "127.0.0.3")
+            #expect(try await third.readLine() == nil)
+            #expect(ContinuousClock.now - started < .seconds(1), "closed at once, not after the connect attempts")
+            #expect(server.statistics.refusedWaiting == 1)
+            for client in [first, second, third] { try await client.close() }
+        } catch {
+            try? await server.shutdown()
+            await busy.close()
+            throw error
+        }
+        try await server.shutdown()
+        await busy.close()
+    }
+
     /// `/metrics`, `/healthz` and `/readyz` on the admin listener, with per-backend connections,
     /// bytes and failures; the client port splices and never answers them itself.
     @Test func theAdminListenerAnswersMetricsHealthAndReadiness() async throws {

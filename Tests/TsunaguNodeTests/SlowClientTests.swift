@@ -117,9 +117,19 @@ struct SlowClientTests {
     }
 }
 
-/// A plain TCP connection for the tests of deadlines and caps.
-struct RawConnection: Sendable {
+/// A plain TCP connection for the tests of deadlines and caps. Its writer is finished when it is
+/// dropped, also when a test fails half-way (NIO traps on a writer dropped unfinished).
+final class RawConnection: Sendable {
     let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+
+    init(channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>) {
+        self.channel = channel
+    }
+
+    deinit {
+        channel.outbound.finish()
+        channel.channel.close(promise: nil)
+    }
 
     static func open(port: Int, from local: String? = nil) async throws -> RawConnection {
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -135,6 +145,7 @@ struct RawConnection: Sendable {
     }
 
     func close() async throws {
+        channel.outbound.finish()
         try await channel.channel.close()
     }
 
