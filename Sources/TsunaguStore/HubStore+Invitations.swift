@@ -47,7 +47,15 @@ extension HubStore {
         async throws -> MemberAddition
     {
         _ = try await pool.read { db in try Self.authorize(db, user: actor.id, timeline: timeline, .addMember) }
-        guard let target = try await user(email: email), !target.disabled else { return .nobody }
+        guard let target = try await user(email: email), !target.disabled else {
+            // The same write transaction as an invitation that is pending already, so that an
+            // unknown address waits for the write lock like a known one (docs/security.md).
+            try await writeImmediate { db in
+                try Self.authorize(db, user: actor.id, timeline: timeline, .addMember)
+                _ = try Self.role(db, user: UserID.random(), timeline: timeline)
+            }
+            return .nobody
+        }
         if target.organization == actor.organization {
             let (member, event) = try await addMember(timeline: timeline, email: email, role: role, by: actor)
             return .added(member, event)
