@@ -14,12 +14,15 @@ if [ -n "${TSUNAGU_PEER_TLS_DIR:-}" ]; then
     --peer-tls-ca "$TSUNAGU_PEER_TLS_DIR/cluster-ca.pem")
 fi
 STORE_ARGS=(--store "$STORE" --master-key-file "$CLUSTER_DIR/master.key")
+# Extra `serve` flags for every node, e.g. TSUNAGU_NODE_ARGS="--max-posts-per-user 0" for load
+# runs that post as one user (docs/security.md, "Post rate").
+read -r -a NODE_ARGS <<<"${TSUNAGU_NODE_ARGS:-}"
 mkdir -p "$CLUSTER_DIR/logs" "$CLUSTER_DIR/pids"
 
 # start_node PORT [NODE_ID]: a `tsunagu serve` in the background; waits until it listens.
 start_node() {
   local port=$1 id=${2:-n_$1}
-  "$TSUNAGU" serve "${STORE_ARGS[@]}" --listen "127.0.0.1:$port" --node-id "$id" ${PEER_TLS_ARGS[@]+"${PEER_TLS_ARGS[@]}"} \
+  "$TSUNAGU" serve "${STORE_ARGS[@]}" --listen "127.0.0.1:$port" --node-id "$id" ${PEER_TLS_ARGS[@]+"${PEER_TLS_ARGS[@]}"} ${NODE_ARGS[@]+"${NODE_ARGS[@]}"} \
     >"$CLUSTER_DIR/logs/$id.log" 2>&1 &
   echo $! >"$CLUSTER_DIR/pids/$id"
   for _ in $(seq 1 100); do

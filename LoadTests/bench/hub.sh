@@ -29,7 +29,7 @@ start_nodes() {
   local store=(--store "$OUT/store/t.sqlite" --master-key-file "$OUT/store/k.key")
   echo "$PW" | "$B/tsunagu" admin bootstrap "${store[@]}" --org Bench --email $EMAIL --password-stdin >/dev/null 2>&1
   for i in $(seq 1 "$1"); do
-    "$B/tsunagu" serve "${store[@]}" --listen 127.0.0.1:$((BASE + i)) --node-id n_$((BASE + i)) >"$OUT/node$i.log" 2>&1 &
+    "$B/tsunagu" serve "${store[@]}" --listen 127.0.0.1:$((BASE + i)) --node-id n_$((BASE + i)) --max-posts-per-user 0 >"$OUT/node$i.log" 2>&1 &
     NODE_PIDS+=($!)
   done
   for i in $(seq 1 "$1"); do

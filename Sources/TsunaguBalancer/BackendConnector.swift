@@ -49,7 +49,7 @@ struct BackendConnector: Sendable {
             .connect(to: backend)
             .map { channel in (channel, backend) }
             .flatMapError { error in
-                self.counters.connectFailed()
+                self.counters.connectFailed(backend)
                 self.logger.debug(
                     "backend connect failed",
                     metadata: ["balancer.backend": "\(backend)", "balancer.error": "\(error)"]

@@ -1,4 +1,5 @@
 import NIOCore
+import TsunaguCore
 
 /// How the balancer listens and how eagerly it follows the cluster.
 ///
@@ -29,6 +30,17 @@ public struct BalancerConfiguration: Sendable {
     /// ports per backend were measured here), so a balancer process feeding more connections to a
     /// node than that needs several sources (HAProxy's `source`, nginx's `proxy_bind`).
     public var sourceAddresses: [String] = []
+    /// Client connections from one address at most (`--max-connections-per-source`); the excess
+    /// is closed at accept, before anything is read or any backend is dialled. Default: a
+    /// quarter of what the open-file limit allows (each spliced connection holds two descriptors).
+    public var maxConnectionsPerSource = max(1, ConnectionGate.defaultMaxConnections(fileLimit: ProcessFileLimit.current) / 8)
+    /// Client connections waiting for a backend connect at most (`--max-waiting`): when nodes
+    /// are slow to accept, more arrivals are closed at once instead of piling up.
+    public var maxWaiting = 4096
+    /// The admin listener (`/metrics`, `/healthz`, `/readyz`; `--admin-listen`): loopback, an
+    /// ephemeral port unless the operator names one. Nothing of it is served on the client port.
+    public var adminHost = "127.0.0.1"
+    public var adminPort = 0
 
     public init(host: String, port: Int) {
         self.host = host

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
+import TsunaguCore
 
 /// The `tsunagu balance` server: accepts client TCP connections and splices each to a realtime
 /// node picked round robin among those that are in the membership directory and ready.
@@ -19,6 +20,7 @@ public final class BalancerServer: Sendable {
     private struct Running {
         var group: MultiThreadedEventLoopGroup
         var listener: any Channel
+        var admin: any Channel
         var pool: BackendPool
         var directoryPoll: Task<Void, Never>
     }
@@ -42,6 +44,14 @@ public final class BalancerServer: Sendable {
     /// The counters: accepted, active, picks per backend id, connect failures, rejected clients.
     public var statistics: BalancerStatistics {
         self.counters.snapshot
+    }
+
+    /// The admin listener's port (`/metrics`, `/healthz`, `/readyz`), once started.
+    public var adminPort: Int? {
+        self.state.withLock { state in
+            guard case .running(let running) = state else { return nil }
+            return running.admin.localAddress?.port
+        }
     }
 
     /// Backends that new connections may go to now (in the directory and ready), ordered by id.
@@ -79,15 +89,26 @@ public final class BalancerServer: Sendable {
             await Self.refresh(pool, from: self.directory, logger: self.logger)
             let listener = try await self.bind(group: group, pool: pool)
             let port = listener.localAddress?.port ?? configuration.port
+            let admin: any Channel
+            do {
+                admin = try await BalancerAdminListener.bind(
+                    host: configuration.adminHost, port: configuration.adminPort, group: group,
+                    metrics: { [counters = self.counters] in BalancerMetrics.exposition(counters) },
+                    ready: { !pool.readyBackends.isEmpty })
+            } catch {
+                try? await listener.close()
+                throw error
+            }
             let directoryPoll = Task { [directory, logger] in
                 await Self.pollDirectory(directory, into: pool, every: configuration.directoryRefresh, logger: logger)
             }
             self.state.withLock {
-                $0 = .running(Running(group: group, listener: listener, pool: pool, directoryPoll: directoryPoll))
+                $0 = .running(Running(group: group, listener: listener, admin: admin, pool: pool, directoryPoll: directoryPoll))
             }
             self.logger.info(
                 "balancer listening",
-                metadata: ["balancer.host": "\(configuration.host)", "balancer.port": "\(port)"]
+                metadata: ["balancer.host": "\(configuration.host)", "balancer.port": "\(port)",
+                           "balancer.admin": "\(configuration.adminHost):\(admin.localAddress?.port ?? configuration.adminPort)"]
             )
             return port
         } catch {
@@ -107,6 +128,7 @@ public final class BalancerServer: Sendable {
         }
         guard let running else { return }
         try? await running.listener.close()
+        try? await running.admin.close()
         running.directoryPoll.cancel()
         await running.directoryPoll.value
         running.pool.stop()
@@ -117,6 +139,10 @@ public final class BalancerServer: Sendable {
     private func bind(group: MultiThreadedEventLoopGroup, pool: BackendPool) async throws -> any Channel {
         let counters = self.counters
         let logger = self.logger
+        // One gate counts each source's open connections; the other (its total only) the
+        // connections still waiting for a backend.
+        let sources = ConnectionGate(maxConnections: Int.max, maxPerSource: self.configuration.maxConnectionsPerSource)
+        let waiting = ConnectionGate(maxConnections: self.configuration.maxWaiting, maxPerSource: 1)
         let connector = BackendConnector(
             connectTimeout: self.configuration.connectTimeout,
             busyConnectTimeout: self.configuration.busyConnectTimeout,
@@ -137,9 +163,20 @@ public final class BalancerServer: Sendable {
             .childChannelInitializer { channel in
                 counters.accepted()
                 channel.closeFuture.whenComplete { _ in counters.closed() }
+                // Caps before any backend is dialled: this client's address, then the
+                // connections already waiting for a backend. A refused client is closed unread.
+                let source = channel.remoteAddress?.ipAddress ?? "unknown"
+                if let refusal = sources.admit(source: source) ?? waiting.admit() {
+                    if refusal == .full { sources.release(source: source) }
+                    counters.refused(refusal)
+                    // A failed initializer makes NIO close the accepted socket unread.
+                    return channel.eventLoop.makeFailedFuture(refusal)
+                }
+                channel.closeFuture.whenComplete { _ in sources.release(source: source) }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        SpliceSetupHandler(pool: pool, connector: connector, counters: counters, logger: logger)
+                        SpliceSetupHandler(pool: pool, connector: connector, counters: counters, logger: logger,
+                                           waiting: waiting)
                     )
                 }
             }

@@ -16,6 +16,7 @@
 // Both channels must be on the same event loop: the handlers call each other directly.
 
 import NIOCore
+import Synchronization
 
 final class GlueHandler {
     /// How long a side whose partner has closed may take to write what it still holds before it
@@ -29,12 +30,21 @@ final class GlueHandler {
     /// The partner has closed or half-closed; nothing more will be written to this side.
     private var partnerFinished = false
 
-    private init() {}
+    /// Where the bytes each side reads are counted (`/metrics`), if anywhere; `toBackend`: this
+    /// is the client's side, whose reads go to the backend.
+    private let traffic: BackendTraffic?
+    private let toBackend: Bool
 
-    /// Two handlers glued to each other: add one to each channel's pipeline.
-    static func matchedPair() -> (GlueHandler, GlueHandler) {
-        let first = GlueHandler()
-        let second = GlueHandler()
+    private init(counter: BackendTraffic?, toBackend: Bool) {
+        self.traffic = counter
+        self.toBackend = toBackend
+    }
+
+    /// Two handlers glued to each other: add the first to the client's pipeline, the second to
+    /// the backend's. With `traffic`, the bytes each way are counted there.
+    static func matchedPair(traffic: BackendTraffic? = nil) -> (GlueHandler, GlueHandler) {
+        let first = GlueHandler(counter: traffic, toBackend: true)
+        let second = GlueHandler(counter: traffic, toBackend: false)
         first.partner = second
         second.partner = first
         return (first, second)
@@ -120,7 +130,15 @@ extension GlueHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        self.partner?.partnerWrite(self.unwrapInboundIn(data))
+        let buffer = self.unwrapInboundIn(data)
+        if let traffic = self.traffic {
+            if self.toBackend {
+                traffic.bytesToBackend.add(buffer.readableBytes, ordering: .relaxed)
+            } else {
+                traffic.bytesFromBackend.add(buffer.readableBytes, ordering: .relaxed)
+            }
+        }
+        self.partner?.partnerWrite(buffer)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import Synchronization
 import TsunaguCore
 
 /// The first handler of an accepted client channel: when the channel is active, connects to a
@@ -16,12 +17,26 @@ final class SpliceSetupHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let connector: BackendConnector
     private let counters: BalancerCounters
     private let logger: Logger
+    /// The gate of connections waiting for a backend (`maxWaiting`), whose place this connection
+    /// holds until it is spliced or closed; nil once given back.
+    private var waiting: ConnectionGate?
 
-    init(pool: BackendPool, connector: BackendConnector, counters: BalancerCounters, logger: Logger) {
+    init(pool: BackendPool, connector: BackendConnector, counters: BalancerCounters, logger: Logger,
+         waiting: ConnectionGate? = nil) {
         self.pool = pool
         self.connector = connector
         self.counters = counters
         self.logger = logger
+        self.waiting = waiting
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.stopWaiting()
+    }
+
+    private func stopWaiting() {
+        self.waiting?.release()
+        self.waiting = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -30,6 +45,7 @@ final class SpliceSetupHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.connector.connect(to: plan[...], on: context.eventLoop)
             .assumeIsolated()
             .whenComplete { result in
+                self.stopWaiting()
                 switch result {
                 case .success(let (backend, chosen)):
                     self.splice(context: context, to: backend, chosen: chosen)
@@ -54,7 +70,10 @@ final class SpliceSetupHandler: ChannelInboundHandler, RemovableChannelHandler {
             // on the backend connection, written before any client byte can be forwarded
             // (docs/balancer.md, "Client addresses").
             backend.writeAndFlush(ByteBuffer(bytes: Self.proxyHeader(for: client)), promise: nil)
-            let (clientSide, backendSide) = GlueHandler.matchedPair()
+            let traffic = self.counters.traffic(for: chosen)
+            traffic.open.add(1, ordering: .relaxed)
+            client.closeFuture.whenComplete { _ in traffic.open.subtract(1, ordering: .relaxed) }
+            let (clientSide, backendSide) = GlueHandler.matchedPair(traffic: traffic)
             try backend.pipeline.syncOperations.addHandler(backendSide)
             try context.pipeline.syncOperations.addHandler(clientSide)
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)

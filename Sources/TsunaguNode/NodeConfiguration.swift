@@ -54,6 +54,18 @@ public struct NodeConfiguration: Sendable {
     public var linkLifetimeSeconds: Int64 = 1800
     /// Failed logins that lock an address or a source address, and for how long.
     public var loginThrottle = LoginThrottlePolicy()
+    /// Requests for activation links (`POST /v1/registrations`) and link completions per e-mail
+    /// address and per source address; beyond them `rate_limited`.
+    public var registrationThrottle = RequestThrottlePolicy(perAddress: 3, perSource: 20)
+    public var activationThrottle = RequestThrottlePolicy(perAddress: 10, perSource: 20)
+    /// `POST /v1/registrations` answers no sooner than this after it arrives, whether or not the
+    /// address is known (a known one costs a link, a mail and an audit entry), so its timing
+    /// tells nothing. Above the known path's time with room to spare (docs/security.md).
+    public var registrationAnswerFloor: Duration = .milliseconds(40)
+    /// `POST /v1/timelines/{id}/members` for an address outside the owner's organization answers
+    /// 202 no sooner than this, whether or not the address exists (an invitation costs a write
+    /// and an audit entry more than an unknown address).
+    public var memberAnswerFloor: Duration = .milliseconds(40)
     /// Addresses whose connections may open with a PROXY protocol v2 header naming the real
     /// client (`--trusted-proxy`); a PROXY header from any other address is refused.
     public var trustedProxies: [CIDR] = CIDR.loopback
@@ -69,6 +81,20 @@ public struct NodeConfiguration: Sendable {
     public var dataLocation: DataLocation?
     public var monitorThresholds = MonitorThresholds()
     public var noticeRefreshInterval: Duration = .seconds(2)
+    /// The whole HTTP request (head and body) must arrive within this long after the connection
+    /// opens or after its first byte following a pause; idle keep-alive connections close after
+    /// `idleTimeout` (docs/security.md, "Slow and greedy clients").
+    public var requestTimeout: TimeAmount = .seconds(10)
+    public var idleTimeout: TimeAmount = .seconds(60)
+    /// Open connections (HTTP, WebSocket, peer links) at most, in total and per client address
+    /// (`--max-connections`, `--max-connections-per-source`); the excess is refused with 503.
+    /// The total stays under the open-file limit, so the accept loop never fails on descriptors.
+    public var maxConnections = ConnectionGate.defaultMaxConnections(fileLimit: ProcessFileLimit.current)
+    public var maxConnectionsPerSource = ConnectionGate.defaultMaxConnections(fileLimit: ProcessFileLimit.current) / 4
+    /// Posts per user a node accepts in a burst, refilled evenly over `postWindowSeconds`
+    /// (`rate_limited` beyond it); 0: no limit.
+    public var postBurst = 20
+    public var postWindowSeconds = 10
     /// Fault injection for tests: the fraction of outbound peer announcements dropped.
     public var peerDropRate: Double = 0
 

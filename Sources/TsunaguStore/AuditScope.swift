@@ -28,6 +28,12 @@ final class PendingAudit: Sendable {
         state.withLock { if $0.target == nil { $0.target = target } }
     }
 
+    /// Says which of the outcomes the caller wrapped happened, where only the store decides (an
+    /// address added at once rather than invited), before the transaction that writes the entry.
+    func retitle(action: String) {
+        state.withLock { $0.action = action }
+    }
+
     var isWritten: Bool { written.load(ordering: .acquiring) }
     func markWritten() { written.store(true, ordering: .releasing) }
 }
@@ -43,6 +49,9 @@ enum AuditScope {
     static func nameSubject(organization: OrganizationID, user: UserID) {
         unwritten?.nameSubject(organization: organization, user: user)
     }
+
+    /// Names the outcome the pending entry records (see `PendingAudit.retitle`).
+    static func retitle(action: String) { unwritten?.retitle(action: action) }
 
     /// The pending entry, unless an earlier transaction of the action already committed it.
     static var unwritten: PendingAudit? {

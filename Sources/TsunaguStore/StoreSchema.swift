@@ -287,6 +287,22 @@ enum StoreSchema {
                 ALTER TABLE nodes ADD COLUMN admin_address TEXT;
                 """)
         }
+        migrator.registerMigration("2026-12-01-timeline-invitations") { db in
+            // Pending invitations of users of other organizations (HubStore+Invitations): ids
+            // and a role, nothing a person typed.
+            try db.execute(sql: """
+                CREATE TABLE timeline_invitations (
+                    id TEXT PRIMARY KEY,
+                    timeline_id TEXT NOT NULL REFERENCES timelines(id),
+                    invitee_id TEXT NOT NULL REFERENCES users(id),
+                    inviter_id TEXT NOT NULL REFERENCES users(id),
+                    role TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    UNIQUE (timeline_id, invitee_id)
+                );
+                CREATE INDEX timeline_invitations_invitee ON timeline_invitations (invitee_id);
+                """)
+        }
         return migrator
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import TsunaguBalancer
+import TsunaguCore
 import TsunaguStore
 
 /// `tsunagu balance`: the round-robin balancer in front of the nodes, following the registry.
@@ -24,6 +25,13 @@ struct Balance: AsyncParsableCommand {
 
     @Option(help: "Time zone of the log timestamps (IANA name), as the nodes'.") var timeZone = "Asia/Tokyo"
     @OptionGroup var logOptions: LogOptions
+    @Option(help: ArgumentHelp("Address of the admin listener: /metrics, /healthz, /readyz (default: loopback, a free port; logged at start).",
+                               valueName: "host:port"))
+    var adminListen: ListenAddress?
+    @Option(help: ArgumentHelp("Client connections from one address at most; the excess is closed at accept. Default: an eighth of the open-file limit (each spliced connection holds two descriptors), less headroom.", valueName: "n"))
+    var maxConnectionsPerSource: Int?
+    @Option(help: ArgumentHelp("Client connections waiting for a backend at most; more arrivals are closed at once.", valueName: "n"))
+    var maxWaiting = 4096
 
     var sourceAddressList: [String] {
         (sourceAddresses ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -31,6 +39,10 @@ struct Balance: AsyncParsableCommand {
 
     func validate() throws {
         guard NodeOptions.isKnownZone(timeZone) else { throw ValidationError("--time-zone: unknown zone '\(timeZone)' (an IANA name such as Asia/Tokyo or UTC)") }
+        if let maxConnectionsPerSource, !(1...10_000_000).contains(maxConnectionsPerSource) {
+            throw ValidationError("--max-connections-per-source: from 1 to 10000000")
+        }
+        guard (1...1_000_000).contains(maxWaiting) else { throw ValidationError("--max-waiting: from 1 to 1000000") }
         guard (1...256).contains(eventLoops) else { throw ValidationError("--event-loops: from 1 to 256") }
         if sourceAddresses != nil {
             guard !sourceAddressList.isEmpty else { throw ValidationError("--source-addresses: name at least one address") }
@@ -54,6 +66,14 @@ struct Balance: AsyncParsableCommand {
         var configuration = BalancerConfiguration(host: listen.host, port: listen.port)
         configuration.eventLoopThreads = eventLoops
         configuration.sourceAddresses = sourceAddressList
+        let fileLimit = ProcessFileLimit.raiseToHardLimit()
+        configuration.maxConnectionsPerSource = maxConnectionsPerSource
+            ?? max(1, ConnectionGate.defaultMaxConnections(fileLimit: fileLimit) / 8)
+        configuration.maxWaiting = maxWaiting
+        if let adminListen {
+            configuration.adminHost = adminListen.host
+            configuration.adminPort = adminListen.port
+        }
         let balancer = BalancerServer(configuration: configuration, directory: directory)
         let port: Int
         do {
@@ -62,6 +82,7 @@ struct Balance: AsyncParsableCommand {
             throw CLIError("cannot listen on \(listen.host):\(listen.port): \(error)")
         }
         print("tsunagu balancer listening on \(listen.host):\(port)")
+        print("tsunagu balancer admin listener (/metrics, /healthz, /readyz) on \(configuration.adminHost):\(balancer.adminPort ?? configuration.adminPort)")
         fflush(nil)
         try await ServiceRunner.run([UntilShutdown()], label: "tsunagu.balancer")
         try await balancer.shutdown()

@@ -46,12 +46,35 @@ struct NodeOptions: ParsableArguments {
         valueName: "cidr"))
     var trustedProxy: [String] = []
 
+    @Option(help: ArgumentHelp("Open connections (HTTP, WebSocket, peer links) at most; the excess is refused with 503 and Retry-After. Default: the open-file limit less a twentieth (at least 512) for the rest of the process.", valueName: "n"))
+    var maxConnections: Int?
+    @Option(help: ArgumentHelp("Open connections from one client address at most (the real client behind a trusted proxy). Default: a quarter of --max-connections.", valueName: "n"))
+    var maxConnectionsPerSource: Int?
+    @Option(help: ArgumentHelp("Seconds a connection has to deliver a whole HTTP request, from accept or from its first byte after a pause.", valueName: "seconds"))
+    var requestTimeout = 10
+    @Option(help: ArgumentHelp("Seconds an idle keep-alive HTTP connection stays open.", valueName: "seconds"))
+    var idleTimeout = 60
+    @Option(help: ArgumentHelp("Posts one user may make in a burst, refilled over --post-window; 0: no limit (load tests that post as one user).", valueName: "n"))
+    var maxPostsPerUser = 20
+    @Option(help: ArgumentHelp("Seconds over which --max-posts-per-user refills.", valueName: "seconds"))
+    var postWindow = 10
+
     mutating func validate() throws {
         // Certificate files are checked here, so a wrong name is a one-line usage error naming
         // the flag and the file instead of a TLS library error at start.
         if let tlsCert { self.tlsCert = try PathArgument.existingFile(tlsCert, flag: "--tls-cert") }
         if let tlsKey { self.tlsKey = try PathArgument.existingFile(tlsKey, flag: "--tls-key") }
         if let tlsClientCa { self.tlsClientCa = try PathArgument.existingFile(tlsClientCa, flag: "--tls-client-ca") }
+        if let maxConnections, !(16...10_000_000).contains(maxConnections) {
+            throw ValidationError("--max-connections: from 16 to 10000000")
+        }
+        if let maxConnectionsPerSource, !(1...10_000_000).contains(maxConnectionsPerSource) {
+            throw ValidationError("--max-connections-per-source: from 1 to 10000000")
+        }
+        guard (1...3600).contains(requestTimeout) else { throw ValidationError("--request-timeout: from 1 to 3600 seconds") }
+        guard (1...86400).contains(idleTimeout) else { throw ValidationError("--idle-timeout: from 1 to 86400 seconds") }
+        guard (0...100_000).contains(maxPostsPerUser) else { throw ValidationError("--max-posts-per-user: from 0 to 100000") }
+        guard (1...3600).contains(postWindow) else { throw ValidationError("--post-window: from 1 to 3600 seconds") }
         for range in trustedProxy where CIDR(range) == nil {
             throw ValidationError("--trusted-proxy: '\(range)' is not an address range such as 10.0.0.0/8 or ::1/128")
         }
@@ -113,6 +136,10 @@ struct NodeOptions: ParsableArguments {
         if let auditAnchorDir { arguments += ["--audit-anchor-dir", auditAnchorDir] }
         // The URL carries no password (validate); the password travels as a file name or, from
         // TSUNAGU_SMTP_PASSWORD*, in the environment the node processes inherit.
+        if let maxConnections { arguments += ["--max-connections", String(maxConnections)] }
+        if let maxConnectionsPerSource { arguments += ["--max-connections-per-source", String(maxConnectionsPerSource)] }
+        arguments += ["--request-timeout", String(requestTimeout), "--idle-timeout", String(idleTimeout),
+                      "--max-posts-per-user", String(maxPostsPerUser), "--post-window", String(postWindow)]
         if let smtpURL { arguments += ["--smtp-url", smtpURL] }
         if let smtpPasswordFile { arguments += ["--smtp-password-file", smtpPasswordFile] }
         if !smtpRequireTls { arguments.append("--no-smtp-require-tls") }
@@ -174,6 +201,14 @@ struct NodeOptions: ParsableArguments {
         configuration.conformanceEcho = conformanceEcho
         configuration.eventLoopThreads = eventLoops
         if !trustedProxy.isEmpty { configuration.trustedProxies = trustedProxy.compactMap(CIDR.init) }
+        // A server uses the descriptors the operator granted; the default cap keeps headroom below them.
+        let fileLimit = ProcessFileLimit.raiseToHardLimit()
+        configuration.maxConnections = maxConnections ?? ConnectionGate.defaultMaxConnections(fileLimit: fileLimit)
+        configuration.maxConnectionsPerSource = maxConnectionsPerSource ?? max(1, configuration.maxConnections / 4)
+        configuration.requestTimeout = .seconds(Int64(requestTimeout))
+        configuration.idleTimeout = .seconds(Int64(idleTimeout))
+        configuration.postBurst = maxPostsPerUser
+        configuration.postWindowSeconds = postWindow
     }
 }
 

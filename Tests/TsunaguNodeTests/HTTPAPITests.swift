@@ -50,21 +50,33 @@ import TsunaguCore
             #expect(created.status == 201)
             #expect(created.json?["role"]?.stringValue == "owner")
             let id = try #require(created.json?["id"]?.stringValue)
-            // another organization's user can be invited into the team
+            // another organization's user is invited (202) and joins on accepting
             let added = try await http.send("POST", "/v1/timelines/\(id)/members",
                                             json: ["email": "pharm@kita.test", "role": "member"], token: live.nurseToken)
-            #expect(added.status == 201)
-            #expect(added.json?["user"]?["id"]?.stringValue == live.outsider.id.rawValue)
+            #expect(added.status == 202)
             // only an owner may add
             let refused = try await http.send("POST", "/v1/timelines/\(id)/members",
                                               json: ["email": "doc@sakura.test", "role": "member"], token: live.outsiderToken)
             #expect(refused.status == 403)
+            let invitations = try await http.send("GET", "/v1/me/invitations", token: live.outsiderToken)
+            let invitation = try #require(invitations.json?["invitations"]?.arrayValue?.first?["id"]?.stringValue)
+            let accepted = try await http.send("POST", "/v1/me/invitations/\(invitation)/accept", token: live.outsiderToken)
+            #expect(accepted.status == 200)
+            // the same answer again, member or not
+            let again = try await http.send("POST", "/v1/timelines/\(id)/members",
+                                            json: ["email": "pharm@kita.test", "role": "viewer"], token: live.nurseToken)
+            #expect(again.status == 202)
+            // a colleague joins at once; twice is a conflict
+            let colleague = try await http.send("POST", "/v1/timelines/\(id)/members",
+                                                json: ["email": "doc@sakura.test", "role": "member"], token: live.nurseToken)
+            #expect(colleague.status == 201)
+            #expect(colleague.json?["user"]?["id"]?.stringValue == live.owner.id.rawValue)
             let duplicate = try await http.send("POST", "/v1/timelines/\(id)/members",
-                                                json: ["email": "pharm@kita.test", "role": "viewer"], token: live.nurseToken)
+                                                json: ["email": "doc@sakura.test", "role": "viewer"], token: live.nurseToken)
             #expect(duplicate.status == 409)
             let unknownUser = try await http.send("POST", "/v1/timelines/\(id)/members",
                                                   json: ["email": "ghost@x.test", "role": "viewer"], token: live.nurseToken)
-            #expect(unknownUser.status == 404)
+            #expect(unknownUser.status == 202)
             let leave = try await http.send("DELETE", "/v1/timelines/\(id)/members/\(live.outsider.id.rawValue)",
                                             token: live.outsiderToken)
             #expect(leave.status == 204)

@@ -52,6 +52,8 @@ final class LiveNode: Sendable {
             var configuration = NodeConfiguration(nodeID: NodeID(count == 1 ? "n_test" : "n_\(index)"),
                                                   host: "127.0.0.1", port: 0)
             configuration.eventLoopThreads = count == 1 ? 2 : 1
+            // Many tests post in bursts as one user; PostRateLimitTests sets the limit it tests.
+            configuration.postBurst = 0
             if count > 1 {
                 configuration.peerKey = peerKey
                 configuration.heartbeatInterval = .milliseconds(200)

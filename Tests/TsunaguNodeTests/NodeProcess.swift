@@ -58,10 +58,11 @@ final class NodeProcess: @unchecked Sendable {
     let process = Process()
     let port: Int
 
-    /// `tsunagu serve` on a store.
-    static func start(store: String, keyFile: String, nodeID: String) async throws -> NodeProcess {
+    /// `tsunagu serve` on a store. The tests that use it post as one user faster than the
+    /// default post rate allows (`PostRateLimitTests` tests the limit itself).
+    static func start(store: String, keyFile: String, nodeID: String, extra: [String] = []) async throws -> NodeProcess {
         try await start(["serve", "--store", store, "--master-key-file", keyFile, "--listen", "127.0.0.1:0",
-                         "--node-id", nodeID])
+                         "--node-id", nodeID, "--max-posts-per-user", "0"] + extra)
     }
 
     /// `executable` is `tsunagu` unless a wrapper runs it (e.g. `cluster/netns.sh exec HOST`,

@@ -23,7 +23,8 @@ import TsunaguCrypto
                                                                                                "2026-12-01-login-attempt-reservations",
                                                                                                "2026-12-01-session-certificate-binding",
                                                                                                "2026-12-02-durable-revocation", "2026-12-02-session-activity",
-                                                                                               "2026-12-02-key-rotation", "2026-12-02-operations"])
+                                                                                               "2026-12-02-key-rotation", "2026-12-02-operations",
+                                                                                               "2026-12-01-timeline-invitations"])
         }
         // synchronous is per connection: the store's own connections set FULL (2)
         #expect(try f.store.pool.write { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)

@@ -13,9 +13,17 @@ struct AccountRoutes: Sendable {
     /// `POST /v1/registrations {email}` → 202 always. An address an admin invited (or an active
     /// account, whose link then sets a new password) gets a new link by mail; an unknown or
     /// disabled address gets nothing — and the same answer, so nobody learns which exist.
+    /// Throttled per address and per source (store-wide); answered after a fixed floor so that
+    /// known and unknown addresses take the same time (docs/security.md, "Unauthenticated work").
     func register(_ request: APIRequest) async throws -> APIResponse {
+        let started = ContinuousClock.now
         let body = try request.decode(RegistrationBody.self)
         guard body.email.contains("@"), body.email.utf8.count <= 254 else { throw HubError.badRequest("email: not an address") }
+        if let until = try await context.store.reserveRequest(kind: "registration", email: body.email, source: request.source,
+                                                              policy: context.configuration.registrationThrottle) {
+            try? await Task.sleep(until: started + context.configuration.registrationAnswerFloor, clock: .continuous)
+            throw rateLimited(until: until)
+        }
         if let user = try await context.store.user(email: body.email), !user.disabled {
             try await context.audited("registration.link", organization: user.organization, actor: nil,
                                       target: user.id.rawValue, source: request.source) {
@@ -24,6 +32,7 @@ struct AccountRoutes: Sendable {
             }
             context.mailWorker?.wake()
         }
+        try? await Task.sleep(until: started + context.configuration.registrationAnswerFloor, clock: .continuous)
         return .json(.accepted) { $0.field("status", "accepted") }
     }
 
@@ -42,6 +51,24 @@ struct AccountRoutes: Sendable {
         let body = try request.decode(CompleteBody.self)
         guard (1...512).contains(body.token.utf8.count) else { throw HubError.notFound("no such activation link") }
         guard body.password.utf8.count <= 1024 else { throw HubError.badRequest("password: at most 1024 bytes") }
+        // The link first (a read): an unknown, used or expired one costs no scrypt. Every
+        // attempt counts against the source; one with a usable link also against its address.
+        let store = context.store
+        let policy = context.configuration.activationThrottle
+        let email: String
+        do {
+            email = try await store.usableActivationLink(token: body.token)
+        } catch {
+            if let until = try await store.reserveRequest(kind: "activation", email: nil, source: request.source,
+                                                          policy: policy) {
+                throw rateLimited(until: until)
+            }
+            throw error
+        }
+        if let until = try await store.reserveRequest(kind: "activation", email: email, source: request.source,
+                                                      policy: policy) {
+            throw rateLimited(until: until)
+        }
         let hash = try await context.passwords.hash(body.password)
         let password = body.password
         // The policy needs the account's address, which the link names: checked inside the store's transaction.
@@ -64,6 +91,10 @@ struct AccountRoutes: Sendable {
             w.key("user")
             user.writeSummary(into: &w)
         }
+    }
+
+    private func rateLimited(until: Int64) -> HubError {
+        HubError(code: .rateLimited, message: "too many requests; try again after \(context.time.format(millis: until))")
     }
 
     private struct InviteBody: Decodable {

@@ -24,12 +24,25 @@ final class HTTPAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Maps a handler's error to a wire code and message (NodeContext.failure).
     private let failureMapper: @Sendable (any Error, String) -> (code: WireErrorCode, message: String)
 
+    /// The connection's request and idle deadlines, told when requests arrive and are answered.
+    private var deadline: ConnectionDeadlineHandler?
+
     init(router: APIRouter, maxBodyBytes: Int, source: String? = nil,
          failure: @escaping @Sendable (any Error, String) -> (code: WireErrorCode, message: String)) {
         self.router = router
         self.maxBodyBytes = maxBodyBytes
         self.source = source
         self.failureMapper = failure
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        deadline = try? context.pipeline.syncOperations.handler(type: ConnectionDeadlineHandler.self)
+    }
+
+    /// Upgraded to WebSocket or closing: the HTTP deadlines end with the HTTP layer.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.stop()
+        deadline = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -49,6 +62,7 @@ final class HTTPAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
             self.head = nil
             queue.append((head, body, bodyTooLarge))
             body = []
+            deadline?.requestReceived()
             processNext(context: context)
         }
     }
@@ -122,6 +136,7 @@ final class HTTPAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
         busy = false
         if keepAlive {
             processNext(context: context)
+            if !busy { deadline?.responseSent() }
         } else {
             let channel = context.channel
             done.futureResult.whenComplete { _ in channel.close(promise: nil) }

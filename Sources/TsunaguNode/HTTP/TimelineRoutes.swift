@@ -42,28 +42,51 @@ struct TimelineRoutes: Sendable {
         var role: String
     }
 
+    /// `POST /v1/timelines/{id}/members {email, role}`, owners only: a user of the owner's
+    /// organization joins at once (201); any other address is answered 202 with the same body,
+    /// no sooner than a fixed floor, whether or not it exists — a user of another organization
+    /// gets a pending invitation (InvitationRoutes), an unknown address nothing
+    /// (docs/security.md, "Cross-organization members").
     func addMember(_ request: APIRequest) async throws -> APIResponse {
+        let started = ContinuousClock.now
         let session = try await context.authenticate(request)
         let timeline = try request.timelineParameter()
         let body = try request.decode(AddMemberBody.self)
         guard let role = TimelineRole(rawValue: body.role) else {
             throw HubError.badRequest("role: must be \"owner\", \"member\" or \"viewer\"")
         }
+        guard body.email.contains("@"), body.email.utf8.count <= 254 else { throw HubError.badRequest("email: not an address") }
+        let organization = session.user.organization
         context.monitor.invitationSent(by: session.user)
-        // The member's id is known only inside the transaction: the entry names the timeline and
-        // (encrypted) the address added; the timeline's own member event names the user.
-        let (member, event) = try await context.audited("member.add", organization: session.user.organization,
-                                                        actor: session.user.id, target: timeline.rawValue,
-                                                        source: request.source, details: "\(body.email) role \(role.rawValue)") {
-            try await context.store.addMember(timeline: timeline, email: body.email, role: role, by: session.user)
+        // One entry, in the transaction of what happened: `member.add` when a colleague joins at
+        // once (the store retitles it), else `member.invite`, which names the timeline and not
+        // the invitee, as for an unknown address. Details are encrypted.
+        let outcome = try await context.audited("member.invite", organization: organization, actor: session.user.id,
+                                                target: timeline.rawValue, source: request.source,
+                                                details: "\(body.email) role \(role.rawValue)") {
+            try await context.store.addOrInviteMember(timeline: timeline, email: body.email, role: role, by: session.user)
         }
-        context.committed(event)
-        return .json(.created) { w in
-            w.key("user")
-            ServerMessage.writePerson(member.user, into: &w)
-            w.field("role", member.role.rawValue)
-            w.field("seq", event.seq)
+        switch outcome {
+        case .added(let member, let event):
+            context.committed(event)
+            return .json(.created) { w in
+                w.key("user")
+                ServerMessage.writePerson(member.user, into: &w)
+                w.field("role", member.role.rawValue)
+                w.field("seq", event.seq)
+            }
+        case .invited(let invitee, let invitation):
+            // The invitee's organization learns who invited whom.
+            if let invitation {
+                try await context.audit("member.invited", organization: invitee.organization, actor: session.user.id,
+                                        target: invitee.id.rawValue, source: request.source,
+                                        details: "\(invitation.rawValue) into \(timeline.rawValue) from \(organization.rawValue) role \(role.rawValue)")
+            }
+        case .nobody:
+            break
         }
+        try? await Task.sleep(until: started + context.configuration.memberAnswerFloor, clock: .continuous)
+        return .json(.accepted) { $0.field("status", "accepted") }
     }
 
     func removeMember(_ request: APIRequest) async throws -> APIResponse {

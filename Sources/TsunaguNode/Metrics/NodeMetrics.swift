@@ -89,9 +89,14 @@ final class NodeMetrics: Sendable {
         case untrustedProxy = "untrusted_proxy"
         /// No valid `auth` within the deadline (4001).
         case authentication
+        /// Over `--max-connections` or `--max-connections-per-source` (503 before anything is read).
+        case connectionCap = "connection_cap"
     }
 
     func refused(_ reason: RefusedConnection) { refusedCounter(reason).increment() }
+
+    /// A connection turned away by `--max-connections` or `--max-connections-per-source`.
+    func connectionRefused() { refused(.connectionCap) }
 
     @discardableResult
     private func refusedCounter(_ reason: RefusedConnection) -> Counter {

@@ -25,6 +25,9 @@ extension ClientSession {
             }
             reply(ServerMessage.ok(re: request.id))
         case .post(let timeline, let body, let clientMsgID):
+            guard context.postLimiter.allow(user: user.id.rawValue, nowMillis: context.clock.nowMillis) else {
+                throw HubError(code: .rateLimited, message: "too many posts; at most \(context.postLimiter.burst) per \(context.postLimiter.windowMillis / 1000) s")
+            }
             let started = NIODeadline.now()
             let (event, created) = try await store.post(timeline: timeline, author: user, body: body,
                                                         clientMsgID: clientMsgID)

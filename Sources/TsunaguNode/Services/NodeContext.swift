@@ -29,6 +29,10 @@ final class NodeContext: Sendable {
     let monitor: AbuseMonitor
     /// Coalesced audit entries of reads of patient data.
     let patientReads = PatientDataReads()
+    /// Open connections in total and per client address, against the configured caps.
+    let connectionGate: ConnectionGate
+    /// Posts per user on this node (`rate_limited` beyond the burst).
+    let postLimiter: PostRateLimiter
     /// Outbound peer links, when the node is part of a cluster.
     let peers: PeerMesh?
     let peerAuth: PeerAuth?
@@ -44,6 +48,10 @@ final class NodeContext: Sendable {
         self.clock = clock
         self.passwords = passwords
         self.logger = logger
+        self.connectionGate = ConnectionGate(maxConnections: configuration.maxConnections,
+                                             maxPerSource: configuration.maxConnectionsPerSource)
+        self.postLimiter = PostRateLimiter(burst: configuration.postBurst,
+                                           windowMillis: Int64(configuration.postWindowSeconds) * 1000)
         self.storeHealth = StoreHealth(store: store, clock: clock, logger: logger)
         self.activity = SessionActivity(store: store, clock: clock, logger: logger)
         let metrics = NodeMetrics(build: configuration.build, loops: Array(group.makeIterator()))

@@ -14,6 +14,10 @@ enum NodeListener {
         limits.allowsBinary = configuration.conformanceEcho
         let maxBody = configuration.maxHTTPBodyBytes
         let trustedProxies = configuration.trustedProxies
+        let gate = context.connectionGate
+        let plaintextListener = tls == nil
+        let requestTimeout = configuration.requestTimeout
+        let idleTimeout = configuration.idleTimeout
         let failure: @Sendable (any Error, String) -> (code: WireErrorCode, message: String) = { error, _ in
             context.failure(error, operation: "http")
         }
@@ -46,14 +50,26 @@ enum NodeListener {
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    // First, before TLS: the balancer's PROXY header comes ahead of the client's
-                    // own bytes (docs/balancer.md, "Client addresses").
+                    let sync = channel.pipeline.syncOperations
                     let trusted = channel.remoteAddress.map { address in
                         trustedProxies.contains { $0.contains(address) }
                     } ?? false
-                    let metrics = context.metrics
-                    try channel.pipeline.syncOperations.addHandler(ProxyHeaderHandler(
-                        trusted: trusted, onRefuse: { metrics.refused(.untrustedProxy) }) { channel, source in
+                    // Caps first, before anything is read: the total always; the source now
+                    // unless a trusted proxy may still name the real client in a PROXY header.
+                    let socketSource = channel.remoteAddress?.ipAddress ?? "unknown"
+                    guard Self.admit(channel, gate: gate, source: trusted ? nil : socketSource) else {
+                        context.metrics.connectionRefused()
+                        return try sync.addHandler(RefuseOnActiveHandler(plaintext: plaintextListener))
+                    }
+                    try sync.addHandler(ConnectionDeadlineHandler(requestTimeout: requestTimeout, idleTimeout: idleTimeout))
+                    // First, before TLS: the balancer's PROXY header comes ahead of the client's
+                    // own bytes (docs/balancer.md, "Client addresses").
+                    try sync.addHandler(ProxyHeaderHandler(
+                        trusted: trusted, onRefuse: { context.metrics.refused(.untrustedProxy) }) { channel, source in
+                        if trusted, !Self.admit(channel, gate: gate, source: source ?? socketSource, total: false) {
+                            context.metrics.connectionRefused()
+                            return ConnectionRefusal.refuse(channel, plaintext: plaintextListener)
+                        }
                         if tls != nil || peer != nil {
                             try channel.pipeline.syncOperations.addHandler(
                                 TLSSniffer(tls: tls, secure: http, plaintext: plaintext, peer: peer, source: source))
@@ -66,6 +82,20 @@ enum NodeListener {
             .bind(host: configuration.host, port: configuration.port).get()
     }
 
+    /// Takes the connection's places in `gate` (the total unless `total` is false, the source's
+    /// when given) and gives them back when it closes; false when a cap refuses it.
+    private static func admit(_ channel: any Channel, gate: ConnectionGate, source: String?, total: Bool = true) -> Bool {
+        if total {
+            guard gate.admit() == nil else { return false }
+            channel.closeFuture.whenComplete { _ in gate.release() }
+        }
+        if let source {
+            guard gate.admit(source: source) == nil else { return false }
+            channel.closeFuture.whenComplete { _ in gate.release(source: source) }
+        }
+        return true
+    }
+
     /// The admin listener: plain HTTP, health and metrics only, no WebSocket.
     static func bindAdmin(context: NodeContext, group: any EventLoopGroup) async throws -> any Channel {
         let configuration = context.configuration
@@ -76,7 +106,12 @@ enum NodeListener {
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try admin.configure(channel) }
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ConnectionDeadlineHandler(requestTimeout: configuration.requestTimeout,
+                                                  idleTimeout: configuration.idleTimeout))
+                    try admin.configure(channel)
+                }
             }
             .bind(host: configuration.adminHost, port: configuration.adminPort).get()
     }

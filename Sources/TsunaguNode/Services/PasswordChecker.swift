@@ -1,4 +1,5 @@
 import NIOPosix
+import Synchronization
 import TsunaguCrypto
 
 /// Hashes and checks passwords on a dedicated thread pool: scrypt takes tens of milliseconds and
@@ -18,7 +19,12 @@ final class PasswordChecker: Sendable {
     func start() { pool.start() }
     func shutdown() async throws { try await pool.shutdownGracefully() }
 
+    /// Passwords hashed since start (each an scrypt run): unauthenticated requests must not
+    /// cause one cheaply (docs/security.md, "Unauthenticated work").
+    let hashesComputed = Atomic<Int>(0)
+
     func hash(_ password: String) async throws -> String {
+        hashesComputed.add(1, ordering: .relaxed)
         let hasher = self.hasher
         return try await pool.runIfActive { hasher.hash(password) }
     }
