@@ -61,11 +61,7 @@ public enum StoreBackup {
         try files.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let snapshotPath = (directory as NSString).appendingPathComponent(".snapshot-\(UUID().uuidString).sqlite")
         defer { try? files.removeItem(atPath: snapshotPath) }
-        do {
-            let snapshot = try DatabaseQueue(path: snapshotPath)
-            try store.pool.backup(to: snapshot)
-            try snapshot.close()
-        }
+        try writeSnapshot(of: store, to: snapshotPath)
         let plaintext = [UInt8](try Data(contentsOf: URL(fileURLWithPath: snapshotPath)))
         let sealed = magic + AESGCM.seal(plaintext, key: masterKey.derivedKey(purpose: keyPurpose), associatedData: magic)
         let target = (directory as NSString).appendingPathComponent(fileName(for: now))

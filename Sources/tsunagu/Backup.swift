@@ -20,7 +20,7 @@ struct Backup: AsyncParsableCommand {
 
     func run() async throws {
         let (store, key) = try storeOptions.openStoreAndKey(createKey: false)
-        let directory = to ?? ((storeOptions.store as NSString).deletingLastPathComponent as NSString)
+        let directory = to ?? (storeOptions.dataDirectory as NSString)
             .appendingPathComponent("backups")
         let file: String
         do {
@@ -56,6 +56,22 @@ struct Restore: AsyncParsableCommand {
 
     func run() async throws {
         let key = try storeOptions.loadKey(create: false)
+        if case .postgres(let target) = try storeOptions.location() {
+            // Into an empty database only: replacing a live PostgreSQL store is the job of
+            // PostgreSQL's own point-in-time recovery (docs/storage.md).
+            do {
+                let report = try await StoreBackup.restore(from: from, masterKey: key, into: target,
+                                                           workDirectory: storeOptions.dataDirectory)
+                print("restored \(from) into the PostgreSQL store: \(report.totalRows) rows, audit chain of \(report.auditEntries) entries verified")
+            } catch let failure as StoreBackup.Failure {
+                throw CLIError(failure.description)
+            } catch let failure as StoreCopy.Failure {
+                throw CLIError("restore refused: \(failure.description)")
+            } catch {
+                throw CLIError("restore failed: \(StoreOptions.oneLine(error))")
+            }
+            return
+        }
         do {
             try await StoreBackup.restore(from: from, masterKey: key, to: storeOptions.store, replace: force)
         } catch let failure as StoreBackup.Failure {

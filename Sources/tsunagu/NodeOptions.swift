@@ -80,14 +80,14 @@ struct NodeOptions: ParsableArguments {
         return arguments
     }
 
-    func apply(to configuration: inout NodeConfiguration, storePath: String) throws {
+    func apply(to configuration: inout NodeConfiguration, dataDirectory: String) throws {
         try apply(to: &configuration)
         if let smtpURL {
             configuration.mailTransport = SMTPTransport(configuration: try SMTPConfiguration.parse(url: smtpURL),
                                                         group: MultiThreadedEventLoopGroup.singleton)
         } else {
             configuration.mailTransport = DirectoryTransport(
-                directory: (storePath as NSString).deletingLastPathComponent + "/outbox")
+                directory: dataDirectory + "/outbox")
         }
         configuration.mailFrom = mailFrom
         configuration.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL

@@ -19,8 +19,8 @@ extension Nodes {
 
         func run() async throws {
             let store = try storeOptions.openStore(createKey: false)
-            let nodes = try await store.nodes()
-            let now = WireTime.nowMillis()
+            // Ages and liveness by the database's clock, the one that stamped the heartbeats.
+            let (now, nodes) = try await store.nodesWithDatabaseTime()
             print(Self.row(["ID", "ADDRESS", "STATE", "AGE", "HEARTBEAT", "CONNECTIONS", "SUBSCRIPTIONS"]))
             for node in nodes where all || node.state != .gone {
                 let alive = node.isAlive(nowMillis: now, leaseMillis: HubStore.defaultLeaseMillis)
@@ -56,7 +56,7 @@ extension Nodes {
         func run() async throws {
             let store = try storeOptions.openStore(createKey: false)
             let id = nodeId ?? NodeID.random().rawValue
-            let logPath = log ?? ((storeOptions.store as NSString).deletingLastPathComponent + "/logs/node-\(address.port).log")
+            let logPath = log ?? (storeOptions.dataDirectory + "/logs/node-\(address.port).log")
             let process = try NodeLauncher.start(storeOptions: storeOptions, host: address.host, port: address.port,
                                                  nodeID: id, logPath: logPath)
             let active = try await Registry.poll(seconds: 15, every: .milliseconds(100)) {
@@ -129,7 +129,9 @@ enum NodeLauncher {
         if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path) {
             process.executableURL = Bundle.main.executableURL
         }
-        process.arguments = ["serve", "--store", storeOptions.store, "--master-key-file", storeOptions.keyPath,
+        // The password file travels by name, never the password (docs/storage.md).
+        let passwordFile = storeOptions.storePasswordFile.map { ["--store-password-file", $0] } ?? []
+        process.arguments = ["serve", "--store", storeOptions.store, "--master-key-file", storeOptions.keyPath] + passwordFile + [
                              "--listen", "\(host):\(port)", "--node-id", nodeID] + extraArguments
         process.standardOutput = log
         process.standardError = log

@@ -32,7 +32,7 @@ struct Serve: AsyncParsableCommand {
             configuration.adminHost = adminListen.host
             configuration.adminPort = adminListen.port
         }
-        try nodeOptions.apply(to: &configuration, storePath: storeOptions.store)
+        try nodeOptions.apply(to: &configuration, dataDirectory: storeOptions.dataDirectory)
         // Peer links are authenticated with a key only holders of the master key can derive.
         configuration.peerKey = key.derivedKey(purpose: "peer-link")
         let node = NodeServer(configuration: configuration, store: store)

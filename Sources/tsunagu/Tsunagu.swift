@@ -7,7 +7,8 @@ struct Tsunagu: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tsunagu",
         abstract: "Tsunagu, a realtime collaboration hub for regional care teams.",
-        subcommands: [Up.self, Serve.self, Balance.self, Nodes.self, Admin.self, Audit.self, Backup.self, Restore.self])
+        subcommands: [Up.self, Serve.self, Balance.self, Nodes.self, Admin.self, Audit.self, Backup.self, Restore.self,
+                      Store.self])
 
     /// docs/protocol.md §7: bad arguments are a one-line error naming the flag and exit status 2;
     /// failures at run time are one line and exit status 1.

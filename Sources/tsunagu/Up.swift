@@ -32,7 +32,7 @@ struct Up: AsyncParsableCommand {
         LoggingSetup.bootstrap(timeZone: nodeOptions.timeZone)
         let (store, key) = try storeOptions.openStoreAndKey(createKey: true)
         if try store.organizationCount() == 0 { try createDemoOrganization(store) }
-        let logs = (storeOptions.store as NSString).deletingLastPathComponent + "/logs"
+        let logs = storeOptions.dataDirectory + "/logs"
         var children: [Process] = []
         for index in 1...nodes {
             let nodePort = port + index
@@ -59,7 +59,7 @@ struct Up: AsyncParsableCommand {
         fflush(nil)
         var services: [any Service] = [UntilShutdown()]
         if !noBackups {
-            let directory = backupDir ?? ((storeOptions.store as NSString).deletingLastPathComponent as NSString)
+            let directory = backupDir ?? (storeOptions.dataDirectory as NSString)
                 .appendingPathComponent("backups")
             services.append(DailyBackups(store: store, key: key, directory: directory))
         }

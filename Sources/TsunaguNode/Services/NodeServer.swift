@@ -60,6 +60,9 @@ public final class NodeServer: Service, Sendable {
             let interval = Duration.nanoseconds(configuration.heartbeatInterval.nanoseconds)
             services += [agent, RepairSweep(hub: context.hub, interval: interval)]
         }
+        if context.store.publishesChangeNotices {
+            services.append(StoreChangeNotices(store: context.store, hub: context.hub))
+        }
         if let worker = context.mailWorker { services.append(MailService(worker: worker)) }
         let serviceGroup = ServiceGroup(services: services, logger: context.logger)
         let task = Task { _ = try? await serviceGroup.run() }
