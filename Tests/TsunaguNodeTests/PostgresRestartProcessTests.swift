@@ -44,8 +44,8 @@ import TsunaguTestSupport
                                       "client_msg_id": .string(id)], timeout: .seconds(20))
         }
         var acknowledged: [Int] = []
-        for i in 0..<10 {
-            let reply = try await post("before-\(i)")
+        for _ in 0..<10 {
+            let reply = try await post(UUID().uuidString)
             #expect(reply["type"]?.stringValue == "ok")
             if let seq = reply["event"]?["seq"]?.intValue ?? reply["seq"]?.intValue { acknowledged.append(seq) }
         }
@@ -54,7 +54,8 @@ import TsunaguTestSupport
         try await waitUntil("both nodes report not ready") {
             try await http.asyncMap { try await $0.send("GET", "/readyz").status }.allSatisfy { $0 == 503 }
         }
-        let refused = try await post("while-down")
+        let downID = UUID().uuidString
+        let refused = try await post(downID)
         #expect(refused["type"]?.stringValue == "error")
         #expect(refused["code"]?.stringValue == "unavailable", "\(refused)")
 
@@ -65,10 +66,10 @@ import TsunaguTestSupport
         // A retry of the refused post, with the same client_msg_id, as a client would.
         var retried: JSONObject = [:]
         try await waitUntil("the refused post goes through on retry") {
-            retried = try await post("while-down")
+            retried = try await post(downID)
             return retried["type"]?.stringValue == "ok"
         }
-        for i in 0..<5 { #expect(try await post("after-\(i)")["type"]?.stringValue == "ok") }
+        for _ in 0..<5 { #expect(try await post(UUID().uuidString)["type"]?.stringValue == "ok") }
 
         let history = try await http[1].send("GET", "/v1/timelines/\(timeline)/events?after=0&limit=100", token: token)
         let seqs = (history.json?["events"]?.arrayValue ?? []).compactMap { $0["seq"]?.intValue }
