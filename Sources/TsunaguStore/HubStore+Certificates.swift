@@ -54,11 +54,13 @@ extension HubStore {
     }
 
     static func isCertificateRegistered(_ db: Database, user: UserID, fingerprint: [UInt8]) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT 1 FROM user_certificates WHERE user_id = ? AND fingerprint = ?", arguments: [user.rawValue, Data(fingerprint)], cached: true) ?? false
+        try Bool.fetchOne(db, sql: "SELECT 1 FROM user_certificates WHERE user_id = ? AND fingerprint = ?",
+                          arguments: [user.rawValue, Data(fingerprint)], cached: true) ?? false
     }
 
     static func requiresClientCertificate(_ db: Database, _ organization: OrganizationID) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT require_client_certificate FROM organizations WHERE id = ?", arguments: [organization.rawValue], cached: true) ?? false
+        try Bool.fetchOne(db, sql: "SELECT require_client_certificate FROM organizations WHERE id = ?",
+                          arguments: [organization.rawValue], cached: true) ?? false
     }
 
     /// Sets the requirement. Switching it on ends, in the same transaction, every live session

@@ -49,8 +49,9 @@ extension HubStore {
         -> (event: TimelineEvent, created: Bool)
     {
         let now = Self.nowMillis()
+        // The committer has locked the timeline for the batch (`writeGrouped(timeline:)`): the
+        // membership check holds until commit on PostgreSQL too.
         return try await writeGrouped(timeline: timeline) { [self] db in
-            try db.dialect.lockTimeline(db, timeline.rawValue)
             try Self.authorize(db, user: author.id, timeline: timeline, .post)
             func existing(_ event: TimelineEvent) throws -> (TimelineEvent, Bool) {
                 guard event.timeline == timeline else {
@@ -59,12 +60,16 @@ extension HubStore {
                 return (event, false)
             }
             if let event = try postedEvent(db, author: author.id, clientMsgID: clientMsgID) { return try existing(event) }
+            func append() throws -> TimelineEvent {
+                try appendEvent(db, timeline: timeline, author: author.person, clientMsgID: clientMsgID,
+                                payload: .message(body: body, clientMsgID: clientMsgID), at: now)
+            }
+            // SQLite holds the write lock since the check above: no other post can come between,
+            // and the hot path spends no extra savepoint.
+            guard db.dialect == .postgres else { return (try append(), true) }
             var appended: TimelineEvent?
             do {
-                try db.inSavepoint {
-                    appended = try appendEvent(db, timeline: timeline, author: author.person, clientMsgID: clientMsgID,
-                                               payload: .message(body: body, clientMsgID: clientMsgID), at: now)
-                }
+                try db.inSavepoint { appended = try append() }
             } catch is DuplicateClientMessage {
                 // Another node's transaction committed it after the check above: that post stands.
                 guard let event = try postedEvent(db, author: author.id, clientMsgID: clientMsgID) else {
@@ -81,9 +86,9 @@ extension HubStore {
                       op: TimelineEvent.ReactionOp) async throws -> TimelineEvent {
         let now = Self.nowMillis()
         return try await writeGrouped(timeline: timeline) { [self] db in
-            try db.dialect.lockTimeline(db, timeline.rawValue)
             try Self.authorize(db, user: author.id, timeline: timeline, .reacting(with: reaction))
-            let kind = try String.fetchOne(db, sql: "SELECT kind FROM events WHERE timeline_id = ? AND seq = ?", arguments: [timeline.rawValue, targetSeq], cached: true)
+            let kind = try String.fetchOne(db, sql: "SELECT kind FROM events WHERE timeline_id = ? AND seq = ?",
+                                           arguments: [timeline.rawValue, targetSeq], cached: true)
             guard kind == TimelineEvent.Kind.message.rawValue else {
                 throw StoreError.notFound("target_seq is not a message of this timeline")
             }
@@ -98,7 +103,7 @@ extension HubStore {
     {
         let now = Self.nowMillis()
         return try await writeGrouped(timeline: timeline) { [self] db in
-            try db.dialect.lockTimeline(db, timeline.rawValue)
+            // The call's state is checked under the batch's lock of the timeline (PostgreSQL).
             try Self.authorize(db, user: author.id, timeline: timeline, .startOrEndCall)
             let existing = try Row.fetchOne(db, sql: """
                 SELECT started_by, started_at, ended_at FROM call_logs WHERE timeline_id = ? AND call_id = ?

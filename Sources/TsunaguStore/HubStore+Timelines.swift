@@ -55,7 +55,8 @@ extension HubStore {
 
     static func role(_ db: Database, user: UserID, timeline: TimelineID) throws -> TimelineRole? {
         // Cached statements: every operation on a timeline authorizes and most read the head.
-        try String.fetchOne(db, sql: "SELECT role FROM memberships WHERE timeline_id = ? AND user_id = ?", arguments: [timeline.rawValue, user.rawValue], cached: true).flatMap(TimelineRole.init)
+        try String.fetchOne(db, sql: "SELECT role FROM memberships WHERE timeline_id = ? AND user_id = ?",
+                            arguments: [timeline.rawValue, user.rawValue], cached: true).flatMap(TimelineRole.init)
     }
 
     /// Fails with `forbidden` unless `user`'s role allows `action`; the same answer whether the

@@ -229,7 +229,9 @@ public final class HubStore: Sendable {
         case .sqlite(let pool):
             return try await pool.writeWithoutTransaction { db in try Self.immediate(db, body) }
         case .postgres(let postgres):
-            return try await postgres.threads.runIfActive { try Self.retrying { try postgres.transaction(.write) { try body($0) } } }
+            return try await postgres.threads.runIfActive {
+                try Self.retrying { try postgres.transaction(.write) { try body($0) } }
+            }
         }
     }
 

@@ -77,7 +77,7 @@ import TsunaguTestSupport
         #expect(last == 17, "the join, 10 before, the retried one, 5 after")
         #expect(seqs == Array(1...last), "gapless, nothing lost")
         #expect(Set(acknowledged).isSubset(of: Set(seqs)))
-        try await waitUntil("the subscriber on the other node has everything") { subscriber.last == last }
+        try await waitUntil("the subscriber on the other node has everything", seconds: 40) { subscriber.last == last }
         subscriber.stop()
         await reading.value
         var deduped: [Int] = []

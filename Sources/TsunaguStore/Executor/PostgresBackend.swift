@@ -214,7 +214,12 @@ private final class ConnectionSet: @unchecked Sendable {
         do {
             return try body(slot!)
         } catch {
-            if slot!.isClosed { slot = nil }
+            // A connection that failed for connection reasons (PostgreSQL shut down, a reset) is
+            // dropped even if the client has not noticed the close yet: the next use opens a new one.
+            if slot!.isClosed || (StoreError.isUnavailable(error) && !StoreError.isRetryable(error)) {
+                slot!.close().whenComplete { _ in }
+                slot = nil
+            }
             throw error
         }
     }
