@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // Pure domain: ids, roles and permission rules, events, wire messages. No I/O.
@@ -50,9 +51,11 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "TsunaguWebSocket", dependencies: ["CZlib", "COpenSSL", nio, nioPosix, nioHTTP1, nioWebSocket]),
 
-        // The shared store: GRDB on system SQLite, encrypted records.
+        // The shared store: encrypted records, one copy of the SQL logic run on GRDB/SQLite or on
+        // PostgreSQL through postgres-nio (docs/storage.md, "Two backends").
         .target(name: "TsunaguStore", dependencies: [
             "TsunaguCore", "TsunaguCrypto", .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PostgresNIO", package: "postgres-nio"), nio, nioPosix, nioSSL, logging,
         ]),
 
         // The realtime node: HTTP API, /v1/ws, subscription hub, and the web client's files
@@ -96,6 +99,9 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], path: "LoadTests/tsunagu-load"),
 
+        // For the test targets only: a throwaway PostgreSQL server per test process.
+        .target(name: "TsunaguTestSupport", dependencies: ["TsunaguStore"]),
+
         .testTarget(name: "TsunaguCoreTests", dependencies: ["TsunaguCore"]),
         .testTarget(name: "TsunaguRealtimeTests", dependencies: ["TsunaguRealtime", "TsunaguCore"]),
         .testTarget(name: "TsunaguCryptoTests", dependencies: ["TsunaguCrypto"]),
@@ -107,11 +113,11 @@ let package = Package(
         ]),
         .testTarget(name: "TsunaguMailTests", dependencies: ["TsunaguMail", nio, nioPosix, logging]),
         .testTarget(name: "TsunaguStoreTests", dependencies: [
-            "TsunaguStore", "TsunaguCore", "TsunaguCrypto", .product(name: "GRDB", package: "GRDB.swift"),
+            "TsunaguStore", "TsunaguCore", "TsunaguCrypto", "TsunaguTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "TsunaguNodeTests", dependencies: [
             "TsunaguNode", "TsunaguClient", "TsunaguWebSocket", "TsunaguStore", "TsunaguCore", "TsunaguCrypto",
-            "TsunaguBalancer", nio,
+            "TsunaguBalancer", "TsunaguTestSupport", nio,
             nioPosix, nioHTTP1, nioWebSocket, nioSSL,
         ]),
     ]

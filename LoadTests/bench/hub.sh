@@ -11,6 +11,11 @@
 # fanout5k    5,000 subscribers of one timeline, 10 msg/s: publish→deliver p99
 # fanout15k   15,000 subscribers of one timeline, one message per second: p99
 # idle        node RSS per idle authenticated, subscribed connection (15,000 connections)
+# pgbench     (STORE=postgres only) PostgreSQL's own durable-commit baseline on the same server
+#
+# STORE=postgres runs the nodes on a throwaway PostgreSQL server (initdb under $OUT/pg as the
+# postgres user, fsync=on, synchronous_commit=on, loopback port PGPORT) instead of one SQLite file:
+#   STORE=postgres TESTS="posts pgbench" LoadTests/bench/hub.sh
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -22,11 +27,29 @@ ulimit -n 20000
 log() { echo "[$(date +%T)] $*" >&2; }
 has() { [[ " $TESTS " == *" $1 "* ]]; }
 NODE_PIDS=()
+STORE=${STORE:-sqlite}; PGPORT=${PGPORT:-9499}
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+as_postgres() { if [ "$(id -u)" = 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; else "$@"; fi; }
+
+# start_postgres: a fresh server under $OUT/pg on PGPORT (stopped by stop_postgres).
+start_postgres() {
+  stop_postgres; rm -rf "$OUT/pg"; mkdir -p "$OUT/pg"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$OUT/pg"
+  as_postgres "$PGBIN/initdb" -D "$OUT/pg/data" -U postgres -A trust -E UTF8 >/dev/null
+  as_postgres "$PGBIN/pg_ctl" -D "$OUT/pg/data" -l "$OUT/pg/server.log" -w start -o \
+    "-p $PGPORT -k $OUT/pg -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c max_connections=300" >/dev/null
+}
+stop_postgres() { [ -f "$OUT/pg/data/postmaster.pid" ] && as_postgres "$PGBIN/pg_ctl" -D "$OUT/pg/data" -m fast -w stop >/dev/null; true; }
 
 # start_nodes N: a fresh store and N nodes on BASE+1…; sets TOKEN (an admin session).
 start_nodes() {
   stop_nodes; rm -rf "$OUT/store"; mkdir -p "$OUT/store"
   local store=(--store "$OUT/store/t.sqlite" --master-key-file "$OUT/store/k.key")
+  if [ "$STORE" = postgres ]; then
+    start_postgres
+    "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U postgres hub
+    store=(--store "postgres://postgres@127.0.0.1:$PGPORT/hub" --master-key-file "$OUT/store/k.key")
+  fi
   echo "$PW" | "$B/tsunagu" admin bootstrap "${store[@]}" --org Bench --email $EMAIL --password-stdin >/dev/null 2>&1
   for i in $(seq 1 "$1"); do
     "$B/tsunagu" serve "${store[@]}" --listen 127.0.0.1:$((BASE + i)) --node-id n_$((BASE + i)) --max-posts-per-user 0 >"$OUT/node$i.log" 2>&1 &
@@ -39,7 +62,7 @@ start_nodes() {
     python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 }
 stop_nodes() { for p in "${NODE_PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait "${NODE_PIDS[@]}" 2>/dev/null; NODE_PIDS=(); }
-trap stop_nodes EXIT
+trap 'stop_nodes; stop_postgres' EXIT
 cpu_ticks() { local t=0; for p in "${NODE_PIDS[@]}"; do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $t; }
 rss_kb() { awk '/^VmRSS/{print $2}' /proc/$1/status; }
 
@@ -122,5 +145,15 @@ if has idle; then
   sleep 2; r1=$(rss_kb "${NODE_PIDS[0]}"); wait $lp
   echo "{\"test\":\"idle\",\"connections\":15000,\"rss0_kb\":$r0,\"rss1_kb\":$r1,\"kb_per_conn\":$(echo "scale=2;($r1-$r0)/15000" | bc)}" |
     tee -a "$OUT/hub.jsonl"
+fi
+if has pgbench && [ "$STORE" = postgres ]; then
+  log "pgbench: PostgreSQL's own durable commits/s on the same server, 48 clients, 20 s"
+  stop_nodes; start_postgres
+  "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U postgres bench
+  "$PGBIN/pgbench" -h 127.0.0.1 -p "$PGPORT" -U postgres -i -s 10 -q bench >/dev/null 2>&1
+  # -N: the simple-update transaction (three statements and a commit), the closest to one post.
+  "$PGBIN/pgbench" -h 127.0.0.1 -p "$PGPORT" -U postgres -N -c 48 -j 2 -T 20 bench >"$OUT/pgbench.log" 2>&1
+  tps=$(awk '/^tps/ {print $3; exit}' "$OUT/pgbench.log")
+  echo "{\"test\":\"pgbench\",\"store\":\"postgres\",\"tps\":${tps:-null}}" | tee -a "$OUT/hub.jsonl"
 fi
 stop_nodes

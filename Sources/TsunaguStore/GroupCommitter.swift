@@ -17,8 +17,20 @@ import GRDB
 /// error, because none of their writes is durable.
 ///
 /// Each process batches its own writes; across processes SQLite's write lock (with the store's busy
-/// timeout) serializes the batches.
+/// timeout) serializes the batches. On PostgreSQL each node's batches run on the node's commit lane
+/// (one thread, one connection); batches of different nodes run at once, serialized per timeline by
+/// the timeline row's lock (docs/storage.md, "What is serialized how"). A batch that PostgreSQL
+/// aborts for a deadlock or a serialization failure is run again whole (nothing of it committed).
 final class GroupCommitter: Sendable {
+    /// Where batches run.
+    enum Lane: Sendable {
+        case sqlite(any DatabaseWriter)
+        case postgres(PostgresBackend)
+    }
+
+    /// How often a batch aborted by PostgreSQL (deadlock, serialization failure) is tried again.
+    static let retries = 5
+
     /// Bounds how long one transaction holds the write lock (other processes wait for it) and how
     /// much work one failed COMMIT throws away.
     static let defaultMaxBatch = 256
@@ -31,6 +43,8 @@ final class GroupCommitter: Sendable {
     }
 
     private struct Job: Sendable {
+        /// The timeline the operation writes, locked for the whole batch (PostgreSQL).
+        let timeline: String?
         let operation: @Sendable (Database) throws -> any Sendable
         let continuation: CheckedContinuation<any Sendable, any Error>
     }
@@ -43,13 +57,17 @@ final class GroupCommitter: Sendable {
         var counts = Counts()
     }
 
-    private let writer: any DatabaseWriter
+    private let lane: Lane
     private let maxBatch: Int
     private let state = Mutex(State())
 
-    init(writer: any DatabaseWriter, maxBatch: Int = GroupCommitter.defaultMaxBatch) {
+    convenience init(writer: any DatabaseWriter, maxBatch: Int = GroupCommitter.defaultMaxBatch) {
+        self.init(lane: .sqlite(writer), maxBatch: maxBatch)
+    }
+
+    init(lane: Lane, maxBatch: Int = GroupCommitter.defaultMaxBatch) {
         precondition(maxBatch > 0)
-        self.writer = writer
+        self.lane = lane
         self.maxBatch = maxBatch
     }
 
@@ -62,9 +80,15 @@ final class GroupCommitter: Sendable {
     /// has committed. The operation must do all of its reads and writes through the `Database` it is
     /// given; it may run after the caller's task was cancelled (a write, once queued, is not taken
     /// back half-way).
-    func enqueue<T: Sendable>(_ operation: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    ///
+    /// `timeline`: the timeline the operation appends to. On PostgreSQL a batch locks the rows of
+    /// all its timelines at its start, in id order, so that two nodes' batches over the same
+    /// timelines never wait on each other in a cycle (no deadlocks between batches).
+    func enqueue<T: Sendable>(timeline: String? = nil, _ operation: @escaping @Sendable (Database) throws -> T)
+        async throws -> T
+    {
         let value = try await withCheckedThrowingContinuation { continuation in
-            let job = Job(operation: { try operation($0) }, continuation: continuation)
+            let job = Job(timeline: timeline, operation: { try operation($0) }, continuation: continuation)
             let startDrain = state.withLock { state -> Bool in
                 state.queue.append(job)
                 if state.draining { return false }
@@ -80,12 +104,35 @@ final class GroupCommitter: Sendable {
     /// One batch per access to the writer, so that the store's other writes (queued on the same
     /// serial writer) interleave with a long run of batches instead of waiting for it to end.
     private func scheduleDrain() {
-        writer.asyncWriteWithoutTransaction { [self] db in
-            drainOneBatch(db)
+        switch lane {
+        case .sqlite(let writer):
+            writer.asyncWriteWithoutTransaction { [self] db in
+                drainOneBatch { body in
+                    try db.inTransaction(.immediate) {
+                        try body(SQLiteExecutor(db))
+                        return .commit
+                    }
+                }
+            }
+        case .postgres(let backend):
+            backend.commitLane.submit { [self] _ in
+                drainOneBatch { body in
+                    for attempt in 1... {
+                        do {
+                            return try backend.laneTransaction { try body($0) }
+                        } catch where attempt < Self.retries && StoreError.isRetryable(error) {
+                            continue
+                        }
+                    }
+                }
+            }
         }
     }
 
-    private func drainOneBatch(_ db: Database) {
+    /// Runs a batch's body in one write transaction of the lane's backend.
+    private typealias TransactionRunner = (_ body: (Database) throws -> Void) throws -> Void
+
+    private func drainOneBatch(_ runTransaction: TransactionRunner) {
         let batch = state.withLock { state -> [Job] in
             let count = min(state.queue.count, maxBatch)
             let batch = Array(state.queue.prefix(count))
@@ -94,7 +141,7 @@ final class GroupCommitter: Sendable {
             state.counts.operations += count
             return batch
         }
-        let outcomes = commit(batch, db)
+        let outcomes = commit(batch, runTransaction)
         for (job, outcome) in zip(batch, outcomes) {
             job.continuation.resume(with: outcome)
         }
@@ -108,29 +155,30 @@ final class GroupCommitter: Sendable {
         if more { scheduleDrain() }
     }
 
-    /// Runs the batch in one IMMEDIATE transaction, each job in its own savepoint. Returns one
-    /// outcome per job, in order.
-    private func commit(_ batch: [Job], _ db: Database) -> [Result<any Sendable, any Error>] {
+    /// Runs the batch in one write transaction (IMMEDIATE on SQLite), each job in its own
+    /// savepoint. Returns one outcome per job, in order.
+    private func commit(_ batch: [Job], _ runTransaction: TransactionRunner) -> [Result<any Sendable, any Error>] {
         var outcomes: [Result<any Sendable, any Error>] = []
         outcomes.reserveCapacity(batch.count)
         do {
-            try db.inTransaction(.immediate) {
+            try runTransaction { db in
+                outcomes.removeAll(keepingCapacity: true)
+                try db.dialect.lockTimelines(db, Set(batch.compactMap(\.timeline)).sorted())
                 for job in batch {
                     do {
                         var value: (any Sendable)?
                         try db.inSavepoint {
                             value = try job.operation(db)
-                            return .commit
                         }
                         outcomes.append(.success(value!))
                     } catch {
                         // Some SQLite errors (I/O, disk full) roll back the whole transaction, not
-                        // just the savepoint: then nothing of the batch can commit.
-                        guard db.isInsideTransaction else { throw error }
+                        // just the savepoint: then nothing of the batch can commit. A PostgreSQL
+                        // deadlock or lost connection aborts the batch too (and may retry it).
+                        guard db.isInsideTransaction, !StoreError.isRetryable(error) else { throw error }
                         outcomes.append(.failure(error))
                     }
                 }
-                return .commit
             }
         } catch {
             return Array(repeating: .failure(error), count: batch.count)

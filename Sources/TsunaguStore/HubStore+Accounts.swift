@@ -68,8 +68,8 @@ extension HubStore {
         let trimmed = name?.trimmingCharacters(in: .whitespacesAndNewlines)
         if let trimmed, !(1...200).contains(trimmed.count) { throw StoreError.invalid("name: 1 to 200 characters") }
         let (userID, ended, wasReset) = try await writeImmediate { [self] db -> (UserID, [SessionID], Bool) in
-            guard let link = try Row.fetchOne(db, sql: "SELECT * FROM activation_links WHERE token_hash = ?",
-                                              arguments: [hash]) else {
+            guard let link = try Row.fetchOne(db, sql: "SELECT * FROM activation_links WHERE token_hash = ?"
+                                                + db.dialect.forUpdate, arguments: [hash]) else {
                 throw StoreError.notFound("no such activation link")
             }
             if (link["used_at"] as Int64?) != nil { throw StoreError.conflict("the activation link was already used") }
@@ -106,7 +106,7 @@ extension HubStore {
 
     /// Whether the account has been activated (has a password).
     public func isActivated(_ id: UserID) async throws -> Bool {
-        try await pool.read { db in
+        try await read { db in
             try Bool.fetchOne(db, sql: "SELECT password_hash IS NOT NULL FROM users WHERE id = ?", arguments: [id.rawValue]) ?? false
         }
     }
@@ -142,7 +142,7 @@ extension HubStore {
     /// Every user of the organization, for its admins: invited (not yet activated), active and
     /// disabled, ordered by when they were added.
     public func members(ofOrganization organization: OrganizationID) async throws -> [OrganizationMember] {
-        try await pool.read { [self] db in
+        try await read { [self] db in
             try Row.fetchAll(db, sql: """
                 SELECT *, password_hash IS NOT NULL AS activated FROM users WHERE org_id = ? ORDER BY created_at, id
                 """, arguments: [organization.rawValue])

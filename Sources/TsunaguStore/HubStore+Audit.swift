@@ -66,6 +66,9 @@ extension HubStore {
     }
 
     func appendAudit(_ db: Database, _ record: AuditRecord, at: Int64) throws {
+        // One chain: on PostgreSQL concurrent appenders on any node take turns here (SQLite's
+        // IMMEDIATE transaction already holds the whole database).
+        try db.dialect.serialize(db, .auditChain)
         let last = try Row.fetchOne(db, sql: "SELECT seq, chain FROM audit_log ORDER BY seq DESC LIMIT 1")
         let seq = (last?["seq"] as Int64? ?? 0) + 1
         let previous: Data = last?["chain"] ?? Data()
@@ -95,21 +98,26 @@ extension HubStore {
 
     /// Walks the whole chain; returns nil when intact, else the first seq where it breaks.
     public func verifyAuditChain() async throws -> (checked: Int, brokenAt: Int64?) {
-        try await pool.read { [self] db in
+        try await read { [self] db in
             var previous = Data()
             var expectedSeq: Int64 = 1
             var checked = 0
-            let rows = try Row.fetchCursor(db, sql: "SELECT * FROM audit_log ORDER BY seq")
-            while let row = try rows.next() {
-                let seq: Int64 = row["seq"]
-                let record = Self.auditRecord(row)
-                let expected = auditChain(previous: previous, seq: seq, at: row["at_ms"], record: record,
-                                          details: row["details"])
-                let stored: Data = row["chain"]
-                guard seq == expectedSeq, stored == expected else { return (checked, seq) }
-                previous = stored
-                expectedSeq += 1
-                checked += 1
+            var after = Int64.min
+            // In pages, from one snapshot: the log can be longer than memory would like.
+            while case let rows = try Row.fetchAll(db, sql: "SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT 1000",
+                                                   arguments: [after]), !rows.isEmpty {
+                after = rows.last!["seq"]
+                for row in rows {
+                    let seq: Int64 = row["seq"]
+                    let record = Self.auditRecord(row)
+                    let expected = auditChain(previous: previous, seq: seq, at: row["at_ms"], record: record,
+                                              details: row["details"])
+                    let stored: Data = row["chain"]
+                    guard seq == expectedSeq, stored == expected else { return (checked, seq) }
+                    previous = stored
+                    expectedSeq += 1
+                    checked += 1
+                }
             }
             return (checked, nil)
         }
@@ -126,7 +134,7 @@ extension HubStore {
     public func auditEntries(organization: OrganizationID, fromMillis: Int64, toMillis: Int64, limit: Int) async throws
         -> [AuditEntry]
     {
-        try await pool.read { [self] db in
+        try await read { [self] db in
             try Row.fetchAll(db, sql: """
                 SELECT * FROM audit_log WHERE org_id = ? AND at_ms >= ? AND at_ms <= ? ORDER BY seq LIMIT ?
                 """, arguments: [organization.rawValue, fromMillis, toMillis, limit]).map { row in

@@ -31,7 +31,7 @@ extension HubStore {
 
     /// A user's registered certificates, oldest first.
     public func certificates(user: UserID) async throws -> [(fingerprint: [UInt8], createdAtMillis: Int64)] {
-        try await pool.read { db in
+        try await read { db in
             try Row.fetchAll(db, sql: """
                 SELECT fingerprint, created_at FROM user_certificates WHERE user_id = ? ORDER BY created_at, fingerprint
                 """, arguments: [user.rawValue]).map { row in
@@ -41,21 +41,21 @@ extension HubStore {
     }
 
     public func isCertificateRegistered(user: UserID, fingerprint: [UInt8]) async throws -> Bool {
-        try await pool.read { db in try Self.isCertificateRegistered(db, user: user, fingerprint: fingerprint) }
+        try await read { db in try Self.isCertificateRegistered(db, user: user, fingerprint: fingerprint) }
     }
 
     public func requiresClientCertificate(_ organization: OrganizationID) async throws -> Bool {
-        try await pool.read { db in try Self.requiresClientCertificate(db, organization) }
+        try await read { db in try Self.requiresClientCertificate(db, organization) }
     }
 
     static func isCertificateRegistered(_ db: Database, user: UserID, fingerprint: [UInt8]) throws -> Bool {
-        try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM user_certificates WHERE user_id = ? AND fingerprint = ?"),
-                          arguments: [user.rawValue, Data(fingerprint)]) ?? false
+        try Bool.fetchOne(db, sql: "SELECT 1 FROM user_certificates WHERE user_id = ? AND fingerprint = ?",
+                          arguments: [user.rawValue, Data(fingerprint)], cached: true) ?? false
     }
 
     static func requiresClientCertificate(_ db: Database, _ organization: OrganizationID) throws -> Bool {
-        try Bool.fetchOne(db.cachedStatement(sql: "SELECT require_client_certificate FROM organizations WHERE id = ?"),
-                          arguments: [organization.rawValue]) ?? false
+        try Bool.fetchOne(db, sql: "SELECT require_client_certificate FROM organizations WHERE id = ?",
+                          arguments: [organization.rawValue], cached: true) ?? false
     }
 
     /// Sets the requirement. Switching it on ends, in the same transaction, every live session
@@ -77,7 +77,7 @@ extension HubStore {
 
 extension HubStore {
     public func passwordPolicy(_ organization: OrganizationID) async throws -> PasswordPolicy {
-        try await pool.read { db in try Self.passwordPolicy(db, organization) }
+        try await read { db in try Self.passwordPolicy(db, organization) }
     }
 
     static func passwordPolicy(_ db: Database, _ organization: OrganizationID) throws -> PasswordPolicy {

@@ -26,7 +26,7 @@ extension HubStore {
     public func authenticateConnection(token: String, certificateFingerprint: [UInt8]?) throws -> ConnectionAuth {
         let hash = Data(OpaqueToken.hash(token))
         let now = Self.nowMillis()
-        return try pool.read { [self] db in
+        return try read { [self] db in
             try authenticate(db, tokenHash: hash, now: now, certificateFingerprint: certificateFingerprint)
         }
     }
@@ -36,7 +36,7 @@ extension HubStore {
     public func authenticateRequest(token: String, certificateFingerprint: [UInt8]?) async throws -> ConnectionAuth {
         let hash = Data(OpaqueToken.hash(token))
         let now = Self.nowMillis()
-        return try await pool.read { [self] db in
+        return try await read { [self] db in
             try authenticate(db, tokenHash: hash, now: now, certificateFingerprint: certificateFingerprint)
         }
     }
@@ -62,7 +62,7 @@ extension HubStore {
     /// `subscribe`: checks that the user may read the timeline and returns its head and read
     /// markers, from one snapshot, on the calling thread (as `authenticateConnection`).
     public func subscriptionStart(user: UserID, timeline: TimelineID) throws -> SubscriptionStart {
-        try pool.read { db in
+        try read { db in
             try Self.authorize(db, user: user, timeline: timeline, .read)
             return (try Self.head(db, timeline), try Self.receipts(db, timeline))
         }

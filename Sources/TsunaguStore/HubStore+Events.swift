@@ -3,22 +3,43 @@ import GRDB
 import TsunaguCore
 
 extension HubStore {
-    /// Appends one event inside the caller's write transaction: the next seq is read and taken under
-    /// the write lock, so seqs stay dense and unique per timeline across every writing process.
+    /// Appends one event inside the caller's write transaction. The seq is taken by incrementing
+    /// the timeline's head in one statement: on SQLite under the write lock, on PostgreSQL under the
+    /// row lock that the UPDATE takes and holds to commit, so writers of one timeline on any number
+    /// of nodes take turns and seqs stay dense, unique and in commit order.
+    ///
+    /// Throws `DuplicateClientMessage` (after the head moved: the caller's savepoint undoes it) when
+    /// another transaction committed the same (author, client_msg_id) meanwhile — possible only on
+    /// PostgreSQL, where two nodes can check for it at once; PostgreSQL makes the second insert
+    /// wait for the first's commit, then skips it.
     func appendEvent(_ db: Database, timeline: TimelineID, author: Person, clientMsgID: String?,
                      payload: TimelineEvent.Payload, at: Int64) throws -> TimelineEvent {
         // Cached statements on the write path: compiling a statement (SQLite's parser and GRDB's
         // authorizer) cost more than running it, once per post.
-        let seq = try Self.head(db, timeline) + 1
-        try db.cachedStatement(sql: "UPDATE timelines SET head = ? WHERE id = ?").execute(arguments: [seq, timeline.rawValue])
+        guard let seq = try Int64.fetchOne(db, sql: "UPDATE timelines SET head = head + 1 WHERE id = ? RETURNING head",
+                                           arguments: [timeline.rawValue], cached: true) else {
+            throw StoreError.notFound("no such timeline")
+        }
         let row = "\(timeline.rawValue)/\(seq)"
         let plaintext = try StoredPayload.encoder.encode(StoredPayload(payload))
         let sealed = Data(cipher.seal([UInt8](plaintext), table: "events", column: "payload", row: row))
-        try db.cachedStatement(sql: """
+        try db.execute(sql: """
             INSERT INTO events (timeline_id, seq, kind, author_id, at_ms, client_msg_id, payload)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [timeline.rawValue, seq, payload.kind.rawValue, author.id.rawValue, at, clientMsgID, sealed])
+            VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+            """, arguments: [timeline.rawValue, seq, payload.kind.rawValue, author.id.rawValue, at, clientMsgID, sealed],
+            cached: true)
+        if db.changesCount == 0 { throw DuplicateClientMessage() }
+        db.noteAppended(timeline: timeline.rawValue, seq: seq)
         return TimelineEvent(timeline: timeline, seq: seq, atMillis: at, author: author, payload: payload)
+    }
+
+    struct DuplicateClientMessage: Error {}
+
+    /// The event an author posted with `clientMsgID`, if any.
+    private func postedEvent(_ db: Database, author: UserID, clientMsgID: String) throws -> TimelineEvent? {
+        guard let existing = try Row.fetchOne(db, sql: "SELECT * FROM events WHERE author_id = ? AND client_msg_id = ?",
+                                              arguments: [author.rawValue, clientMsgID], cached: true) else { return nil }
+        return try decodeEvents([existing], db)[0]
     }
 
     /// Posts a message. Idempotent per (author, client_msg_id): a retry returns the original event
@@ -28,20 +49,35 @@ extension HubStore {
         -> (event: TimelineEvent, created: Bool)
     {
         let now = Self.nowMillis()
-        return try await writeGrouped { [self] db in
+        // The committer has locked the timeline for the batch (`writeGrouped(timeline:)`): the
+        // membership check holds until commit on PostgreSQL too.
+        return try await writeGrouped(timeline: timeline) { [self] db in
             try Self.authorize(db, user: author.id, timeline: timeline, .post)
-            if let existing = try Row.fetchOne(db.cachedStatement(sql: """
-                SELECT * FROM events WHERE author_id = ? AND client_msg_id = ?
-                """), arguments: [author.id.rawValue, clientMsgID]) {
-                let event = try decodeEvents([existing], db)[0]
+            func existing(_ event: TimelineEvent) throws -> (TimelineEvent, Bool) {
                 guard event.timeline == timeline else {
                     throw StoreError.conflict("client_msg_id was already used on another timeline")
                 }
                 return (event, false)
             }
-            let event = try appendEvent(db, timeline: timeline, author: author.person, clientMsgID: clientMsgID,
-                                        payload: .message(body: body, clientMsgID: clientMsgID), at: now)
-            return (event, true)
+            if let event = try postedEvent(db, author: author.id, clientMsgID: clientMsgID) { return try existing(event) }
+            func append() throws -> TimelineEvent {
+                try appendEvent(db, timeline: timeline, author: author.person, clientMsgID: clientMsgID,
+                                payload: .message(body: body, clientMsgID: clientMsgID), at: now)
+            }
+            // SQLite holds the write lock since the check above: no other post can come between,
+            // and the hot path spends no extra savepoint.
+            guard db.dialect == .postgres else { return (try append(), true) }
+            var appended: TimelineEvent?
+            do {
+                try db.inSavepoint { appended = try append() }
+            } catch is DuplicateClientMessage {
+                // Another node's transaction committed it after the check above: that post stands.
+                guard let event = try postedEvent(db, author: author.id, clientMsgID: clientMsgID) else {
+                    throw StoreError.conflict("client_msg_id is being used by another post")
+                }
+                return try existing(event)
+            }
+            return (appended!, true)
         }
     }
 
@@ -49,10 +85,10 @@ extension HubStore {
     public func react(timeline: TimelineID, author: UserRecord, targetSeq: Int64, reaction: String,
                       op: TimelineEvent.ReactionOp) async throws -> TimelineEvent {
         let now = Self.nowMillis()
-        return try await writeGrouped { [self] db in
+        return try await writeGrouped(timeline: timeline) { [self] db in
             try Self.authorize(db, user: author.id, timeline: timeline, .reacting(with: reaction))
-            let kind = try String.fetchOne(db.cachedStatement(sql: "SELECT kind FROM events WHERE timeline_id = ? AND seq = ?"),
-                                           arguments: [timeline.rawValue, targetSeq])
+            let kind = try String.fetchOne(db, sql: "SELECT kind FROM events WHERE timeline_id = ? AND seq = ?",
+                                           arguments: [timeline.rawValue, targetSeq], cached: true)
             guard kind == TimelineEvent.Kind.message.rawValue else {
                 throw StoreError.notFound("target_seq is not a message of this timeline")
             }
@@ -66,7 +102,8 @@ extension HubStore {
         -> TimelineEvent
     {
         let now = Self.nowMillis()
-        return try await writeGrouped { [self] db in
+        return try await writeGrouped(timeline: timeline) { [self] db in
+            // The call's state is checked under the batch's lock of the timeline (PostgreSQL).
             try Self.authorize(db, user: author.id, timeline: timeline, .startOrEndCall)
             let existing = try Row.fetchOne(db, sql: """
                 SELECT started_by, started_at, ended_at FROM call_logs WHERE timeline_id = ? AND call_id = ?
@@ -102,33 +139,30 @@ extension HubStore {
     /// beyond (markers never move back).
     public func markRead(timeline: TimelineID, user: UserID, seq: Int64) async throws -> Bool {
         let now = Self.nowMillis()
-        return try await writeGrouped { db in
+        return try await writeGrouped(timeline: timeline) { db in
             try Self.authorize(db, user: user, timeline: timeline, .markRead)
             guard seq <= (try Self.head(db, timeline)) else {
                 throw StoreError.invalid("seq: beyond the timeline's head")
             }
-            try db.cachedStatement(sql: """
+            try db.execute(sql: """
                 INSERT INTO read_receipts (timeline_id, user_id, seq, updated_at) VALUES (?, ?, ?, ?)
                 ON CONFLICT (timeline_id, user_id) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at
                 WHERE excluded.seq > read_receipts.seq
-                """).execute(arguments: [timeline.rawValue, user.rawValue, seq, now])
+                """, arguments: [timeline.rawValue, user.rawValue, seq, now], cached: true)
             return db.changesCount > 0
         }
     }
 
     public func receipts(timeline: TimelineID) async throws -> [ReadReceipt] {
-        try await pool.read { db in try Self.receipts(db, timeline) }
+        try await read { db in try Self.receipts(db, timeline) }
     }
 
     /// Every member's read marker of the timeline, by user id.
     static func receipts(_ db: Database, _ timeline: TimelineID) throws -> [ReadReceipt] {
-        try Row.fetchAll(
-            db.cachedStatement(sql: """
-                SELECT r.user_id, r.seq, u.profession FROM read_receipts r JOIN users u ON u.id = r.user_id
-                WHERE r.timeline_id = ? ORDER BY r.user_id
-                """),
-            arguments: [timeline.rawValue]
-        ).map {
+        try Row.fetchAll(db, sql: """
+            SELECT r.user_id, r.seq, u.profession FROM read_receipts r JOIN users u ON u.id = r.user_id
+            WHERE r.timeline_id = ? ORDER BY r.user_id
+            """, arguments: [timeline.rawValue], cached: true).map {
             ReadReceipt(user: UserID(unchecked: $0["user_id"]), seq: $0["seq"],
                         profession: Profession(rawValue: $0["profession"] ?? "") ?? .other)
         }
@@ -138,7 +172,7 @@ extension HubStore {
     public func history(timeline: TimelineID, user: UserID, after: Int64, limit: Int) async throws
         -> (events: [TimelineEvent], head: Int64)
     {
-        try await pool.read { [self] db in
+        try await read { [self] db in
             try Self.authorize(db, user: user, timeline: timeline, .read)
             let rows = try Row.fetchAll(db, sql: """
                 SELECT * FROM events WHERE timeline_id = ? AND seq > ? ORDER BY seq LIMIT ?
@@ -150,17 +184,17 @@ extension HubStore {
     /// Events in (`after`, `through`] for replay and gap repair. The caller has already checked that
     /// the reader may see the timeline (at subscribe).
     public func events(timeline: TimelineID, after: Int64, through: Int64, limit: Int) async throws -> [TimelineEvent] {
-        try await pool.read { [self] db in
+        try await read { [self] db in
             // Cached: every gap repair and every peer-notified delivery runs this read.
-            let rows = try Row.fetchAll(db.cachedStatement(sql: """
+            let rows = try Row.fetchAll(db, sql: """
                 SELECT * FROM events WHERE timeline_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?
-                """), arguments: [timeline.rawValue, after, through, limit])
+                """, arguments: [timeline.rawValue, after, through, limit], cached: true)
             return try decodeEvents(rows, db)
         }
     }
 
     public func head(timeline: TimelineID) async throws -> Int64 {
-        try await pool.read { db in try Self.head(db, timeline) }
+        try await read { db in try Self.head(db, timeline) }
     }
 
     func decodeEvents(_ rows: [Row], _ db: Database) throws -> [TimelineEvent] {

@@ -16,6 +16,7 @@ extension HubStore {
         let sealed = seal(trimmed, table: "organizations", column: "name", row: id.rawValue)
         let nameIndex = index(organizationName: trimmed)
         try writeImmediateSync { db in
+            try db.dialect.serialize(db, .identity)
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM organizations WHERE name_index = ?",
                                  arguments: [nameIndex]) == true {
                 throw StoreError.conflict("an organization with that name exists")
@@ -28,14 +29,14 @@ extension HubStore {
 
     public func organization(named name: String) throws -> OrganizationRecord? {
         let nameIndex = index(organizationName: name.trimmingCharacters(in: .whitespacesAndNewlines))
-        return try pool.read { db in
+        return try read { db in
             try Row.fetchOne(db, sql: "SELECT id, name FROM organizations WHERE name_index = ?",
                              arguments: [nameIndex])
         }.map { try organizationRecord($0) }
     }
 
     public func organization(id: OrganizationID) async throws -> OrganizationRecord? {
-        try await pool.read { [self] db in
+        try await read { [self] db in
             try Row.fetchOne(db, sql: "SELECT id, name FROM organizations WHERE id = ?", arguments: [id.rawValue])
                 .map { try organizationRecord($0) }
         }
@@ -43,13 +44,13 @@ extension HubStore {
 
     /// The oldest organization: `admin add-user` without `--org` puts users there.
     public func firstOrganization() throws -> OrganizationRecord? {
-        try pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT id, name FROM organizations ORDER BY created_at, rowid LIMIT 1")
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT id, name FROM organizations ORDER BY created_at, id LIMIT 1")
         }.map { try organizationRecord($0) }
     }
 
     public func organizationCount() throws -> Int {
-        try pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM organizations") ?? 0 }
+        try read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM organizations") ?? 0 }
     }
 
     private func organizationRecord(_ row: Row) throws -> OrganizationRecord {
@@ -73,6 +74,7 @@ extension HubStore {
         let sealedEmail = seal(email, table: "users", column: "email", row: id.rawValue)
         let sealedName = seal(name, table: "users", column: "name", row: id.rawValue)
         try writeImmediateSync { db in
+            try db.dialect.serialize(db, .identity)
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE email_index = ?", arguments: [emailIndex]) == true {
                 throw StoreError.conflict("a user with that e-mail address exists")
             }
@@ -91,7 +93,7 @@ extension HubStore {
     /// The user and their password hash, for login.
     public func userForLogin(email: String) async throws -> (user: UserRecord, passwordHash: String?)? {
         let emailIndex = index(email: email)
-        return try await pool.read { [self] db -> (user: UserRecord, passwordHash: String?)? in
+        return try await read { [self] db -> (user: UserRecord, passwordHash: String?)? in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM users WHERE email_index = ?",
                                              arguments: [emailIndex]) else { return nil }
             return (try userRecord(row), row["password_hash"])
@@ -103,7 +105,7 @@ extension HubStore {
     }
 
     public func user(id: UserID) async throws -> UserRecord? {
-        try await pool.read { [self] db in
+        try await read { [self] db in
             try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id.rawValue])
                 .map { try userRecord($0) }
         }
@@ -136,7 +138,7 @@ extension HubStore {
         if !missing.isEmpty {
             let marks = Array(repeating: "?", count: missing.count).joined(separator: ",")
             for row in try Row.fetchAll(db, sql: "SELECT id, name, profession FROM users WHERE id IN (\(marks))",
-                                        arguments: StatementArguments(missing)) {
+                                        arguments: SQLArguments(missing)) {
                 let id = UserID(unchecked: row["id"])
                 let person = Person(id: id, name: try open(row["name"], table: "users", column: "name", row: id.rawValue),
                                     profession: Self.profession(row))
@@ -176,20 +178,20 @@ extension HubStore {
     public func session(token: String) async throws -> SessionRecord? {
         let hash = Data(OpaqueToken.hash(token))
         let now = Self.nowMillis()
-        return try await pool.read { [self] db in try liveSession(db, tokenHash: hash, now: now) }
+        return try await read { [self] db in try liveSession(db, tokenHash: hash, now: now) }
     }
 
     /// The live session of a token hash: not revoked, not expired, not idle longer than its
     /// organization allows (`session_idle_minutes`), its user not disabled.
     func liveSession(_ db: Database, tokenHash: Data, now: Int64) throws -> SessionRecord? {
         // Cached statement: this runs once per WebSocket auth, the hottest read of a connection storm.
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+        guard let row = try Row.fetchOne(db, sql: """
             SELECT s.id AS session_id, s.expires_at, s.certificate_fingerprint AS session_certificate,
                    COALESCE(s.last_seen_at, s.created_at) AS session_last_seen, u.*
             FROM sessions s JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = u.org_id
             WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > ? AND u.disabled = 0
               AND COALESCE(s.last_seen_at, s.created_at) + o.session_idle_minutes * 60000 > ?
-            """), arguments: [tokenHash, now, now]) else { return nil }
+            """, arguments: [tokenHash, now, now], cached: true) else { return nil }
         return SessionRecord(id: SessionID(unchecked: row["session_id"]), user: try userRecord(row),
                              expiresAtMillis: row["expires_at"],
                              certificateFingerprint: (row["session_certificate"] as Data?).map { Array($0) },

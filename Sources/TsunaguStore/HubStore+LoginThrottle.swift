@@ -26,10 +26,10 @@ extension HubStore {
     public func loginLockedUntil(email: String, source: String?) async throws -> Int64? {
         let keys = throttleKeys(email: email, source: source)
         let now = Self.nowMillis()
-        return try await pool.read { db in
+        return try await read { db in
             let marks = Array(repeating: "?", count: keys.count).joined(separator: ",")
             let until = try Int64.fetchOne(db, sql: "SELECT MAX(locked_until) FROM login_failures WHERE key IN (\(marks))",
-                                           arguments: StatementArguments(keys)) ?? 0
+                                           arguments: SQLArguments(keys)) ?? 0
             return until > now ? until : nil
         }
     }
@@ -46,6 +46,8 @@ extension HubStore {
         let keys = throttleKeys(email: email, source: source)
         let now = Self.nowMillis()
         return try await writeImmediate { db in
+            // Read, then written back: on PostgreSQL reservations on every node take turns.
+            try db.dialect.serialize(db, .loginThrottle)
             var rows: [(failures: Int, start: Int64, inFlight: Int)] = []
             for key in keys {
                 let row = try Row.fetchOne(db, sql: """
@@ -78,9 +80,9 @@ extension HubStore {
     public func loginFailed(email: String, source: String?) async throws {
         let keys = throttleKeys(email: email, source: source)
         try await writeImmediate { db in
+            try db.dialect.serialize(db, .loginThrottle)
             for key in keys {
-                try db.execute(sql: "UPDATE login_failures SET in_flight = MAX(in_flight - 1, 0) WHERE key = ?",
-                               arguments: [key])
+                try db.execute(sql: Self.endReservation, arguments: [key])
             }
         }
     }
@@ -91,17 +93,19 @@ extension HubStore {
     public func loginSucceeded(email: String, source: String?) async throws {
         let keys = throttleKeys(email: email, source: source)
         try await writeImmediate { db in
-            try db.execute(sql: """
-                UPDATE login_failures SET in_flight = MAX(in_flight - 1, 0) WHERE key = ?;
-                UPDATE login_failures SET failures = in_flight, locked_until = 0 WHERE key = ?;
-                DELETE FROM login_failures WHERE key = ? AND in_flight = 0;
-                """, arguments: [keys[0], keys[0], keys[0]])
+            try db.dialect.serialize(db, .loginThrottle)
+            try db.execute(sql: Self.endReservation, arguments: [keys[0]])
+            try db.execute(sql: "UPDATE login_failures SET failures = in_flight, locked_until = 0 WHERE key = ?",
+                           arguments: [keys[0]])
+            try db.execute(sql: "DELETE FROM login_failures WHERE key = ? AND in_flight = 0", arguments: [keys[0]])
             for key in keys.dropFirst() {
-                try db.execute(sql: "UPDATE login_failures SET in_flight = MAX(in_flight - 1, 0) WHERE key = ?",
-                               arguments: [key])
+                try db.execute(sql: Self.endReservation, arguments: [key])
             }
         }
     }
+
+    private static let endReservation =
+        "UPDATE login_failures SET in_flight = CASE WHEN in_flight > 0 THEN in_flight - 1 ELSE 0 END WHERE key = ?"
 }
 
 /// The answer of `HubStore.reserveLoginAttempt`.

@@ -29,7 +29,7 @@ extension HubStore {
             let rows = try Row.fetchAll(db, sql: """
                 SELECT * FROM outbox WHERE sent_at IS NULL AND failed_permanently = 0 AND next_attempt_at <= ?
                   AND lease_until <= ? ORDER BY created_at LIMIT ?
-                """, arguments: [now, now, limit])
+                """ + db.dialect.forUpdateSkipLocked, arguments: [now, now, limit])
             return try rows.map { row in
                 let id: String = row["id"]
                 try db.execute(sql: "UPDATE outbox SET lease_until = ? WHERE id = ?", arguments: [now + leaseMillis, id])

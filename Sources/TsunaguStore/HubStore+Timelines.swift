@@ -29,7 +29,7 @@ extension HubStore {
     /// The timelines `user` belongs to, with head and the count of others' messages after their
     /// read marker.
     public func timelines(for user: UserID) async throws -> [TimelineSummary] {
-        return try await pool.read { [self] db in
+        return try await read { [self] db in
             try Row.fetchAll(db, sql: """
                 SELECT t.id, t.kind, t.title, t.head, m.role,
                   (SELECT COUNT(*) FROM events e WHERE e.timeline_id = t.id AND e.kind = 'message'
@@ -51,13 +51,13 @@ extension HubStore {
 
     /// The user's role in the timeline; nil when not a member or when the timeline does not exist.
     public func role(of user: UserID, in timeline: TimelineID) async throws -> TimelineRole? {
-        try await pool.read { db in try Self.role(db, user: user, timeline: timeline) }
+        try await read { db in try Self.role(db, user: user, timeline: timeline) }
     }
 
     static func role(_ db: Database, user: UserID, timeline: TimelineID) throws -> TimelineRole? {
         // Cached statements: every operation on a timeline authorizes and most read the head.
-        try String.fetchOne(db.cachedStatement(sql: "SELECT role FROM memberships WHERE timeline_id = ? AND user_id = ?"),
-                            arguments: [timeline.rawValue, user.rawValue]).flatMap(TimelineRole.init)
+        try String.fetchOne(db, sql: "SELECT role FROM memberships WHERE timeline_id = ? AND user_id = ?",
+                            arguments: [timeline.rawValue, user.rawValue], cached: true).flatMap(TimelineRole.init)
     }
 
     /// Fails with `forbidden` unless `user`'s role allows `action`; the same answer whether the
@@ -73,8 +73,7 @@ extension HubStore {
     }
 
     static func head(_ db: Database, _ timeline: TimelineID) throws -> Int64 {
-        try Int64.fetchOne(db.cachedStatement(sql: "SELECT head FROM timelines WHERE id = ?"),
-                           arguments: [timeline.rawValue]) ?? 0
+        try Int64.fetchOne(db, sql: "SELECT head FROM timelines WHERE id = ?", arguments: [timeline.rawValue], cached: true) ?? 0
     }
 
     /// Adds `email`'s user to the timeline with `role`; only an owner may. Users of any organization can
@@ -84,11 +83,12 @@ extension HubStore {
     {
         guard let target = try await user(email: email), !target.disabled else {
             // Only an owner gets this far in the check below; answer forbidden first to non-owners.
-            _ = try await pool.read { db in try Self.authorize(db, user: actor.id, timeline: timeline, .addMember) }
+            _ = try await read { db in try Self.authorize(db, user: actor.id, timeline: timeline, .addMember) }
             throw StoreError.notFound("no active user has that e-mail address")
         }
         let now = Self.nowMillis()
         let event = try await writeImmediate { [self] db in
+            try db.dialect.lockTimeline(db, timeline.rawValue)
             try Self.authorize(db, user: actor.id, timeline: timeline, .addMember)
             if try Self.role(db, user: target.id, timeline: timeline) != nil {
                 throw StoreError.conflict("already a member")
@@ -105,6 +105,8 @@ extension HubStore {
     public func removeMember(timeline: TimelineID, user target: UserID, by actor: UserRecord) async throws -> TimelineEvent {
         let now = Self.nowMillis()
         return try await writeImmediate { [self] db in
+            // The last-owner check holds until commit: two owners leaving at once take turns.
+            try db.dialect.lockTimeline(db, timeline.rawValue)
             try Self.authorize(db, user: actor.id, timeline: timeline, target == actor.id ? .leave : .removeMember)
             guard let role = try Self.role(db, user: target, timeline: timeline) else {
                 throw StoreError.notFound("not a member")
@@ -124,7 +126,7 @@ extension HubStore {
     }
 
     public func members(of timeline: TimelineID) async throws -> [Membership] {
-        try await pool.read { [self] db in
+        try await read { [self] db in
             let rows = try Row.fetchAll(db, sql: "SELECT user_id, role FROM memberships WHERE timeline_id = ?",
                                         arguments: [timeline.rawValue])
             let people = try people(Set(rows.map { UserID(unchecked: $0["user_id"]) }), db)
@@ -140,7 +142,7 @@ extension HubStore {
     /// (anyone else: `forbidden`). Names come from the cache; professions and markers from the rows,
     /// so 既読 counts by profession are current on every node.
     public func memberList(timeline: TimelineID, for user: UserID) async throws -> [TimelineMemberEntry] {
-        try await pool.read { [self] db in
+        try await read { [self] db in
             try Self.authorize(db, user: user, timeline: timeline, .read)
             let rows = try Row.fetchAll(db, sql: """
                 SELECT m.user_id, m.role, u.profession, COALESCE(r.seq, 0) AS read_seq

@@ -4,12 +4,58 @@ import GRDB
 import TsunaguCore
 import TsunaguCrypto
 
-/// The shared store: every record of the hub, in one SQLite database in WAL mode, written by any
-/// number of node processes on one host. It owns the database pool and the field cipher and exposes
-/// intent-named operations; invariants (dense per-timeline seq, idempotent posts, membership checks
-/// for writes) are enforced inside the transactions that commit them.
+/// Where a store is: a SQLite file, or a PostgreSQL database.
+public enum StoreLocation: Sendable, Equatable {
+    case sqlite(path: String)
+    case postgres(PostgresStoreConfiguration)
+}
+
+/// The database under a store (docs/storage.md, "Two backends").
+enum StoreBackend: Sendable {
+    case sqlite(DatabasePool)
+    case postgres(PostgresBackend)
+
+    func close() {
+        switch self {
+        case .sqlite(let pool): try? pool.close()
+        case .postgres(let postgres): postgres.shutdown()
+        }
+    }
+
+    /// Runs `body` in a write transaction on the calling thread.
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        switch self {
+        case .sqlite(let pool):
+            return try pool.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(SQLiteExecutor(db))
+                    return .commit
+                }
+                return result!
+            }
+        case .postgres(let postgres):
+            return try postgres.transaction(.write) { try body($0) }
+        }
+    }
+
+    /// Runs `body` in a read-only snapshot on the calling thread.
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        switch self {
+        case .sqlite(let pool): return try pool.read { db in try body(SQLiteExecutor(db)) }
+        case .postgres(let postgres): return try postgres.transaction(.read) { try body($0) }
+        }
+    }
+}
+
+/// The shared store: every record of the hub, in one SQLite database in WAL mode written by the
+/// node processes of one host, or in one PostgreSQL database written by nodes on many hosts. It
+/// owns the database connections and the field cipher and exposes intent-named operations;
+/// invariants (dense per-timeline seq, idempotent posts, membership checks for writes) are enforced
+/// inside the transactions that commit them. The SQL is written once and runs on either backend
+/// through `StoreExecutor`.
 public final class HubStore: Sendable {
-    let pool: DatabasePool
+    let backend: StoreBackend
     /// The data keys: seals with the current one, opens with any held (see `KeyRing`).
     let cipher: KeyRing
     let blindIndex: BlindIndex
@@ -24,36 +70,34 @@ public final class HubStore: Sendable {
     let names = NameCache()
     /// Batches the frequent event writes into shared transactions (one WAL fsync per batch).
     let groupCommit: GroupCommitter
+    public let location: StoreLocation
 
-    /// Opens (creating and migrating if needed) the store at `path`, unlocking its data keys with
-    /// `masterKey`. Throws `StoreError.masterKeyMismatch` when the key does not open them.
-    public init(path: String, masterKey: MasterKey) throws {
-        var config = Configuration()
-        // Several node processes write to one file: wait for the lock instead of failing at once.
-        config.busyMode = .callback(Self.waitForLock)
-        config.prepareDatabase { db in
-            // docs/architecture.md: an event is acknowledged only once durably committed; FULL fsyncs the WAL
-            // on every commit.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-            try db.execute(sql: "PRAGMA foreign_keys = ON")
+    /// Opens (creating and migrating if needed) the SQLite store at `path`.
+    public convenience init(path: String, masterKey: MasterKey) throws {
+        try self.init(location: .sqlite(path: path), masterKey: masterKey)
+    }
+
+    /// Opens (creating and migrating if needed) the store at `location`, unlocking its data keys
+    /// with `masterKey`. Throws `StoreError.masterKeyMismatch` when the key does not open them.
+    public init(location: StoreLocation, masterKey: MasterKey) throws {
+        self.location = location
+        backend = try Self.openBackend(location)
+        switch backend {
+        case .sqlite(let pool): groupCommit = GroupCommitter(writer: pool)
+        case .postgres(let postgres): groupCommit = GroupCommitter(lane: .postgres(postgres))
         }
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+        let loaded: (ring: KeyRing, secrets: [String: SymmetricKey])
+        do {
+            loaded = try Self.loadKeySet(backend, masterKey: masterKey)
+        } catch {
+            backend.close()
+            throw error
         }
-        pool = try Self.openPool(path: path, configuration: config)
-        // GRDB switches the writer to synchronous=NORMAL when it enables WAL, after
-        // prepareDatabase has run; set FULL again on the one writer connection.
-        try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
-        try Self.migrate(pool)
-        groupCommit = GroupCommitter(writer: pool)
-        let (ring, secrets) = try Self.loadKeySet(pool, masterKey: masterKey)
-        cipher = ring
-        blindIndex = BlindIndex(key: secrets["blind-index"]!)
-        auditKey = secrets["audit-chain"]!
-        peerLinkKey = secrets["peer-link"]!
-        auditAnchorKey = secrets["audit-anchor"]!
+        cipher = loaded.ring
+        blindIndex = BlindIndex(key: loaded.secrets["blind-index"]!)
+        auditKey = loaded.secrets["audit-chain"]!
+        peerLinkKey = loaded.secrets["peer-link"]!
+        auditAnchorKey = loaded.secrets["audit-anchor"]!
         watchCurrentDataKey()
     }
 
@@ -74,15 +118,75 @@ public final class HubStore: Sendable {
 
     /// Brings this process's data keys in line with the store (see `KeyRing.apply`).
     func refreshDataKeys() async throws {
-        let rows = try await pool.read { try KeyRing.storedKeys($0) }
+        let rows = try await read { try KeyRing.storedKeys($0) }
         cipher.apply(rows)
+    }
+
+    deinit {
+        // The last reference can go on one of the backend's own threads (an operation's closure
+        // held it), where shutting those threads down would wait for itself: shut down elsewhere.
+        let backend = self.backend
+        DispatchQueue.global().async { backend.close() }
+    }
+
+    /// Opens the database at `location` and applies missing migrations; no keys are read.
+    static func openBackend(_ location: StoreLocation) throws -> StoreBackend {
+        switch location {
+        case .sqlite(let path):
+            return .sqlite(try Self.openSQLite(path: path))
+        case .postgres(let configuration):
+            let postgres = try PostgresBackend(configuration: configuration)
+            do {
+                try StoreSchema.migrator.migrate(postgres)
+            } catch {
+                postgres.shutdown()
+                throw error
+            }
+            return .postgres(postgres)
+        }
+    }
+
+    /// The SQLite database pool (tests and the SQLite backup read it directly).
+    var pool: DatabasePool {
+        guard case .sqlite(let pool) = backend else { preconditionFailure("not a SQLite store") }
+        return pool
+    }
+
+    var dialect: SQLDialect {
+        switch backend {
+        case .sqlite: .sqlite
+        case .postgres: .postgres
+        }
+    }
+
+    private static func openSQLite(path: String) throws -> DatabasePool {
+        var config = Configuration()
+        // Several node processes write to one file: wait for the lock instead of failing at once.
+        config.busyMode = .callback(Self.waitForLock)
+        config.prepareDatabase { db in
+            // docs/architecture.md: an event is acknowledged only once durably committed; FULL fsyncs the WAL
+            // on every commit.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        }
+        let pool = try Self.openPool(path: path, configuration: config)
+        // GRDB switches the writer to synchronous=NORMAL when it enables WAL, after
+        // prepareDatabase has run; set FULL again on the one writer connection.
+        try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+        try Self.migrate(pool)
+        return pool
     }
 
     /// SQLite's own busy timeout sleeps 1, 2, 5 … up to 100 ms between retries. A writer holds
     /// the lock for one commit (a few ms, one fsync), so with several node processes taking turns
     /// those sleeps, not the commits, set the pace. Retry every 0.2 ms for the first 10 ms, then
     /// every 2 ms, giving up after about 15 s as before.
-    private static let waitForLock: Database.BusyCallback = { tries in
+    private static let waitForLock: GRDB.Database.BusyCallback = { tries in
         if tries < 50 {
             usleep(200)
             return true
@@ -111,7 +215,7 @@ public final class HubStore: Sendable {
     /// applied list before the winner committed), so it retries until every migration is applied
     /// rather than once: each failure means another process made progress.
     private static func migrate(_ pool: DatabasePool) throws {
-        let migrator = StoreSchema.migrator
+        let migrator = StoreSchema.migrator.grdbMigrator
         for attempt in 1... {
             do {
                 try migrator.migrate(pool)
@@ -127,22 +231,50 @@ public final class HubStore: Sendable {
     /// The database file and its WAL/shm companions (for tests that inspect what is at rest).
     public var databasePath: String { pool.path }
 
-    /// Runs `body` in an IMMEDIATE write transaction: the write lock is taken at BEGIN, so reads
-    /// made inside (the current head, a membership) cannot be invalidated by another process
-    /// before commit.
+    // MARK: transactions over the seam
+
+    /// A read from one consistent snapshot (a WAL snapshot on SQLite, REPEATABLE READ on PostgreSQL).
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        switch backend {
+        case .sqlite(let pool):
+            return try await pool.read { db in try body(SQLiteExecutor(db)) }
+        case .postgres(let postgres):
+            return try await postgres.threads.runIfActive { try postgres.transaction(.read) { try body($0) } }
+        }
+    }
+
+    /// The same on the calling thread.
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        switch backend {
+        case .sqlite(let pool):
+            return try pool.read { db in try body(SQLiteExecutor(db)) }
+        case .postgres(let postgres):
+            return try postgres.transaction(.read) { try body($0) }
+        }
+    }
+
+    /// Runs `body` in a write transaction. On SQLite it is IMMEDIATE: the write lock is taken at
+    /// BEGIN, so reads made inside (the current head, a membership) cannot be invalidated by another
+    /// process before commit. On PostgreSQL it is READ COMMITTED, and the body locks what its
+    /// checks read (`SQLDialect.lockTimeline`, `serialize`, `forUpdate`).
     /// An audit entry pending in this task (`recording`) commits in the same transaction.
     func writeImmediate<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let pending = AuditScope.unwritten
         let now = Self.nowMillis()
-        let result = try await pool.writeWithoutTransaction { [self] db in
-            var result: T?
-            try db.inTransaction(.immediate) {
-                // The pending entry is visible inside the body, which may name its subject.
-                result = try AuditScope.$pending.withValue(pending) { try body(db) }
-                if let pending { try appendAudit(db, pending.record, at: now) }
-                return .commit
+        let audited: @Sendable (Database) throws -> T = { [self] db in
+            // The pending entry is visible inside the body, which may name its subject.
+            let result = try AuditScope.$pending.withValue(pending) { try body(db) }
+            if let pending { try appendAudit(db, pending.record, at: now) }
+            return result
+        }
+        let result: T
+        switch backend {
+        case .sqlite(let pool):
+            result = try await pool.writeWithoutTransaction { db in try Self.immediate(db, audited) }
+        case .postgres(let postgres):
+            result = try await postgres.threads.runIfActive {
+                try Self.retrying { try postgres.transaction(.write) { try audited($0) } }
             }
-            return result!
         }
         pending?.markWritten()
         return result
@@ -151,25 +283,51 @@ public final class HubStore: Sendable {
     /// Runs `body` like `writeImmediate`, but inside a savepoint of a transaction shared with the
     /// other writes queued meanwhile (see `GroupCommitter`). For the frequent writes whose callers
     /// wait on the commit: posts, reactions, calls, read markers.
-    func writeGrouped<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await groupCommit.enqueue(body)
+    /// `timeline`: the timeline it appends to (see `GroupCommitter.enqueue`).
+    func writeGrouped<T: Sendable>(timeline: TimelineID? = nil, _ body: @escaping @Sendable (Database) throws -> T)
+        async throws -> T
+    {
+        try await groupCommit.enqueue(timeline: timeline?.rawValue, body)
     }
 
     func writeImmediateSync<T>(_ body: (Database) throws -> T) throws -> T {
         let pending = AuditScope.unwritten
         let now = Self.nowMillis()
-        let result = try pool.writeWithoutTransaction { db in
-            var result: T?
-            try db.inTransaction(.immediate) {
-                // The pending entry is visible inside the body, which may name its subject.
-                result = try AuditScope.$pending.withValue(pending) { try body(db) }
-                if let pending { try appendAudit(db, pending.record, at: now) }
-                return .commit
-            }
-            return result!
+        let audited = { [self] (db: Database) throws -> T in
+            let result = try AuditScope.$pending.withValue(pending) { try body(db) }
+            if let pending { try appendAudit(db, pending.record, at: now) }
+            return result
+        }
+        let result: T
+        switch backend {
+        case .sqlite(let pool):
+            result = try pool.writeWithoutTransaction { db in try Self.immediate(db, audited) }
+        case .postgres(let postgres):
+            result = try Self.retrying { try postgres.transaction(.write) { try audited($0) } }
         }
         pending?.markWritten()
         return result
+    }
+
+    private static func immediate<T>(_ db: GRDB.Database, _ body: (Database) throws -> T) throws -> T {
+        var result: T?
+        try db.inTransaction(.immediate) {
+            result = try body(SQLiteExecutor(db))
+            return .commit
+        }
+        return result!
+    }
+
+    /// Runs a PostgreSQL transaction again when it was aborted by a deadlock or serialization failure.
+    private static func retrying<T>(_ transaction: () throws -> T) throws -> T {
+        for attempt in 1... {
+            do {
+                return try transaction()
+            } catch where attempt < GroupCommitter.retries && StoreError.isRetryable(error) {
+                continue
+            }
+        }
+        fatalError("unreachable")
     }
 
     static func nowMillis() -> Int64 { WireTime.nowMillis() }
@@ -212,6 +370,14 @@ final class NameCache: Sendable {
 extension HubStore {
     /// A trivial read: readiness checks that the store answers.
     public func ping() async throws {
-        _ = try await pool.read { try Int.fetchOne($0, sql: "SELECT 1") }
+        _ = try await read { try Int.fetchOne($0, sql: "SELECT 1") }
+    }
+}
+
+extension HubStore {
+    /// Runs `body` in a read transaction on a PostgreSQL store (tests inspect session settings).
+    func withPostgresForTests<T>(_ body: (Database) throws -> T) throws -> T {
+        guard case .postgres(let postgres) = backend else { preconditionFailure("not a PostgreSQL store") }
+        return try postgres.transaction(.read) { try body($0) }
     }
 }

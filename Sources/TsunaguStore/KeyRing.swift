@@ -30,13 +30,14 @@ final class KeyRing: Sendable {
 
     private let held: Mutex<Held>
     private let wrapper: KeyWrapper
-    private let databasePath: String
+    /// Reads `data_keys` afresh, outside any transaction the caller may be in (see `reloadFromDatabase`).
+    private let loadStoredKeys: @Sendable () throws -> [StoredKey]
 
     /// - Throws: `StoreError.masterKeyMismatch` when `wrapper` opens none of the active keys, or
     ///   not the current one.
-    init(rows: [StoredKey], wrapper: KeyWrapper, databasePath: String) throws {
+    init(rows: [StoredKey], wrapper: KeyWrapper, loadStoredKeys: @escaping @Sendable () throws -> [StoredKey]) throws {
         self.wrapper = wrapper
-        self.databasePath = databasePath
+        self.loadStoredKeys = loadStoredKeys
         var keys: [String: SymmetricKey] = [:]
         for row in rows where !row.retired {
             do {
@@ -105,14 +106,10 @@ final class KeyRing: Sendable {
         }
     }
 
-    /// Re-reads `data_keys` through a connection of its own: callers may be inside one of the
-    /// store pool's transactions, which must not be re-entered.
+    /// Re-reads `data_keys` through a connection of its own (HubStore.loadKeySet): callers may be
+    /// inside one of the store's transactions, which must not be re-entered.
     func reloadFromDatabase() throws {
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(5)
-        let connection = try DatabaseQueue(path: databasePath, configuration: configuration)
-        defer { try? connection.close() }
-        apply(try connection.read { try Self.storedKeys($0) })
+        apply(try loadStoredKeys())
     }
 
     static func storedKeys(_ db: Database) throws -> [StoredKey] {

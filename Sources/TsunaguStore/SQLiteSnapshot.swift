@@ -31,11 +31,9 @@ enum SQLiteSnapshot {
                                   attributes: [.posixPermissions: 0o700])
         defer { try? files.removeItem(atPath: privateDirectory) }
         let path = (privateDirectory as NSString).appendingPathComponent("snapshot.sqlite")
-        do {
-            let snapshot = try DatabaseQueue(path: path)
-            try store.pool.backup(to: snapshot)
-            try snapshot.close()
-        }
+        // Either backend: SQLite's online backup, or a PostgreSQL snapshot copied row for row
+        // (StoreBackup+Snapshot.swift); the file is the same format either way.
+        try StoreBackup.writeSnapshot(of: store, to: path)
         let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
         try files.removeItem(atPath: path)
         return handle

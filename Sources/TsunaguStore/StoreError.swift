@@ -1,4 +1,5 @@
 import GRDB
+import PostgresNIO
 import TsunaguCore
 
 /// The store's one error type. Messages name what failed, never a value a person typed.
@@ -28,6 +29,8 @@ extension StoreError {
     /// busy timeout, I/O failure, disk full), as opposed to a bug: the wire answer is `unavailable`,
     /// and the client retries, elsewhere if it likes.
     public static func isUnavailable(_ error: any Error) -> Bool {
+        if let error = error as? PSQLError { return isUnavailable(postgres: error) }
+        if error is PostgresUnreachable { return true }
         guard let error = error as? DatabaseError else { return false }
         switch error.resultCode {
         case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_IOERR, .SQLITE_FULL, .SQLITE_CANTOPEN, .SQLITE_READONLY:
@@ -35,5 +38,23 @@ extension StoreError {
         default:
             return false
         }
+    }
+}
+
+extension StoreError {
+    /// PostgreSQL cannot be reached or refuses work for now: no connection (refused, closed,
+    /// reset: PostgreSQL restarting), or a server error of the classes "connection exception"
+    /// (08), "insufficient resources" (53), "operator intervention" (57: shutting down), or a
+    /// deadlock/serialization failure that outlasted the committer's retries (40).
+    static func isUnavailable(postgres error: PSQLError) -> Bool {
+        guard let state = error.serverInfo?[.sqlState] else { return true }
+        return ["08", "53", "57", "40"].contains(String(state.prefix(2)))
+    }
+
+    /// A PostgreSQL deadlock or serialization failure: the transaction was aborted and running it
+    /// again may succeed.
+    static func isRetryable(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError, let state = error.serverInfo?[.sqlState] else { return false }
+        return state == "40P01" || state == "40001"
     }
 }

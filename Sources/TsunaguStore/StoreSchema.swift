@@ -6,8 +6,10 @@ import GRDB
 /// names, user e-mail addresses and names, timeline titles, event payloads (bodies, reactions, call
 /// ids). Plaintext only where the server must query: ids, seq, times, roles, blind indexes, hashes.
 enum StoreSchema {
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
+    /// One list for both backends: `StoreMigrator` runs it on SQLite through GRDB and makes the
+    /// PostgreSQL twin of each migration by translating its DDL (see there to add one).
+    static var migrator: StoreMigrator {
+        var migrator = StoreMigrator()
         migrator.registerMigration("2026-11-27-core") { db in
             try db.execute(sql: """
                 CREATE TABLE data_keys (

@@ -68,6 +68,22 @@ struct Restore: AsyncParsableCommand {
 
     func run() async throws {
         let key = try storeOptions.loadKey(create: false)
+        if case .postgres(let target) = try storeOptions.location() {
+            // Into an empty database only: replacing a live PostgreSQL store is the job of
+            // PostgreSQL's own point-in-time recovery (docs/storage.md).
+            do {
+                let report = try await StoreBackup.restore(from: from, masterKey: key, into: target,
+                                                           workDirectory: storeOptions.dataDirectory)
+                print("restored \(from) into the PostgreSQL store: \(report.totalRows) rows, audit chain of \(report.auditEntries) entries verified")
+            } catch let failure as StoreBackup.Failure {
+                throw CLIError(failure.description)
+            } catch let failure as StoreCopy.Failure {
+                throw CLIError("restore refused: \(failure.description)")
+            } catch {
+                throw CLIError("restore failed: \(oneLine(error))")
+            }
+            return
+        }
         do {
             try await StoreBackup.restore(from: from, masterKey: key, to: storeOptions.store, replace: force)
         } catch let failure as StoreBackup.Failure {

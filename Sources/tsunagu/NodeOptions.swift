@@ -148,7 +148,7 @@ struct NodeOptions: ParsableArguments {
         return arguments
     }
 
-    func apply(to configuration: inout NodeConfiguration, storePath: String) throws {
+    func apply(to configuration: inout NodeConfiguration, dataDirectory: String) throws {
         try apply(to: &configuration)
         if let smtpURL {
             var smtp = try SMTPConfiguration.parse(url: smtpURL)
@@ -161,7 +161,7 @@ struct NodeOptions: ParsableArguments {
             }
             configuration.mailTransport = SMTPTransport(configuration: smtp, group: MultiThreadedEventLoopGroup.singleton)
         } else {
-            configuration.mailTransport = DirectoryTransport(directory: PathArgument.directory(of: storePath) + "/outbox")
+            configuration.mailTransport = DirectoryTransport(directory: dataDirectory + "/outbox")
         }
         configuration.mailFrom = mailFrom
         let publicURL = self.publicURL ?? Self.servePublicURL

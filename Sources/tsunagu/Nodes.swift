@@ -28,8 +28,8 @@ extension Nodes {
 
         func run() async throws {
             let store = try storeOptions.openStore(createKey: false)
-            let nodes = try await store.nodes()
-            let now = WireTime.nowMillis()
+            // Ages and liveness by the database's clock, the one that stamped the heartbeats.
+            let (now, nodes) = try await store.nodesWithDatabaseTime()
             if json {
                 let listing = NodeListing(nodes: nodes.filter { all || $0.state != .gone },
                                           adminAddresses: try await store.adminAddresses(), nowMillis: now,
@@ -182,7 +182,9 @@ enum NodeLauncher {
         if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path) {
             process.executableURL = Bundle.main.executableURL
         }
-        process.arguments = ["serve", "--store", storeOptions.store, "--master-key-file", storeOptions.keyPath,
+        // The password file travels by name, never the password (docs/storage.md).
+        let passwordFile = storeOptions.storePasswordFile.map { ["--store-password-file", $0] } ?? []
+        process.arguments = ["serve", "--store", storeOptions.store, "--master-key-file", storeOptions.keyPath] + passwordFile + [
                              "--listen", "\(host):\(port)", "--node-id", nodeID] + extraArguments
         process.standardOutput = log
         process.standardError = log

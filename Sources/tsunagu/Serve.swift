@@ -49,7 +49,7 @@ struct Serve: AsyncParsableCommand {
             configuration.adminHost = adminListen.host
             configuration.adminPort = adminListen.port
         }
-        try nodeOptions.apply(to: &configuration, storePath: storeOptions.store)
+        try nodeOptions.apply(to: &configuration, dataDirectory: storeOptions.dataDirectory)
         operations.apply(to: &configuration)
         // Peer links are authenticated with a secret stored wrapped by the master key (only holders
         // of a master key that opens this store have it, and it survives a master-key rotation),

@@ -4,10 +4,53 @@ import TsunaguCore
 import TsunaguCrypto
 import TsunaguStore
 
-/// `--store` and `--master-key-file`, which every command takes (docs/protocol.md §7).
+/// `--store`, `--store-password-file` and `--master-key-file`, which every command takes
+/// (docs/protocol.md §7; docs/storage.md, "Selecting the store").
 struct StoreOptions: ParsableArguments {
-    @Option(help: "Path of the SQLite store.")
-    var store = "./tsunagu-data/tsunagu.sqlite"
+    @Option(name: .customLong("store"), help: ArgumentHelp(
+        "The store: a SQLite path, or postgres://USER@HOST:PORT/DB[?sslmode=disable|require|verify-full&sslrootcert=FILE] (default: $TSUNAGU_STORE or ./tsunagu-data/tsunagu.sqlite).",
+        valueName: "path-or-url"))
+    var storeFlag: String?
+
+    @Option(help: ArgumentHelp(
+        "File holding the PostgreSQL password on its first line (default: $TSUNAGU_STORE_PASSWORD_FILE; else $PGPASSFILE, in libpq's format).",
+        valueName: "path"))
+    var storePasswordFile: String?
+
+    /// The store as given: flag, then `TSUNAGU_STORE`, then the default SQLite path.
+    var store: String {
+        storeFlag ?? ProcessInfo.processInfo.environment["TSUNAGU_STORE"] ?? "./tsunagu-data/tsunagu.sqlite"
+    }
+
+    var isPostgres: Bool { PostgresStoreConfiguration.isPostgresURL(store) }
+
+    /// The store's location; a PostgreSQL URL is parsed and its password read from the password
+    /// file. Errors name the flag (exit status 2).
+    func location() throws -> StoreLocation {
+        guard isPostgres else { return .sqlite(path: store) }
+        var configuration: PostgresStoreConfiguration
+        do {
+            configuration = try PostgresStoreConfiguration.parse(store)
+        } catch let error as PostgresStoreConfiguration.InvalidURL {
+            throw ValidationError("--store: \(error.description)")
+        }
+        let environment = ProcessInfo.processInfo.environment
+        if let file = storePasswordFile ?? environment["TSUNAGU_STORE_PASSWORD_FILE"] {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ValidationError("--store-password-file: cannot read \(file)")
+            }
+            guard let line = text.split(separator: "\n", omittingEmptySubsequences: false).first, !line.isEmpty else {
+                throw ValidationError("--store-password-file: \(file) is empty")
+            }
+            configuration.password = String(line)
+        } else if let file = environment["PGPASSFILE"] {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ValidationError("PGPASSFILE: cannot read \(file)")
+            }
+            configuration.password = configuration.password(fromPassFile: text)
+        }
+        return .postgres(configuration)
+    }
 
     @Option(help: ArgumentHelp(
         "File with the 32-byte master key, base64 on one line (default: $TSUNAGU_MASTER_KEY_FILE, else $CREDENTIALS_DIRECTORY/master.key under systemd, else ./tsunagu-data/master.key).",
@@ -30,13 +73,21 @@ struct StoreOptions: ParsableArguments {
     /// Whether `--store` names a database server rather than a file (left as given).
     var storeIsURL: Bool { store.contains("://") }
 
-    /// The directory the store file sits in: logs, outbox and backups go beside it.
-    var dataDirectory: String { PathArgument.directory(of: store) }
+    /// Where this command keeps local files (logs, backups, the mail outbox): beside a SQLite
+    /// store, or `./tsunagu-data` with a PostgreSQL store.
+    var dataDirectory: String {
+        isPostgres ? PathArgument.directory(of: "./tsunagu-data/.") : PathArgument.directory(of: store)
+    }
 
-    /// Both paths become absolute here (docs/operations.md), before any command uses them.
+    /// Both paths become absolute here (docs/operations.md), before any command uses them; a
+    /// PostgreSQL URL is parsed and its password file read (errors name the flag).
     mutating func validate() throws {
-        if !storeIsURL {
-            store = try PathArgument.resolve(store, flag: "--store")
+        if isPostgres {
+            _ = try location()
+        } else if storeIsURL {
+            throw ValidationError("--store: a SQLite path or a postgres://USER@HOST:PORT/DB URL")
+        } else {
+            storeFlag = try PathArgument.resolve(store, flag: "--store")
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: store, isDirectory: &isDirectory), isDirectory.boolValue {
                 throw ValidationError("--store: \(store) is a directory; name the store file in it (e.g. \(store)/tsunagu.sqlite)")
@@ -99,11 +150,14 @@ struct StoreOptions: ParsableArguments {
         let makesKey = createKey && !FileManager.default.fileExists(atPath: keyPath)
         let key = makesKey ? try self.createKey() : try loadKey(create: false)
         do {
-            let opened = try HubStore(path: store, masterKey: key)
+            let opened = try HubStore(location: location(), masterKey: key)
             if makesKey { announceNewKey() }
             // After the open, so that a failure stays the one line it is.
             if !storeIsURL { KeyFileChecks.warnIfColocated(keyPath: keyPath, dataDirectories: [("store", dataDirectory)]) }
             return (opened, key)
+        } catch let error as ValidationError {
+            if makesKey { unlink(keyPath) }
+            throw error
         } catch {
             if makesKey { unlink(keyPath) }
             if let error = error as? StoreError { throw CLIError("\(error) (store \(store), key \(keyPath))") }

@@ -13,7 +13,7 @@ struct Tsunagu: AsyncParsableCommand {
             (docs/operations.md).
             """,
         subcommands: [Up.self, Serve.self, Balance.self, Nodes.self, Admin.self, Audit.self, Backup.self, Restore.self,
-                      Config.self, Version.self, Keys.self, Notices.self, Incidents.self])
+                      Config.self, Version.self, Keys.self, Notices.self, Incidents.self, Store.self])
 
     /// docs/protocol.md §7: bad arguments are a one-line error naming the flag and exit status 2;
     /// failures at run time are one line and exit status 1.

@@ -4,6 +4,7 @@ import NIOPosix
 import Synchronization
 import Testing
 import TsunaguClient
+import TsunaguTestSupport
 
 /// The cluster as operators run it: three `tsunagu serve` processes and `tsunagu balance`, 300
 /// clients through the balancer, publishers on different nodes; then a node killed with SIGKILL,
@@ -12,11 +13,13 @@ import TsunaguClient
 @Suite(.serialized, .processHeavy) struct ClusterProcessTests {
     static let password = "correct horse battery staple"
 
-    @Test(.timeLimit(.minutes(3)))
-    func threeNodesBehindTheBalancerSurviveKillDrainAndGrowth() async throws {
+    /// On either store: the nodes share one SQLite file, or one PostgreSQL database (docs/storage.md).
+    @Test(.timeLimit(.minutes(3)), arguments: ["sqlite", "postgres"])
+    func threeNodesBehindTheBalancerSurviveKillDrainAndGrowth(_ backend: String) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tsunagu-cluster-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = directory + "/tsunagu.sqlite", key = directory + "/master.key"
+        let store = backend == "postgres" ? try PostgresTestServer.shared.get().makeDatabaseURL() : directory + "/tsunagu.sqlite"
+        let key = directory + "/master.key"
         let common = ["--store", store, "--master-key-file", key]
         let boot = try await TsunaguExecutable.run(["admin", "bootstrap", "--org", "Sakura", "--email", "doc@sakura.test",
                                                     "--password-stdin"] + common, stdin: Self.password)

@@ -13,8 +13,10 @@ import TsunaguStore
         }
     }
 
-    @Test func anUntouchedChainVerifies() async throws {
-        let f = try StoreFixture()
+    @Test(arguments: StoreBackendKind.allCases)
+
+    func anUntouchedChainVerifies(_ backend: StoreBackendKind) async throws {
+        let f = try StoreFixture(backend)
         defer { f.remove() }
         try await fill(f, count: 5)
         let result = try await f.store.verifyAuditChain()
@@ -24,26 +26,26 @@ import TsunaguStore
         #expect(entries.map(\.record.details) == (0..<5).map { "attempt \($0)" })
     }
 
-    @Test(arguments: [
+    @Test(arguments: StoreBackendKind.allCases, [
         "UPDATE audit_log SET action = 'login.failure' WHERE seq = 3",
         "UPDATE audit_log SET at_ms = at_ms + 1 WHERE seq = 3",
         "DELETE FROM audit_log WHERE seq = 3",
         "UPDATE audit_log SET details = (SELECT details FROM audit_log WHERE seq = 4) WHERE seq = 3",
     ])
-    func aChangedOrDeletedEntryBreaksTheChain(tampering: String) async throws {
-        let f = try StoreFixture()
+    func aChangedOrDeletedEntryBreaksTheChain(_ backend: StoreBackendKind, tampering: String) async throws {
+        let f = try StoreFixture(backend)
         defer { f.remove() }
         try await fill(f, count: 5)
-        let queue = try DatabaseQueue(path: f.path)
-        try await queue.write { try $0.execute(sql: tampering) }
-        try queue.close()
+        try f.raw(tampering)
         let result = try await f.store.verifyAuditChain()
         #expect(result.brokenAt == 3 || (tampering.hasPrefix("DELETE") && result.brokenAt == 4))
         #expect(result.checked == 2)
     }
 
-    @Test func anotherOrganizationsEntriesAreNotListed() async throws {
-        let f = try StoreFixture()
+    @Test(arguments: StoreBackendKind.allCases)
+
+    func anotherOrganizationsEntriesAreNotListed(_ backend: StoreBackendKind) async throws {
+        let f = try StoreFixture(backend)
         defer { f.remove() }
         try await fill(f, count: 2)
         let other = try f.store.createOrganization(name: "Other")

@@ -7,8 +7,9 @@ import TsunaguStore
 
 @Suite struct EncryptionAtRestTests {
     /// Nothing a person typed may appear in the database file, its WAL or its shared-memory file.
-    @Test func typedTextIsNowhereOnDisk() async throws {
-        let f = try StoreFixture()
+    @Test(arguments: StoreBackendKind.allCases)
+    func typedTextIsNowhereOnDisk(_ backend: StoreBackendKind) async throws {
+        let f = try StoreFixture(backend)
         defer { f.remove() }
         let marker = "MARKER-\(UUID().uuidString)"
         _ = try f.store.createUser(organization: f.organization.id, email: "\(marker.lowercased())@x.test",
@@ -22,32 +23,30 @@ import TsunaguStore
         #expect(events.contains { $0.payload == .message(body: "Body \(marker)", clientMsgID: message.clientMsgIDForTest) })
         // …and is in none of the files.
         var checked = 0
-        for suffix in ["", "-wal", "-shm"] {
-            guard let data = FileManager.default.contents(atPath: f.path + suffix) else { continue }
+        for file in try f.filesAtRest() {
+            guard let data = FileManager.default.contents(atPath: file) else { continue }
             checked += 1
             for needle in [marker, marker.lowercased(), String(marker.prefix(20))] {
-                #expect(data.range(of: Data(needle.utf8)) == nil, "found in \(suffix.isEmpty ? "db" : suffix)")
+                #expect(data.range(of: Data(needle.utf8)) == nil, "found in \((file as NSString).lastPathComponent)")
             }
         }
         #expect(checked >= 2)
     }
 
     /// A ciphertext copied into another row fails to open: the row is bound into the GCM tag.
-    @Test func ciphertextMovedToAnotherRowDoesNotDecrypt() async throws {
-        let f = try StoreFixture()
+    @Test(arguments: StoreBackendKind.allCases)
+    func ciphertextMovedToAnotherRowDoesNotDecrypt(_ backend: StoreBackendKind) async throws {
+        let f = try StoreFixture(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
         for body in ["first", "second"] {
             _ = try await f.store.post(timeline: timeline.id, author: f.owner, body: body, clientMsgID: UUID().uuidString.lowercased())
         }
-        let queue = try DatabaseQueue(path: f.path)
-        try await queue.write { db in
-            try db.execute(sql: """
-                UPDATE events SET payload = (SELECT payload FROM events WHERE timeline_id = ? AND seq = 2)
-                WHERE timeline_id = ? AND seq = 3
-                """, arguments: [timeline.id.rawValue, timeline.id.rawValue])
-        }
-        try queue.close()
+        let id = timeline.id.rawValue
+        try f.raw("""
+            UPDATE events SET payload = (SELECT payload FROM events WHERE timeline_id = '\(id)' AND seq = 2)
+            WHERE timeline_id = '\(id)' AND seq = 3
+            """)
         await #expect(throws: StoreError.corrupt("events.payload")) {
             try await f.store.history(timeline: timeline.id, user: f.owner.id, after: 2, limit: 10)
         }
@@ -56,14 +55,16 @@ import TsunaguStore
         #expect(events.first?.payload == .message(body: "first", clientMsgID: events.first!.clientMsgIDForTest))
     }
 
-    @Test func aWrongMasterKeyIsRefusedNotReplaced() throws {
-        let f = try StoreFixture()
+    @Test(arguments: StoreBackendKind.allCases)
+
+    func aWrongMasterKeyIsRefusedNotReplaced(_ backend: StoreBackendKind) throws {
+        let f = try StoreFixture(backend)
         defer { f.remove() }
         #expect(throws: StoreError.masterKeyMismatch) {
-            _ = try HubStore(path: f.path, masterKey: MasterKey(key: SymmetricKey.random()))
+            _ = try HubStore(location: f.location, masterKey: MasterKey(key: SymmetricKey.random()))
         }
         // and the right key still opens it
-        _ = try HubStore(path: f.path, masterKey: f.key)
+        _ = try f.reopen()
     }
 }
 

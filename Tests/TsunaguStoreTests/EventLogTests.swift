@@ -5,8 +5,9 @@ import TsunaguCrypto
 import TsunaguStore
 
 @Suite struct EventLogTests {
-    @Test func seqIsDenseAndStartsWithTheOwnersJoin() async throws {
-        let f = try StoreFixture()
+    @Test(arguments: StoreBackendKind.allCases)
+    func seqIsDenseAndStartsWithTheOwnersJoin(_ backend: StoreBackendKind) async throws {
+        let f = try StoreFixture(backend)
         defer { f.remove() }
         let (summary, first) = try await f.store.createTimeline(title: "Patient Tanaka", kind: .patient, creator: f.owner)
         #expect(first.seq == 1)
@@ -22,8 +23,10 @@ import TsunaguStore
         #expect(events.map(\.seq) == [1, 2, 3, 4, 5, 6])
     }
 
-    @Test func postIsIdempotentPerAuthorAndClientMessageID() async throws {
-        let f = try StoreFixture()
+    @Test(arguments: StoreBackendKind.allCases)
+
+    func postIsIdempotentPerAuthorAndClientMessageID(_ backend: StoreBackendKind) async throws {
+        let f = try StoreFixture(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
         let id = UUID().uuidString.lowercased()
@@ -35,10 +38,11 @@ import TsunaguStore
     }
 
     /// Two stores on one file are two connections, as two node processes are: seqs stay unique and dense.
-    @Test func concurrentWritersOnOneFileGetDenseUniqueSeqs() async throws {
-        let f = try StoreFixture()
+    @Test(arguments: StoreBackendKind.allCases)
+    func concurrentWritersOnOneFileGetDenseUniqueSeqs(_ backend: StoreBackendKind) async throws {
+        let f = try StoreFixture(backend)
         defer { f.remove() }
-        let second = try HubStore(path: f.path, masterKey: f.key)
+        let second = try f.reopen()
         let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
         let seqs = try await withThrowingTaskGroup(of: Int64.self) { group in
             for i in 0..<200 {
@@ -53,8 +57,10 @@ import TsunaguStore
         #expect(seqs.sorted() == Array(2...201))
     }
 
-    @Test func reactionsMustTargetAMessage() async throws {
-        let f = try StoreFixture()
+    @Test(arguments: StoreBackendKind.allCases)
+
+    func reactionsMustTargetAMessage(_ backend: StoreBackendKind) async throws {
+        let f = try StoreFixture(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
         await #expect(throws: StoreError.notFound("target_seq is not a message of this timeline")) {
@@ -67,8 +73,10 @@ import TsunaguStore
         #expect(reaction.payload == .reaction(targetSeq: message.seq, reaction: "ack", op: .add))
     }
 
-    @Test func callEndRecordsDurationAndRefusesRepeats() async throws {
-        let f = try StoreFixture()
+    @Test(arguments: StoreBackendKind.allCases)
+
+    func callEndRecordsDurationAndRefusesRepeats(_ backend: StoreBackendKind) async throws {
+        let f = try StoreFixture(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
         let call = UUID().uuidString.lowercased()
@@ -89,8 +97,10 @@ import TsunaguStore
         }
     }
 
-    @Test func readMarkersOnlyMoveForwardAndNotBeyondHead() async throws {
-        let f = try StoreFixture()
+    @Test(arguments: StoreBackendKind.allCases)
+
+    func readMarkersOnlyMoveForwardAndNotBeyondHead(_ backend: StoreBackendKind) async throws {
+        let f = try StoreFixture(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
         _ = try await f.store.post(timeline: timeline.id, author: f.owner, body: "x", clientMsgID: UUID().uuidString.lowercased())

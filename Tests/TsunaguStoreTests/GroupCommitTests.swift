@@ -9,8 +9,9 @@ import TsunaguCrypto
 /// The store's event writes through `GroupCommitter`: correctness when many writes share one
 /// transaction, and proof that they do.
 @Suite struct GroupCommitTests {
-    @Test func manyConcurrentPostsGetDenseSeqsPerTimelineAndSurviveReopening() async throws {
-        let f = try StoreFixture()
+    @Test(arguments: StoreBackendKind.allCases)
+    func manyConcurrentPostsGetDenseSeqsPerTimelineAndSurviveReopening(_ backend: StoreBackendKind) async throws {
+        let f = try StoreFixture(backend)
         defer { f.remove() }
         var timelines: [TimelineID] = []
         for title in ["A", "B", "C"] {
@@ -36,7 +37,7 @@ import TsunaguCrypto
             return try await group.reduce(into: [TimelineEvent]()) { $0 += $1 }
         }
         #expect(events.count == 500)
-        let reopened = try HubStore(path: f.path, masterKey: f.key)
+        let reopened = try f.reopen()
         for timeline in timelines {
             let posted = events.filter { $0.timeline == timeline }.map(\.seq).sorted()
             // seq 1 is the owner's join at creation.
@@ -135,8 +136,10 @@ import TsunaguCrypto
         #expect(event.seq == 2)
     }
 
-    @Test func reactionsCallsAndReadMarkersGoThroughTheCommitter() async throws {
-        let f = try StoreFixture()
+    @Test(arguments: StoreBackendKind.allCases)
+
+    func reactionsCallsAndReadMarkersGoThroughTheCommitter(_ backend: StoreBackendKind) async throws {
+        let f = try StoreFixture(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
         let before = f.store.groupCommit.counts.operations
@@ -164,8 +167,7 @@ import TsunaguCrypto
         try await waitUntil { committer.counts.transactions == 1 }
         let others = (1..<200).map { (i: Int) in
             Task { try await committer.enqueue { db in
-                try db.execute(sql: "INSERT INTO t (v) VALUES (?)", arguments: [i])
-                return db.lastInsertedRowID
+                try Int64.fetchOne(db, sql: "INSERT INTO t (v) VALUES (?) RETURNING id", arguments: [i])!
             } }
         }
         try await waitUntil { committer.queuedCount == 199 }
@@ -288,8 +290,8 @@ private final class CommitRefuser: TransactionObserver, @unchecked Sendable {
     func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool { true }
     func databaseDidChange(with event: DatabaseEvent) {}
     func databaseWillCommit() throws { throw Refused() }
-    func databaseDidCommit(_ db: Database) {}
-    func databaseDidRollback(_ db: Database) {}
+    func databaseDidCommit(_ db: GRDB.Database) {}
+    func databaseDidRollback(_ db: GRDB.Database) {}
 }
 
 private extension TimelineEvent.Payload {

@@ -4,8 +4,9 @@ import TsunaguCore
 import TsunaguStore
 
 @Suite struct MembershipTests {
-    @Test func rolesAreEnforcedInsideTheWrite() async throws {
-        let f = try StoreFixture()
+    @Test(arguments: StoreBackendKind.allCases)
+    func rolesAreEnforcedInsideTheWrite(_ backend: StoreBackendKind) async throws {
+        let f = try StoreFixture(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
         let (member, join) = try await f.store.addMember(timeline: timeline.id, email: "NURSE@sakura.test",
@@ -34,8 +35,10 @@ import TsunaguStore
         }
     }
 
-    @Test func lastOwnerCannotLeaveButMembersCan() async throws {
-        let f = try StoreFixture()
+    @Test(arguments: StoreBackendKind.allCases)
+
+    func lastOwnerCannotLeaveButMembersCan(_ backend: StoreBackendKind) async throws {
+        let f = try StoreFixture(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
         _ = try await f.store.addMember(timeline: timeline.id, email: "nurse@sakura.test", role: .member, by: f.owner)
@@ -53,8 +56,10 @@ import TsunaguStore
         }
     }
 
-    @Test func sessionsExpireAndRevoke() async throws {
-        let f = try StoreFixture()
+    @Test(arguments: StoreBackendKind.allCases)
+
+    func sessionsExpireAndRevoke(_ backend: StoreBackendKind) async throws {
+        let f = try StoreFixture(backend)
         defer { f.remove() }
         let (token, session) = try await f.store.createSession(user: f.owner, lifetimeSeconds: 60)
         #expect(try await f.store.session(token: token)?.id == session.id)

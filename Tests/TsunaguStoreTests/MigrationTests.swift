@@ -3,6 +3,7 @@ import GRDB
 import Testing
 import TsunaguCrypto
 @testable import TsunaguStore
+import TsunaguTestSupport
 
 @Suite struct MigrationTests {
     @Test func aNewStoreIsMigratedInWALWithFullSync() throws {
@@ -17,7 +18,8 @@ import TsunaguCrypto
                 #expect(tables.contains(table), "\(table)")
             }
             #expect(try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal")
-            #expect(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") == ["2026-11-27-core", "2026-11-27-cluster", "2026-11-27-audit", "2026-11-27-identity",
+            #expect(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") == StoreSchema.migrator.names)
+            #expect(StoreSchema.migrator.names == ["2026-11-27-core", "2026-11-27-cluster", "2026-11-27-audit", "2026-11-27-identity",
                                                                                                "2026-11-27-login-throttle", "2026-11-27-client-certificates",
                                                                                                "2026-11-27-password-policy", "2026-12-01-profession",
                                                                                                "2026-12-01-login-attempt-reservations",
@@ -30,14 +32,59 @@ import TsunaguCrypto
         #expect(try f.store.pool.write { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
     }
 
-    @Test func reopeningKeepsDataAndDataKeys() async throws {
-        let f = try StoreFixture()
+    @Test(arguments: StoreBackendKind.allCases)
+
+    func reopeningKeepsDataAndDataKeys(_ backend: StoreBackendKind) async throws {
+        let f = try StoreFixture(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "Kept", kind: .group, creator: f.owner)
-        let reopened = try HubStore(path: f.path, masterKey: f.key)
+        let reopened = try f.reopen()
         let timelines = try await reopened.timelines(for: f.owner.id)
         #expect(timelines.map(\.title) == ["Kept"])
         #expect(timelines.map(\.id) == [timeline.id])
+    }
+
+    /// The PostgreSQL twin of every migration is applied, and recorded by name.
+    @Test func aNewPostgresStoreHasEveryMigrationAndSynchronousCommit() throws {
+        let f = try StoreFixture(.postgres)
+        defer { f.remove() }
+        let applied = try f.raw("SELECT string_agg(name, ',' ORDER BY name COLLATE \"C\") FROM schema_migrations")
+        #expect(applied == StoreSchema.migrator.names.sorted().joined(separator: ","))
+        #expect(try f.raw("SELECT data_type FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'payload'") == "bytea")
+        #expect(try f.raw("SELECT data_type FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'seq'") == "bigint")
+        let synchronous = try f.store.withPostgresForTests { db in try String.fetchOne(db, sql: "SHOW synchronous_commit") }
+        #expect(synchronous == "on")
+    }
+
+    /// SQLite DDL as PostgreSQL DDL: the automatic twin of a migration.
+    @Test func sqliteDDLTranslatesToPostgres() {
+        let translated = SQLDialect.postgresDDL("""
+            CREATE TABLE t (
+                id TEXT PRIMARY KEY,
+                n INTEGER NOT NULL DEFAULT 0, -- an INTEGER, a BLOB in a comment
+                b BLOB
+            ) WITHOUT ROWID;
+            ALTER TABLE u ADD COLUMN flag INTEGER NOT NULL DEFAULT 0
+            """)
+        #expect(translated.contains("n BIGINT NOT NULL DEFAULT 0,"))
+        #expect(translated.contains("b BYTEA"))
+        #expect(!translated.contains("ROWID") && !translated.contains("comment"))
+        #expect(translated.contains("ADD COLUMN flag BIGINT"))
+        #expect(SQLDialect.statements(translated).count == 2)
+        #expect(SQLDialect.numberedPlaceholders("SELECT '?' , ? FROM t WHERE a = ? -- ?\n AND b = ?")
+                == "SELECT '?' , $1 FROM t WHERE a = $2 -- ?\n AND b = $3")
+    }
+
+    /// Several nodes start at once on a new PostgreSQL database: one migrates, the others wait.
+    @Test func concurrentOpensOfANewPostgresStoreAllSucceedWithOneDataKey() async throws {
+        let configuration = try PostgresTestServer.shared.get().makeDatabase()
+        let key = MasterKey(key: .random())
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 { group.addTask { _ = try HubStore(location: .postgres(configuration), masterKey: key) } }
+            try await group.waitForAll()
+        }
+        let keys = try PostgresTestServer.shared.get().psql(configuration.database, "SELECT COUNT(*) FROM data_keys")
+        #expect(keys == "1")
     }
 
     /// Several node processes may start at once on a new store; every one of them opens it.

@@ -7,24 +7,24 @@ import TsunaguStore
 /// Every user has a profession (docs/protocol.md §5): stored in a plain column, shown in events'
 /// authors and in a timeline's member list with each member's read marker.
 @Suite struct ProfessionTests {
-    @Test func aUserWithoutAProfessionIsOtherAndTheColumnIsPlainText() async throws {
-        let f = try StoreFixture()
+    @Test(arguments: StoreBackendKind.allCases)
+    func aUserWithoutAProfessionIsOtherAndTheColumnIsPlainText(_ backend: StoreBackendKind) async throws {
+        let f = try StoreFixture(backend)
         defer { f.remove() }
         #expect(f.nurse.profession == .other)
         let doctor = try f.store.createUser(organization: f.organization.id, email: "ito2@sakura.test", name: "Dr. Ito 2",
                                             passwordHash: nil, role: .member, profession: .doctor)
         #expect(try await f.store.user(id: doctor.id)?.profession == .doctor)
-        let queue = try DatabaseQueue(path: f.path)
-        defer { try? queue.close() }
-        let stored = try await queue.read { db in
-            try String.fetchAll(db, sql: "SELECT profession FROM users WHERE id IN (?, ?) ORDER BY id = ?",
-                                arguments: [f.nurse.id.rawValue, doctor.id.rawValue, doctor.id.rawValue])
+        let stored = try [f.nurse.id, doctor.id].map { id in
+            try f.raw("SELECT profession FROM users WHERE id = '\(id.rawValue)'")
         }
         #expect(stored == ["other", "doctor"])
     }
 
-    @Test func anAdminsChangeShowsInNewEventsAndInHistory() async throws {
-        let f = try StoreFixture()
+    @Test(arguments: StoreBackendKind.allCases)
+
+    func anAdminsChangeShowsInNewEventsAndInHistory(_ backend: StoreBackendKind) async throws {
+        let f = try StoreFixture(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "Patient Tanaka", kind: .patient, creator: f.owner)
         _ = try await f.store.addMember(timeline: timeline.id, email: f.nurse.email, role: .member, by: f.owner)
@@ -35,7 +35,7 @@ import TsunaguStore
                                                  clientMsgID: UUID().uuidString)
         #expect(posted.author.profession == .nurse)
         // a fresh process (no name cache) reads it from the row
-        let reopened = try HubStore(path: f.path, masterKey: f.key)
+        let reopened = try f.reopen()
         let (events, _) = try await reopened.history(timeline: timeline.id, user: f.owner.id, after: 0, limit: 10)
         #expect(events.last?.author == Person(id: f.nurse.id, name: "Sato Hanako", profession: .nurse))
         // the join event names the joining user with their profession as of reading
@@ -46,8 +46,10 @@ import TsunaguStore
         #expect(joined.profession == .nurse)
     }
 
-    @Test func theMemberListCarriesProfessionRoleAndReadMarkerForMembersOnly() async throws {
-        let f = try StoreFixture()
+    @Test(arguments: StoreBackendKind.allCases)
+
+    func theMemberListCarriesProfessionRoleAndReadMarkerForMembersOnly(_ backend: StoreBackendKind) async throws {
+        let f = try StoreFixture(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "Patient Tanaka", kind: .patient, creator: f.owner)
         _ = try await f.store.addMember(timeline: timeline.id, email: f.nurse.email, role: .viewer, by: f.owner)
@@ -64,8 +66,10 @@ import TsunaguStore
         }
     }
 
-    @Test func theOrganizationsUserListSaysWhoHasActivated() async throws {
-        let f = try StoreFixture()
+    @Test(arguments: StoreBackendKind.allCases)
+
+    func theOrganizationsUserListSaysWhoHasActivated(_ backend: StoreBackendKind) async throws {
+        let f = try StoreFixture(backend)
         defer { f.remove() }
         let invited = try await f.store.invite(email: "new@sakura.test", name: "New", role: .member, profession: .pharmacist,
                                                organization: f.organization.id, linkLifetimeSeconds: 60,

@@ -73,6 +73,9 @@ public final class NodeServer: Service, Sendable {
             let interval = Duration.nanoseconds(configuration.heartbeatInterval.nanoseconds)
             services += [agent, RepairSweep(hub: context.hub, interval: interval)]
         }
+        if context.store.publishesChangeNotices {
+            services.append(StoreChangeNotices(store: context.store, hub: context.hub))
+        }
         if let worker = context.mailWorker { services.append(MailService(worker: worker)) }
         services.append(MailRetention(store: context.store, transport: configuration.mailTransport,
                                       lifetimeMillis: configuration.linkLifetimeSeconds * 1000, logger: context.logger))

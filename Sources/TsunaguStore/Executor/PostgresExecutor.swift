@@ -1,0 +1,189 @@
+import Foundation
+import GRDB
+import Logging
+import NIOCore
+import PostgresNIO
+import Synchronization
+
+/// The PostgreSQL backend of the seam: one connection inside one transaction, driven
+/// synchronously from a store thread (never from the connection's own event loop), so that the
+/// store's one copy of its SQL logic runs unchanged. `?` placeholders become `$n`, GRDB
+/// `DatabaseValue` arguments become PostgreSQL binds, and rows come back as GRDB `Row` values.
+final class PostgresExecutor: StoreExecutor {
+    let connection: PostgresConnection
+    private let logger: Logger
+    private(set) var changesCount = 0
+    var isInsideTransaction = false
+    private var savepointDepth = 0
+    /// (timeline, seq) of events this transaction appended, for the commit's NOTIFY.
+    private(set) var appended: [(timeline: String, seq: Int64)] = []
+    /// Savepoint statements sent without waiting for their answer: the connection runs queries in
+    /// order, so they are done when the next awaited query answers; each is checked then.
+    private var pipelined: [EventLoopFuture<PostgresQueryResult>] = []
+
+    init(connection: PostgresConnection, logger: Logger) {
+        self.connection = connection
+        self.logger = logger
+    }
+
+    var dialect: SQLDialect { .postgres }
+
+    func execute(sql: String, arguments: SQLArguments, cached: Bool) throws {
+        if arguments.values.isEmpty && sql.contains(";") {
+            for statement in SQLDialect.statements(sql) { try execute(sql: statement, arguments: [], cached: false) }
+            return
+        }
+        let result = try run(sql, arguments)
+        changesCount = result.metadata.rows ?? 0
+    }
+
+    func fetchAll(sql: String, arguments: SQLArguments, cached: Bool) throws -> [Row] {
+        try run(sql, arguments).rows.map(Self.row)
+    }
+
+    func fetchOne(sql: String, arguments: SQLArguments, cached: Bool) throws -> Row? {
+        try run(sql, arguments).rows.first.map(Self.row)
+    }
+
+    func inSavepoint(_ body: () throws -> Void) throws {
+        savepointDepth += 1
+        defer { savepointDepth -= 1 }
+        let name = "sp\(savepointDepth)"
+        let appendedMark = appended.count
+        // SAVEPOINT and RELEASE are sent without waiting (two round trips fewer per write in a
+        // group commit); an error in either surfaces at the next awaited query.
+        pipeline("SAVEPOINT \(name)")
+        do {
+            try body()
+        } catch {
+            // The rollback makes the transaction usable again after an error inside the savepoint.
+            appended.removeSubrange(appendedMark...)
+            try simple("ROLLBACK TO SAVEPOINT \(name)")
+            try simple("RELEASE SAVEPOINT \(name)")
+            throw error
+        }
+        pipeline("RELEASE SAVEPOINT \(name)")
+    }
+
+    private func pipeline(_ sql: String) {
+        pipelined.append(connection.query(PostgresQuery(unsafeSQL: sql), logger: logger))
+    }
+
+    func noteAppended(timeline: String, seq: Int64) {
+        appended.append((timeline, seq))
+    }
+
+    /// A statement without arguments (transaction control).
+    func simple(_ sql: String) throws {
+        _ = try run(sql, [])
+    }
+
+    private func run(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQueryResult {
+        var binds = PostgresBindings(capacity: arguments.values.count)
+        for value in arguments.values {
+            switch value.storage {
+            case .null: binds.appendNull()
+            case .int64(let integer): binds.append(integer)
+            case .double(let double): binds.append(double)
+            case .string(let string): binds.append(string)
+            case .blob(let data): try binds.append(data)
+            }
+        }
+        let query = PostgresQuery(unsafeSQL: PlaceholderCache.shared.numbered(sql), binds: binds)
+        do {
+            let result = try blockingWait(connection.query(query, logger: logger))
+            try checkPipelined()
+            return result
+        } catch {
+            // Drain what was sent before (its answers are in); a pipelined statement that failed
+            // is the first cause, so report that rather than the "transaction is aborted" after it.
+            do { try checkPipelined() } catch let first {
+                if connection.isClosed { isInsideTransaction = false }
+                throw first
+            }
+            if connection.isClosed { isInsideTransaction = false }
+            throw error
+        }
+    }
+
+    private func checkPipelined() throws {
+        guard !pipelined.isEmpty else { return }
+        let sent = pipelined
+        pipelined.removeAll()
+        for future in sent { _ = try blockingWait(future) }
+    }
+
+    /// A PostgreSQL row as a GRDB row: integers of every width as INTEGER, booleans as 0/1 (as
+    /// SQLite stores them), bytea as BLOB, text as TEXT.
+    static func row(_ row: PostgresRow) -> Row {
+        var columns: [String: (any DatabaseValueConvertible)?] = [:]
+        for cell in row {
+            columns[cell.columnName] = value(cell)
+        }
+        return Row(columns)
+    }
+
+    private static func value(_ cell: PostgresCell) -> DatabaseValue {
+        guard var bytes = cell.bytes else { return .null }
+        switch cell.dataType {
+        case .int2, .int4, .int8, .oid:
+            return (try? cell.decode(Int64.self))?.databaseValue ?? .null
+        case .bool:
+            return (try? cell.decode(Bool.self)).map { $0 ? 1.databaseValue : 0.databaseValue } ?? .null
+        case .bytea:
+            return Data(bytes.readBytes(length: bytes.readableBytes) ?? []).databaseValue
+        case .float4, .float8:
+            return (try? cell.decode(Double.self))?.databaseValue ?? .null
+        case .numeric:
+            guard let text = try? cell.decode(String.self) else { return .null }
+            if let integer = Int64(text) { return integer.databaseValue }
+            return Double(text)?.databaseValue ?? .null
+        default:
+            return (try? cell.decode(String.self))?.databaseValue ?? .null
+        }
+    }
+}
+
+/// The `$n` form of each statement, computed once: the store's statements are a fixed set.
+final class PlaceholderCache: Sendable {
+    static let shared = PlaceholderCache()
+    private let cache = Mutex<[String: String]>([:])
+
+    func numbered(_ sql: String) -> String {
+        if let hit = cache.withLock({ $0[sql] }) { return hit }
+        let numbered = SQLDialect.numberedPlaceholders(sql)
+        cache.withLock { cache in
+            // Statements built with a variable number of `?` (IN lists) would grow the cache
+            // without bound; keep it to the fixed statements' size.
+            if cache.count > 2_000 { cache.removeAll() }
+            cache[sql] = numbered
+        }
+        return numbered
+    }
+}
+
+/// Waits for `future` on the calling thread. Store threads are never the connection's event loop.
+func blockingWait<T: Sendable>(_ future: EventLoopFuture<T>) throws -> T {
+    let box = ResultBox<T>()
+    future.whenComplete { result in box.set(result) }
+    return try box.wait().get()
+}
+
+private final class ResultBox<T: Sendable>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var result: Result<T, any Error>?
+
+    func set(_ value: Result<T, any Error>) {
+        condition.lock()
+        result = value
+        condition.signal()
+        condition.unlock()
+    }
+
+    func wait() -> Result<T, any Error> {
+        condition.lock()
+        defer { condition.unlock() }
+        while result == nil { condition.wait() }
+        return result!
+    }
+}
