@@ -26,7 +26,7 @@ public enum AuditVerdict: Sendable, Equatable {
 extension HubStore {
     /// The chain's length and its last link, read in one snapshot.
     public func auditHead() async throws -> (count: Int64, head: [UInt8]) {
-        try await pool.read { db in
+        try await read { db in
             let row = try Row.fetchOne(db, sql: "SELECT seq, chain FROM audit_log ORDER BY seq DESC LIMIT 1")
             let count: Int64 = row?["seq"] ?? 0
             let head: Data = row?["chain"] ?? Data()
@@ -49,7 +49,7 @@ extension HubStore {
         guard Int64(checked) >= anchor.count else {
             return .truncated(position: Int64(checked) + 1, anchored: anchor.count, present: Int64(checked))
         }
-        let link = try await pool.read { db in
+        let link = try await read { db in
             try Data.fetchOne(db, sql: "SELECT chain FROM audit_log WHERE seq = ?", arguments: [anchor.count])
         }
         guard let link, ByteEncoding.hex([UInt8](link)) == anchor.head else { return .diverged(position: anchor.count) }

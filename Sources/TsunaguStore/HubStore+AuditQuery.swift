@@ -48,8 +48,8 @@ extension HubStore {
         sql += " ORDER BY seq LIMIT ?"
         arguments.append(limit)
         let statement = sql
-        let bound = StatementArguments(arguments)
-        return try await pool.read { [self] db in
+        let bound = SQLArguments(values: arguments.map { $0?.databaseValue ?? .null })
+        return try await read { [self] db in
             try Row.fetchAll(db, sql: statement, arguments: bound).map { row in
                 let seq: Int64 = row["seq"]
                 var record = AuditRecord(organization: (row["org_id"] as String?).map(OrganizationID.init(unchecked:)),

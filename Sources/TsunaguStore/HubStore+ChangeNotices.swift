@@ -15,7 +15,7 @@ extension HubStore {
     /// Listens until the calling task is cancelled (returns at once on SQLite). See
     /// `PostgresBackend.listenForChanges` for reconnection.
     public func listenForChanges(onConnected: @escaping @Sendable () -> Void,
-                                 onChanges: @escaping @Sendable ([ChangeNotice.Range]) -> Void) async {
+                                 onChanges: @escaping @Sendable ([CommitNotice.Range]) -> Void) async {
         guard case .postgres(let postgres) = backend else { return }
         await postgres.listenForChanges(onConnected: onConnected, onChanges: onChanges)
     }

@@ -88,7 +88,7 @@ extension HubStore {
     }
 
     public func incident(id: String) async throws -> Incident? {
-        try await pool.read { [self] db in
+        try await read { [self] db in
             try Row.fetchOne(db, sql: "SELECT * FROM incidents WHERE id = ?", arguments: [id])
                 .map { try incidentRecord(db, $0) }
         }
@@ -96,7 +96,7 @@ extension HubStore {
 
     /// Every incident, the most recently detected first.
     public func incidents() async throws -> [Incident] {
-        try await pool.read { [self] db in
+        try await read { [self] db in
             try Row.fetchAll(db, sql: "SELECT * FROM incidents ORDER BY detected_at DESC, id")
                 .map { try incidentRecord(db, $0) }
         }
@@ -104,7 +104,7 @@ extension HubStore {
 
     /// Incidents notified and not closed: what nodes show the affected organizations' admins.
     public func notifiedOpenIncidents() async throws -> [Incident] {
-        try await pool.read { [self] db in
+        try await read { [self] db in
             try Row.fetchAll(db, sql: """
                 SELECT * FROM incidents WHERE notified_at IS NOT NULL AND closed_at IS NULL ORDER BY detected_at, id
                 """).map { try incidentRecord(db, $0) }

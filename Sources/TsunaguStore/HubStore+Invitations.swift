@@ -46,7 +46,7 @@ extension HubStore {
     public func addOrInviteMember(timeline: TimelineID, email: String, role: TimelineRole, by actor: UserRecord)
         async throws -> MemberAddition
     {
-        _ = try await pool.read { db in try Self.authorize(db, user: actor.id, timeline: timeline, .addMember) }
+        _ = try await read { db in try Self.authorize(db, user: actor.id, timeline: timeline, .addMember) }
         guard let target = try await user(email: email), !target.disabled else {
             // The same write transaction as an invitation that is pending already, so that an
             // unknown address waits for the write lock like a known one (docs/security.md).
@@ -79,7 +79,7 @@ extension HubStore {
 
     /// The user's pending invitations, oldest first, with the timeline's title and who invited.
     public func invitations(for user: UserID) async throws -> [TimelineInvitation] {
-        try await pool.read { [self] db in
+        try await read { [self] db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT id FROM timeline_invitations WHERE invitee_id = ? ORDER BY created_at, id
                 """, arguments: [user.rawValue])

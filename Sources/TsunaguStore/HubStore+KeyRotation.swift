@@ -153,7 +153,7 @@ extension HubStore {
                 for column in table.keyColumns { values.append(row[column] as DatabaseValue) }
                 let match = table.keyColumns.map { "\($0) = ?" }.joined(separator: " AND ")
                 try db.execute(sql: "UPDATE \(table.name) SET \(assignments.joined(separator: ", ")) WHERE \(match)",
-                               arguments: StatementArguments(values))
+                               arguments: SQLArguments(values: values.map { $0?.databaseValue ?? .null }))
                 moved += 1
             }
             // Advance: past the last row read, or to the next table when this one is exhausted.
@@ -238,7 +238,7 @@ extension HubStore {
     /// The data keys with how many values each seals (a scan of every sealed column), the latest
     /// rotation, and the stored secrets' purposes.
     public func keyStatus() async throws -> KeyStatus {
-        try await pool.read { db in
+        try await read { db in
             var values: [String: Int] = [:]
             for table in Self.sealedTables {
                 let columns = (table.columns + table.resealedInto.values.sorted()).joined(separator: ", ")

@@ -49,7 +49,7 @@ extension HubStore {
 
     /// The organization's alerts, newest first.
     public func alerts(organization: OrganizationID, limit: Int) async throws -> [MonitorAlert] {
-        try await pool.read { db in
+        try await read { db in
             try Row.fetchAll(db, sql: """
                 SELECT * FROM monitor_alerts WHERE org_id = ? ORDER BY at_ms DESC, id LIMIT ?
                 """, arguments: [organization.rawValue, limit]).map { row in
@@ -64,10 +64,10 @@ extension HubStore {
     public func patientTimelines(among timelines: [TimelineID]) async throws -> Set<TimelineID> {
         guard !timelines.isEmpty else { return [] }
         let ids = timelines.map(\.rawValue)
-        return try await pool.read { db in
+        return try await read { db in
             let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
             return Set(try String.fetchAll(db, sql: "SELECT id FROM timelines WHERE kind = 'patient' AND id IN (\(marks))",
-                                           arguments: StatementArguments(ids)).map { TimelineID(unchecked: $0) })
+                                           arguments: SQLArguments(ids)).map { TimelineID(unchecked: $0) })
         }
     }
 }

@@ -14,7 +14,7 @@ extension HubStore {
 
     /// Admin listener addresses by node id, for the nodes that recorded one.
     public func adminAddresses() async throws -> [NodeID: String] {
-        try await pool.read { db in
+        try await read { db in
             var addresses: [NodeID: String] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT id, admin_address FROM nodes WHERE admin_address IS NOT NULL") {
                 addresses[NodeID(row["id"])] = row["admin_address"]

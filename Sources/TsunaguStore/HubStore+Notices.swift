@@ -56,7 +56,7 @@ extension HubStore {
 
     /// Change notices not removed and not yet ended at `nowMillis`, by start.
     public func changeNotices(nowMillis: Int64) async throws -> [ChangeNotice] {
-        try await pool.read { [self] db in
+        try await read { [self] db in
             try Row.fetchAll(db, sql: """
                 SELECT * FROM notices WHERE removed_at IS NULL AND ends_at > ? ORDER BY starts_at, id
                 """, arguments: [nowMillis]).map { row in
@@ -89,7 +89,7 @@ extension HubStore {
             sql += " AND org_id IN (" + Array(repeating: "?", count: organizations.count).joined(separator: ",") + ")"
             arguments = organizations.map(\.rawValue)
         }
-        return try Row.fetchAll(db, sql: sql + " ORDER BY created_at, id", arguments: StatementArguments(arguments))
+        return try Row.fetchAll(db, sql: sql + " ORDER BY created_at, id", arguments: SQLArguments(arguments))
             .map { try userRecord($0).email }
     }
 

@@ -39,6 +39,8 @@ extension HubStore {
         let now = Self.nowMillis()
         let limits = keys
         return try await writeImmediate { db -> Int64? in
+            // Counters read and written back: in turn on PostgreSQL, as login reservations are.
+            try db.dialect.serialize(db, .loginThrottle)
             var counts: [(count: Int, start: Int64)] = []
             for (key, limit) in limits {
                 let row = try Row.fetchOne(db, sql: "SELECT failures, window_start FROM login_failures WHERE key = ?",
@@ -68,7 +70,7 @@ extension HubStore {
     public func usableActivationLink(token: String) async throws -> String {
         let hash = Data(OpaqueToken.hash(token))
         let now = Self.nowMillis()
-        return try await pool.read { [self] db in
+        return try await read { [self] db in
             guard let link = try Row.fetchOne(db, sql: """
                 SELECT l.used_at, l.expires_at, l.user_id, u.email FROM activation_links l JOIN users u ON u.id = l.user_id
                 WHERE l.token_hash = ?

@@ -25,7 +25,7 @@ public struct Revocation: Sendable, Equatable {
 extension HubStore {
     /// Ends every live session that `condition` selects (a SQL predicate over `sessions`, with
     /// `arguments`) and records a revocation for each, inside the caller's transaction.
-    static func revokeSessions(_ db: Database, where condition: String, arguments: StatementArguments,
+    static func revokeSessions(_ db: Database, where condition: String, arguments: SQLArguments,
                                at now: Int64) throws -> [SessionID] {
         let ids = try String.fetchAll(db, sql: "SELECT id FROM sessions WHERE revoked_at IS NULL AND (\(condition))",
                                       arguments: arguments).map(SessionID.init(unchecked:))
@@ -46,6 +46,7 @@ extension HubStore {
                                          timeline: String?, at now: Int64) throws {
         // max + 1 inside the write transaction: writers are serialized, so a follower that has
         // read every id up to n never sees a smaller id commit later.
+        try db.dialect.serialize(db, .revocations)
         let next = (try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM revocations") ?? 0) + 1
         try db.execute(sql: """
             INSERT INTO revocations (id, at_ms, kind, session_id, user_id, timeline_id) VALUES (?, ?, ?, ?, ?, ?)
@@ -54,7 +55,7 @@ extension HubStore {
 
     /// Revocations after `id`, oldest first, at most `limit`.
     public func revocations(after id: Int64, limit: Int = 1000) async throws -> [Revocation] {
-        try await pool.read { db in
+        try await read { db in
             try Row.fetchAll(db, sql: """
                 SELECT id, at_ms, kind, session_id, user_id, timeline_id FROM revocations WHERE id > ? ORDER BY id LIMIT ?
                 """, arguments: [id, limit]).map { row -> Revocation in
@@ -79,7 +80,7 @@ extension HubStore {
 
     /// The newest revocation id (0 when none): where a starting node begins to follow.
     public func latestRevocationID() async throws -> Int64 {
-        try await pool.read { try Int64.fetchOne($0, sql: "SELECT MAX(id) FROM revocations") ?? 0 }
+        try await read { try Int64.fetchOne($0, sql: "SELECT MAX(id) FROM revocations") ?? 0 }
     }
 
     /// Deletes revocations recorded before `millis`, except the newest. Returns how many.

@@ -21,7 +21,7 @@ extension HubStore {
     public static let defaultSessionIdleMinutes = 60
 
     public func sessionIdleMinutes(_ organization: OrganizationID) async throws -> Int {
-        try await pool.read { db in
+        try await read { db in
             try Int.fetchOne(db, sql: "SELECT session_idle_minutes FROM organizations WHERE id = ?",
                              arguments: [organization.rawValue]) ?? Self.defaultSessionIdleMinutes
         }
@@ -52,10 +52,9 @@ extension HubStore {
         guard !ids.isEmpty else { return [] }
         let now = Self.nowMillis()
         let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
-        var arguments = StatementArguments(ids.map(\.rawValue))
-        arguments += [now, now]
+        let arguments = SQLArguments(values: ids.map(\.rawValue.databaseValue) + [now.databaseValue, now.databaseValue])
         let finalArguments = arguments
-        return try await pool.read { db in
+        return try await read { db in
             Set(try String.fetchAll(db, sql: """
                 SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = u.org_id
                 WHERE s.id IN (\(marks)) AND s.revoked_at IS NULL AND s.expires_at > ? AND u.disabled = 0
@@ -67,7 +66,7 @@ extension HubStore {
     /// The user's live sessions, most recently used first.
     public func sessions(of user: UserID) async throws -> [SessionInfo] {
         let now = Self.nowMillis()
-        return try await pool.read { db in
+        return try await read { db in
             try Row.fetchAll(db, sql: """
                 SELECT s.id, s.created_at, COALESCE(s.last_seen_at, s.created_at) AS last_seen, s.expires_at, s.source,
                        s.user_agent

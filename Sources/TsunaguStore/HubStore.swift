@@ -293,17 +293,18 @@ public final class HubStore: Sendable {
     func writeImmediateSync<T>(_ body: (Database) throws -> T) throws -> T {
         let pending = AuditScope.unwritten
         let now = Self.nowMillis()
-        let audited = { [self] (db: Database) throws -> T in
-            let result = try AuditScope.$pending.withValue(pending) { try body(db) }
-            if let pending { try appendAudit(db, pending.record, at: now) }
-            return result
-        }
-        let result: T
-        switch backend {
-        case .sqlite(let pool):
-            result = try pool.writeWithoutTransaction { db in try Self.immediate(db, audited) }
-        case .postgres(let postgres):
-            result = try Self.retrying { try postgres.transaction(.write) { try audited($0) } }
+        let result: T = try withoutActuallyEscaping(body) { body in
+            let audited = { [self] (db: Database) throws -> T in
+                let result = try AuditScope.$pending.withValue(pending) { try body(db) }
+                if let pending { try appendAudit(db, pending.record, at: now) }
+                return result
+            }
+            switch backend {
+            case .sqlite(let pool):
+                return try pool.writeWithoutTransaction { db in try Self.immediate(db, audited) }
+            case .postgres(let postgres):
+                return try Self.retrying { try postgres.transaction(.write) { try audited($0) } }
+            }
         }
         pending?.markWritten()
         return result

@@ -116,12 +116,12 @@ import TsunaguCrypto
 
     @Test func aNotificationPayloadNamesRangesAndStaysUnderTheLimit() {
         let appended = (1...5).map { (timeline: "tl_a", seq: Int64($0)) } + [(timeline: "tl_b", seq: 9)]
-        #expect(ChangeNotice.payloads(appended) == ["tl_a:1-5,tl_b:9-9"])
-        #expect(ChangeNotice.parse("tl_a:1-5,tl_b:9-9,junk") == [.init(timeline: "tl_a", first: 1, last: 5),
+        #expect(CommitNotice.payloads(appended) == ["tl_a:1-5,tl_b:9-9"])
+        #expect(CommitNotice.parse("tl_a:1-5,tl_b:9-9,junk") == [.init(timeline: "tl_a", first: 1, last: 5),
                                                                 .init(timeline: "tl_b", first: 9, last: 9)])
         let many = (0..<2_000).map { (timeline: "tl_\($0)_padding_padding", seq: Int64(1)) }
-        let payloads = ChangeNotice.payloads(many)
+        let payloads = CommitNotice.payloads(many)
         #expect(payloads.count > 1 && payloads.allSatisfy { $0.utf8.count <= 7_000 })
-        #expect(payloads.flatMap(ChangeNotice.parse).count == 2_000)
+        #expect(payloads.flatMap(CommitNotice.parse).count == 2_000)
     }
 }

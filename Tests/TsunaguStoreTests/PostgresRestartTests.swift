@@ -12,7 +12,7 @@ import TsunaguTestSupport
         let f = try StoreFixture(.postgres)
         defer { f.remove() }
         let other = try f.reopen()
-        let heard = Shared<[ChangeNotice.Range]>([])
+        let heard = Shared<[CommitNotice.Range]>([])
         let connected = Shared(0)
         let listener = Task {
             await other.listenForChanges(onConnected: { connected.withLock { $0 += 1 } },
@@ -26,7 +26,7 @@ import TsunaguTestSupport
         }
         try await eventually { heard.withLock { $0.contains { $0.timeline == timeline.id.rawValue && $0.last == 4 } } }
         let ranges = heard.withLock { $0 }.filter { $0.timeline == timeline.id.rawValue }
-        #expect(ranges.first == ChangeNotice.Range(timeline: timeline.id.rawValue, first: 1, last: 1))
+        #expect(ranges.first == CommitNotice.Range(timeline: timeline.id.rawValue, first: 1, last: 1))
         #expect(Set(ranges.flatMap { Array($0.first...$0.last) }) == Set(1...4))
         // A write that fails (and rolls back) announces nothing.
         let before = heard.withLock { $0.count }

@@ -129,7 +129,7 @@ final class PostgresBackend: Sendable {
     /// below PostgreSQL's 8000-byte limit.
     private static func notifyAppended(_ executor: PostgresExecutor) throws {
         guard !executor.appended.isEmpty else { return }
-        for payload in ChangeNotice.payloads(executor.appended) {
+        for payload in CommitNotice.payloads(executor.appended) {
             _ = try executor.fetchOne(sql: "SELECT pg_notify(?, ?)", arguments: [notifyChannel, payload], cached: true)
         }
     }
@@ -141,7 +141,7 @@ extension PostgresBackend {
     /// the connection drops. `onConnected` runs each time LISTEN is in place: notifications sent
     /// while there was none are lost, so the caller compares heads then (the repair sweep).
     func listenForChanges(onConnected: @escaping @Sendable () -> Void,
-                          onChanges: @escaping @Sendable ([ChangeNotice.Range]) -> Void) async {
+                          onChanges: @escaping @Sendable ([CommitNotice.Range]) -> Void) async {
         var backoff = Duration.milliseconds(100)
         while !Task.isCancelled {
             let connect = self.connect
@@ -151,7 +151,7 @@ extension PostgresBackend {
                         onConnected()
                         backoff = .milliseconds(100)
                         for try await notification in notifications {
-                            onChanges(ChangeNotice.parse(notification.payload))
+                            onChanges(CommitNotice.parse(notification.payload))
                         }
                     }
                 } catch {
@@ -234,7 +234,7 @@ private final class ConnectionSet: @unchecked Sendable {
 
 /// The payload of the store's change notification: `timeline:first-last` ranges joined by `,`.
 /// Ids and numbers only: a notification is readable by anyone who may LISTEN on the database.
-public enum ChangeNotice {
+public enum CommitNotice {
     public struct Range: Equatable, Sendable {
         public var timeline: String
         public var first: Int64

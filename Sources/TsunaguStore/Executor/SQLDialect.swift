@@ -25,6 +25,8 @@ public enum SQLDialect: Sendable {
         case identity = 0x7473_6e67_0003
         /// Running migrations: one node migrates, the others wait and then find them applied.
         case migrations = 0x7473_6e67_0004
+        /// Revocation ids are max + 1: writers in turn, so a follower never sees a smaller id commit later.
+        case revocations = 0x7473_6e67_0005
     }
 
     /// Takes `lock` until the end of the transaction (PostgreSQL); nothing on SQLite, whose
