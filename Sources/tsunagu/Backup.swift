@@ -28,7 +28,7 @@ struct Backup: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (store, key) = try storeOptions.openStoreAndKey(createKey: false)
+        let (store, key) = try storeOptions.openStoreAndKey(createKey: false, warnKeyPlacement: true)
         let directory = to ?? storeOptions.dataDirectory + "/backups"
         if let to {  // the default, beside the store, was covered by the store's check
             KeyFileChecks.warnIfColocated(keyPath: storeOptions.keyPath, dataDirectories: [("backups", to)])

@@ -16,7 +16,7 @@ struct Keys: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try storeOptions.openStore(createKey: false)
+            let store = try storeOptions.openStoreAndKey(createKey: false, warnKeyPlacement: true).store
             let status = try await store.keyStatus()
             print("data keys:")
             for key in status.dataKeys {
@@ -53,7 +53,7 @@ struct Keys: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let store = try storeOptions.openStore(createKey: false)
+            let store = try storeOptions.openStoreAndKey(createKey: false, warnKeyPlacement: true).store
             let (keyID, resumed) = try await store.beginDataKeyRotation()
             if resumed {
                 print("resuming the rotation to data key \(keyID)")
@@ -108,7 +108,7 @@ struct Keys: AsyncParsableCommand {
         var newKeyFile: String
 
         func run() async throws {
-            let (store, oldKey) = try storeOptions.openStoreAndKey(createKey: false)
+            let (store, oldKey) = try storeOptions.openStoreAndKey(createKey: false, warnKeyPlacement: true)
             let newKey: MasterKey
             if FileManager.default.fileExists(atPath: newKeyFile) {
                 try KeyFileChecks.checkOwnershipAndMode(newKeyFile)

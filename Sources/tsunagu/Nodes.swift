@@ -81,11 +81,12 @@ extension Nodes {
             if let nodeId, nodeId.isEmpty || nodeId.count > 64 || nodeId.contains(where: { $0.isWhitespace }) {
                 throw ValidationError("--node-id: 1 to 64 characters without spaces")
             }
-            try nodeOptions.checkTransport(host: address.host, flag: "host:port")
+            // Peer links first: off loopback they need TLS whatever the clients' side does.
             try nodeOptions.peerTLS.checkTransport(host: address.host, flag: "HOST:PORT")
             if nodeOptions.peerTLS.isOn && nodeId == nil {
                 throw ValidationError("--node-id: needed with --peer-tls-cert (the certificate names the node id)")
             }
+            try nodeOptions.checkTransport(host: address.host, flag: "host:port")
         }
 
         func run() async throws {

@@ -138,6 +138,11 @@ struct StoreOptions: ParsableArguments {
             "tsunagu: created a new master key at \(keyPath) (mode 0600); keep it off the store's disk in production\n".utf8))
     }
 
+    /// Warns when the key file sits in the store's directory tree (KeyFileChecks).
+    func warnKeyPlacement() {
+        if !storeIsURL { KeyFileChecks.warnIfColocated(keyPath: keyPath, dataDirectories: [("store", dataDirectory)]) }
+    }
+
     func openStore(createKey: Bool) throws -> HubStore {
         try openStoreAndKey(createKey: createKey).store
     }
@@ -145,15 +150,17 @@ struct StoreOptions: ParsableArguments {
     /// With `createKey` (the commands that make a hub) a missing key and store are created;
     /// otherwise both must exist. A key made here is kept only if the store then opens: a
     /// failed start leaves nothing behind, and says so in one line.
-    func openStoreAndKey(createKey: Bool) throws -> (store: HubStore, key: MasterKey) {
+    func openStoreAndKey(createKey: Bool, warnKeyPlacement: Bool = false) throws -> (store: HubStore, key: MasterKey) {
         if !createKey { try requireExistingStore() }
         let makesKey = createKey && !FileManager.default.fileExists(atPath: keyPath)
         let key = makesKey ? try self.createKey() : try loadKey(create: false)
         do {
             let opened = try HubStore(location: location(), masterKey: key)
             if makesKey { announceNewKey() }
-            // After the open, so that a failure stays the one line it is.
-            if !storeIsURL { KeyFileChecks.warnIfColocated(keyPath: keyPath, dataDirectories: [("store", dataDirectory)]) }
+            // After the open, so that a failure stays the one line it is. Said by the commands that
+            // make a hub or handle keys and backups (`warnKeyPlacement`), not by every node and
+            // utility run, whose output scripts read.
+            if createKey || warnKeyPlacement { self.warnKeyPlacement() }
             return (opened, key)
         } catch let error as ValidationError {
             if makesKey { unlink(keyPath) }

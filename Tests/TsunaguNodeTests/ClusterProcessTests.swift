@@ -18,7 +18,7 @@ import TsunaguTestSupport
     func threeNodesBehindTheBalancerSurviveKillDrainAndGrowth(_ backend: String) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tsunagu-cluster-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = backend == "postgres" ? try PostgresTestServer.shared.get().makeDatabaseURL() : directory + "/tsunagu.sqlite"
+        let store = backend == "postgres" ? try await offPool { try PostgresTestServer.shared.get().makeDatabaseURL() } : directory + "/tsunagu.sqlite"
         let key = directory + "/master.key"
         let common = ["--store", store, "--master-key-file", key]
         let boot = try await TsunaguExecutable.run(["admin", "bootstrap", "--org", "Sakura", "--email", "doc@sakura.test",

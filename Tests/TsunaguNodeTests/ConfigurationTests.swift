@@ -102,10 +102,12 @@ import Testing
         let check = try await CommandRun.run(["config", "check", "--config", file], in: scratch)
         #expect(check.status == 1 && check.stdout.contains(":3: smtp_url:"), "\(check.stdout)")
         #expect(!(check.stdout + check.stderr).contains("hunter2"))
-        // The same URL from the environment passes the configuration (and stops at the missing store).
+        // The password from the environment passes the configuration (and stops at the missing
+        // store); a URL never carries it, from anywhere (docs/protocol.md, node flags).
         try "serve:\n  listen: 127.0.0.1:0\n".write(toFile: file, atomically: true, encoding: .utf8)
         let fromEnvironment = try await CommandRun.run(["serve", "--config", file], in: scratch,
-                                                       environment: ["TSUNAGU_SMTP_URL": "smtp://mailer:hunter2@127.0.0.1:2525"])
+                                                       environment: ["TSUNAGU_SMTP_URL": "smtp://mailer@127.0.0.1:2525",
+                                                                     "TSUNAGU_SMTP_PASSWORD": "hunter2"])
         #expect(fromEnvironment.status == 1 && fromEnvironment.stderr.contains("no store at"), "\(fromEnvironment.stderr)")
     }
 
@@ -135,7 +137,7 @@ import Testing
         #expect(syntax.status == 1 && syntax.stderr.contains("bad.yaml:"), "\(syntax.stderr)")
         #expect(syntax.stderr.contains("not valid YAML"), "\(syntax.stderr)")
 
-        try "store: /var/lib/tsunagu/tsunagu.sqlite\ntime_zone: UTC\nserve:\n  listen: 0.0.0.0:9001\n  insecure_plaintext: true\n"
+        try "store: /var/lib/tsunagu/tsunagu.sqlite\ntime_zone: UTC\nserve:\n  listen: 127.0.0.1:9001\n  insecure_plaintext: true\n"
             .write(toFile: file, atomically: true, encoding: .utf8)
         let good = try await CommandRun.run(["config", "check", "--config", file], in: scratch)
         #expect(good.status == 0 && good.stdout.contains("ok (4 setting(s))"), "\(good.stdout) \(good.stderr)")

@@ -155,6 +155,7 @@ import TsunaguCore
         let restored = try await TsunaguExecutable.run(["restore", "--from", backupFile] + restoredCommon)
         #expect(restored.status == 0, "\(restored.output)")
         let restoredVerify = try await TsunaguExecutable.run(["audit", "verify"] + restoredCommon)
-        #expect(restoredVerify.status == 0 && restoredVerify.output.contains("2 entries verified"), "\(restoredVerify.output)")
+        // The two setup entries, the backup's `operator.backup` and the restore's `operator.restore`.
+        #expect(restoredVerify.status == 0 && restoredVerify.output.contains("4 entries verified"), "\(restoredVerify.output)")
     }
 }

@@ -119,8 +119,9 @@ import TsunaguClient
         guard up else { return }  // a port someone else holds: nothing to say about peer links
         for node in [port + 1, port + 2] {
             let log = try String(contentsOfFile: directory.path + "/tsunagu-data/logs/node-\(node).log", encoding: .utf8)
-            #expect(log.contains("tsunagu.peer_tls=true"), "\(log)")
-            let admin = try #require(log.firstMatch(of: /tsunagu\.admin=127\.0\.0\.1:(\d+)/).flatMap { Int($0.1) })
+            // Text or JSON lines (JSON when the output is not a terminal, as here).
+            #expect(log.contains("tsunagu.peer_tls=true") || log.contains(#""tsunagu.peer_tls":"true""#), "\(log)")
+            let admin = try #require(log.firstMatch(of: /tsunagu\.admin"?[=:]"?127\.0\.0\.1:(\d+)/).flatMap { Int($0.1) })
             #expect(try await Self.waitForOnePeerLink(adminPort: admin), "n_\(node) links to the other node")
         }
     }

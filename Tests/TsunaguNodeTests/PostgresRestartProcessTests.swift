@@ -100,7 +100,7 @@ import TsunaguTestSupport
     @Test func storeMigrateCopiesAVerifiedHubAndRefusesANonEmptyTarget() async throws {
         let store = try await OperatorStore.make("migrate")
         defer { store.remove() }
-        let url = try PostgresTestServer.shared.get().makeDatabaseURL()
+        let url = try await offPool { try PostgresTestServer.shared.get().makeDatabaseURL() }
         let key = ["--master-key-file", store.directory + "/master.key"]
         let moved = try await TsunaguExecutable.run(["store", "migrate", "--from", store.storePath, "--to", url] + key)
         #expect(moved.status == 0, "\(moved.output)")

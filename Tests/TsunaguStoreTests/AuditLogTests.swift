@@ -4,7 +4,7 @@ import Testing
 import TsunaguCore
 import TsunaguStore
 
-@Suite struct AuditLogTests {
+@Suite(.serialized) struct AuditLogTests {
     private func fill(_ f: StoreFixture, count: Int) async throws {
         for i in 0..<count {
             try await f.store.audit(AuditRecord(organization: f.organization.id, actor: f.owner.id, action: "login.success",
@@ -16,7 +16,7 @@ import TsunaguStore
     @Test(arguments: StoreBackendKind.allCases)
 
     func anUntouchedChainVerifies(_ backend: StoreBackendKind) async throws {
-        let f = try StoreFixture(backend)
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         try await fill(f, count: 5)
         let result = try await f.store.verifyAuditChain()
@@ -33,7 +33,7 @@ import TsunaguStore
         "UPDATE audit_log SET details = (SELECT details FROM audit_log WHERE seq = 4) WHERE seq = 3",
     ])
     func aChangedOrDeletedEntryBreaksTheChain(_ backend: StoreBackendKind, tampering: String) async throws {
-        let f = try StoreFixture(backend)
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         try await fill(f, count: 5)
         try f.raw(tampering)
@@ -45,7 +45,7 @@ import TsunaguStore
     @Test(arguments: StoreBackendKind.allCases)
 
     func anotherOrganizationsEntriesAreNotListed(_ backend: StoreBackendKind) async throws {
-        let f = try StoreFixture(backend)
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         try await fill(f, count: 2)
         let other = try f.store.createOrganization(name: "Other")

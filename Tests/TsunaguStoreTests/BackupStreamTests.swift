@@ -48,7 +48,7 @@ import TsunaguStore
     }
 
     @Test func aChunkedBackupRestoresAndACutOffOrReorderedOneIsRefused() async throws {
-        let f = try StoreFixture()
+        let f = try await StoreFixture.make()
         defer { f.remove() }
         let (file, timeline) = try await chunkedBackup(f)
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
@@ -78,7 +78,7 @@ import TsunaguStore
     }
 
     @Test func noPlaintextIsLeftAndAnInterruptedBackupsCopyIsRemoved() async throws {
-        let f = try StoreFixture()
+        let f = try await StoreFixture.make()
         defer { f.remove() }
         let directory = f.directory + "/backups"
         // What a backup killed mid-snapshot leaves: the private copy, and the earlier format's loose copy.
@@ -93,7 +93,7 @@ import TsunaguStore
     }
 
     @Test func aSingleShotBackupOfTheEarlierFormatStillRestores() async throws {
-        let f = try StoreFixture()
+        let f = try await StoreFixture.make()
         defer { f.remove() }
         let (file, timeline) = try await chunkedBackup(f)
         // The same snapshot, sealed the earlier way: magic || AES-GCM(whole snapshot).

@@ -7,7 +7,7 @@ import TsunaguStore
 /// Encrypted backups (white paper 8.13): what goes in, what comes back, what is kept.
 @Suite struct BackupTests {
     @Test func aRestoredStoreIsTheStoreAtBackupTimeAndTheFileRevealsNothing() async throws {
-        let f = try StoreFixture()
+        let f = try await StoreFixture.make()
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "Nakamura Taro", kind: .patient, creator: f.owner)
         _ = try await f.store.post(timeline: timeline.id, author: f.owner, body: "BP 132/80 before the backup", clientMsgID: "a")
@@ -32,7 +32,7 @@ import TsunaguStore
     }
 
     @Test func restoreRefusesAnotherKeyAnExistingStoreAndAFileThatIsNoBackup() async throws {
-        let f = try StoreFixture()
+        let f = try await StoreFixture.make()
         defer { f.remove() }
         let file = try StoreBackup.backup(f.store, masterKey: f.key, into: f.directory + "/backups")
         let elsewhere = f.directory + "/other/tsunagu.sqlite"
@@ -56,8 +56,8 @@ import TsunaguStore
         }
     }
 
-    @Test func oneGenerationPerDayAndOnlyTheNewestEightAreKept() throws {
-        let f = try StoreFixture()
+    @Test func oneGenerationPerDayAndOnlyTheNewestEightAreKept() async throws {
+        let f = try await StoreFixture.make()
         defer { f.remove() }
         let directory = f.directory + "/backups"
         let day: TimeInterval = 86_400

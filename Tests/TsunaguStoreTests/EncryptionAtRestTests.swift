@@ -5,11 +5,11 @@ import TsunaguCore
 import TsunaguCrypto
 import TsunaguStore
 
-@Suite struct EncryptionAtRestTests {
+@Suite(.serialized) struct EncryptionAtRestTests {
     /// Nothing a person typed may appear in the database file, its WAL or its shared-memory file.
     @Test(arguments: StoreBackendKind.allCases)
     func typedTextIsNowhereOnDisk(_ backend: StoreBackendKind) async throws {
-        let f = try StoreFixture(backend)
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         let marker = "MARKER-\(UUID().uuidString)"
         _ = try f.store.createUser(organization: f.organization.id, email: "\(marker.lowercased())@x.test",
@@ -36,7 +36,7 @@ import TsunaguStore
     /// A ciphertext copied into another row fails to open: the row is bound into the GCM tag.
     @Test(arguments: StoreBackendKind.allCases)
     func ciphertextMovedToAnotherRowDoesNotDecrypt(_ backend: StoreBackendKind) async throws {
-        let f = try StoreFixture(backend)
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
         for body in ["first", "second"] {
@@ -57,8 +57,8 @@ import TsunaguStore
 
     @Test(arguments: StoreBackendKind.allCases)
 
-    func aWrongMasterKeyIsRefusedNotReplaced(_ backend: StoreBackendKind) throws {
-        let f = try StoreFixture(backend)
+    func aWrongMasterKeyIsRefusedNotReplaced(_ backend: StoreBackendKind) async throws {
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         #expect(throws: StoreError.masterKeyMismatch) {
             _ = try HubStore(location: f.location, masterKey: MasterKey(key: SymmetricKey.random()))

@@ -4,10 +4,10 @@ import TsunaguCore
 import TsunaguCrypto
 import TsunaguStore
 
-@Suite struct EventLogTests {
+@Suite(.serialized) struct EventLogTests {
     @Test(arguments: StoreBackendKind.allCases)
     func seqIsDenseAndStartsWithTheOwnersJoin(_ backend: StoreBackendKind) async throws {
-        let f = try StoreFixture(backend)
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         let (summary, first) = try await f.store.createTimeline(title: "Patient Tanaka", kind: .patient, creator: f.owner)
         #expect(first.seq == 1)
@@ -26,7 +26,7 @@ import TsunaguStore
     @Test(arguments: StoreBackendKind.allCases)
 
     func postIsIdempotentPerAuthorAndClientMessageID(_ backend: StoreBackendKind) async throws {
-        let f = try StoreFixture(backend)
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
         let id = UUID().uuidString.lowercased()
@@ -40,7 +40,7 @@ import TsunaguStore
     /// Two stores on one file are two connections, as two node processes are: seqs stay unique and dense.
     @Test(arguments: StoreBackendKind.allCases)
     func concurrentWritersOnOneFileGetDenseUniqueSeqs(_ backend: StoreBackendKind) async throws {
-        let f = try StoreFixture(backend)
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         let second = try f.reopen()
         let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
@@ -60,7 +60,7 @@ import TsunaguStore
     @Test(arguments: StoreBackendKind.allCases)
 
     func reactionsMustTargetAMessage(_ backend: StoreBackendKind) async throws {
-        let f = try StoreFixture(backend)
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
         await #expect(throws: StoreError.notFound("target_seq is not a message of this timeline")) {
@@ -76,7 +76,7 @@ import TsunaguStore
     @Test(arguments: StoreBackendKind.allCases)
 
     func callEndRecordsDurationAndRefusesRepeats(_ backend: StoreBackendKind) async throws {
-        let f = try StoreFixture(backend)
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
         let call = UUID().uuidString.lowercased()
@@ -100,7 +100,7 @@ import TsunaguStore
     @Test(arguments: StoreBackendKind.allCases)
 
     func readMarkersOnlyMoveForwardAndNotBeyondHead(_ backend: StoreBackendKind) async throws {
-        let f = try StoreFixture(backend)
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
         _ = try await f.store.post(timeline: timeline.id, author: f.owner, body: "x", clientMsgID: UUID().uuidString.lowercased())

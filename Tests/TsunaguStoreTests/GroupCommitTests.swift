@@ -8,10 +8,10 @@ import TsunaguCrypto
 
 /// The store's event writes through `GroupCommitter`: correctness when many writes share one
 /// transaction, and proof that they do.
-@Suite struct GroupCommitTests {
+@Suite(.serialized) struct GroupCommitTests {
     @Test(arguments: StoreBackendKind.allCases)
     func manyConcurrentPostsGetDenseSeqsPerTimelineAndSurviveReopening(_ backend: StoreBackendKind) async throws {
-        let f = try StoreFixture(backend)
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         var timelines: [TimelineID] = []
         for title in ["A", "B", "C"] {
@@ -53,7 +53,7 @@ import TsunaguCrypto
     }
 
     @Test func aFailingWriteInABatchFailsAloneAndTheOthersCommit() async throws {
-        let f = try StoreFixture()
+        let f = try await StoreFixture.make()
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
         let call = UUID().uuidString.lowercased()
@@ -91,7 +91,7 @@ import TsunaguCrypto
     }
 
     @Test func aRepeatedClientMessageIDInOneBatchReturnsTheFirstEvent() async throws {
-        let f = try StoreFixture()
+        let f = try await StoreFixture.make()
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
         let id = UUID().uuidString.lowercased()
@@ -114,7 +114,7 @@ import TsunaguCrypto
     }
 
     @Test func aFailedCommitFailsEveryCallerOfTheBatch() async throws {
-        let f = try StoreFixture()
+        let f = try await StoreFixture.make()
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
         let refuser = CommitRefuser()
@@ -139,7 +139,7 @@ import TsunaguCrypto
     @Test(arguments: StoreBackendKind.allCases)
 
     func reactionsCallsAndReadMarkersGoThroughTheCommitter(_ backend: StoreBackendKind) async throws {
-        let f = try StoreFixture(backend)
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
         let before = f.store.groupCommit.counts.operations

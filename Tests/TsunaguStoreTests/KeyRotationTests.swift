@@ -28,7 +28,7 @@ import TsunaguCrypto
     }
 
     @Test func aRotationMovesEveryValueToTheNewKeyAndRetiresTheOldOne() async throws {
-        let f = try StoreFixture()
+        let f = try await StoreFixture.make()
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "Ward 3", kind: .group, creator: f.owner)
         for i in 0..<20 { _ = try await f.store.post(timeline: timeline.id, author: f.owner, body: "before \(i)", clientMsgID: UUID().uuidString) }
@@ -72,7 +72,7 @@ import TsunaguCrypto
     /// The audit chain commits to the original ciphertext of audit details: after the rotation
     /// that stays (and verifies) while readers open the re-sealed value, under the new key.
     @Test func auditDetailsAreResealedBesideTheChainedCiphertext() async throws {
-        let f = try StoreFixture()
+        let f = try await StoreFixture.make()
         defer { f.remove() }
         try await f.store.audit(AuditRecord(organization: f.organization.id, actor: nil, action: "login.failure",
                                             details: "unknown address x@y.test"))
@@ -95,7 +95,7 @@ import TsunaguCrypto
     /// Another process (here another store instance on the same file) sees the new key: it opens
     /// new-key values at once and seals with the new key within the refresh interval.
     @Test func anotherProcessNoticesTheNewKey() async throws {
-        let f = try StoreFixture()
+        let f = try await StoreFixture.make()
         defer { f.remove() }
         let other = try HubStore(path: f.path, masterKey: f.key)
         let (timeline, _) = try await f.store.createTimeline(title: "Ward 5", kind: .group, creator: f.owner)
@@ -109,7 +109,7 @@ import TsunaguCrypto
 
     /// A rotation stopped midway (the process died) resumes where it stopped.
     @Test func anInterruptedRotationResumes() async throws {
-        let f = try StoreFixture()
+        let f = try await StoreFixture.make()
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "Ward 7", kind: .group, creator: f.owner)
         for i in 0..<10 { _ = try await f.store.post(timeline: timeline.id, author: f.owner, body: "m\(i)", clientMsgID: UUID().uuidString) }
@@ -129,12 +129,12 @@ import TsunaguCrypto
     }
 
     @Test func aMasterKeyRotationKeepsLookupsTheAuditChainAndThePeerKey() async throws {
-        let f = try StoreFixture()
+        let f = try await StoreFixture.make()
         defer { f.remove() }
         try await f.store.audit(AuditRecord(organization: f.organization.id, actor: nil, action: "login.failure", details: "d"))
         let newMaster = MasterKey(key: SymmetricKey.random())
         let counts = try await f.store.rewrapKeys(from: f.key, to: newMaster)
-        #expect(counts.dataKeys == 1 && counts.secrets == 3)
+        #expect(counts.dataKeys == 1 && counts.secrets == 4)
         // The running instance keeps working; a new one opens with the new key only.
         #expect(try await f.store.user(email: "doc@sakura.test")?.name == "Dr. Ito")
         let reopened = try HubStore(path: f.path, masterKey: newMaster)
@@ -149,7 +149,7 @@ import TsunaguCrypto
     /// A store from before the secrets were stored keeps the values its master key derived, so its
     /// blind indexes and audit chain stay valid; a new store gets random ones.
     @Test func storedSecretsAreTheOldDerivedValuesOnAnExistingStore() async throws {
-        let f = try StoreFixture()
+        let f = try await StoreFixture.make()
         defer { f.remove() }
         #expect(f.store.peerLinkKey != f.key.derivedKey(purpose: "peer-link"))
         // As before the migration: secrets derived from the master key, none stored.

@@ -3,10 +3,10 @@ import Testing
 import TsunaguCore
 import TsunaguStore
 
-@Suite struct MembershipTests {
+@Suite(.serialized) struct MembershipTests {
     @Test(arguments: StoreBackendKind.allCases)
     func rolesAreEnforcedInsideTheWrite(_ backend: StoreBackendKind) async throws {
-        let f = try StoreFixture(backend)
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
         let (member, join) = try await f.store.addMember(timeline: timeline.id, email: "NURSE@sakura.test",
@@ -38,7 +38,7 @@ import TsunaguStore
     @Test(arguments: StoreBackendKind.allCases)
 
     func lastOwnerCannotLeaveButMembersCan(_ backend: StoreBackendKind) async throws {
-        let f = try StoreFixture(backend)
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
         _ = try await f.store.addMember(timeline: timeline.id, email: "nurse@sakura.test", role: .member, by: f.owner)
@@ -59,7 +59,7 @@ import TsunaguStore
     @Test(arguments: StoreBackendKind.allCases)
 
     func sessionsExpireAndRevoke(_ backend: StoreBackendKind) async throws {
-        let f = try StoreFixture(backend)
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         let (token, session) = try await f.store.createSession(user: f.owner, lifetimeSeconds: 60)
         #expect(try await f.store.session(token: token)?.id == session.id)

@@ -5,7 +5,7 @@ import TsunaguCrypto
 @testable import TsunaguStore
 import TsunaguTestSupport
 
-@Suite struct MigrationTests {
+@Suite(.serialized) struct MigrationTests {
     @Test func aNewStoreIsMigratedInWALWithFullSync() throws {
         let f = try StoreFixture()
         defer { f.remove() }
@@ -35,7 +35,7 @@ import TsunaguTestSupport
     @Test(arguments: StoreBackendKind.allCases)
 
     func reopeningKeepsDataAndDataKeys(_ backend: StoreBackendKind) async throws {
-        let f = try StoreFixture(backend)
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "Kept", kind: .group, creator: f.owner)
         let reopened = try f.reopen()
@@ -45,8 +45,8 @@ import TsunaguTestSupport
     }
 
     /// The PostgreSQL twin of every migration is applied, and recorded by name.
-    @Test func aNewPostgresStoreHasEveryMigrationAndSynchronousCommit() throws {
-        let f = try StoreFixture(.postgres)
+    @Test func aNewPostgresStoreHasEveryMigrationAndSynchronousCommit() async throws {
+        let f = try await StoreFixture.make(.postgres)
         defer { f.remove() }
         let applied = try f.raw("SELECT string_agg(name, ',' ORDER BY name COLLATE \"C\") FROM schema_migrations")
         #expect(applied == StoreSchema.migrator.names.sorted().joined(separator: ","))
@@ -77,7 +77,7 @@ import TsunaguTestSupport
 
     /// Several nodes start at once on a new PostgreSQL database: one migrates, the others wait.
     @Test func concurrentOpensOfANewPostgresStoreAllSucceedWithOneDataKey() async throws {
-        let configuration = try PostgresTestServer.shared.get().makeDatabase()
+        let configuration = try await offCooperativePool { try PostgresTestServer.shared.get().makeDatabase() }
         let key = MasterKey(key: .random())
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<4 { group.addTask { _ = try HubStore(location: .postgres(configuration), masterKey: key) } }

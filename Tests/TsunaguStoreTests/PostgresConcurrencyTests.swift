@@ -7,9 +7,9 @@ import TsunaguCrypto
 /// Several nodes (several `HubStore`s, each with its own connections and group committer) writing
 /// one PostgreSQL database at once: the invariants that SQLite's single write lock gave for free
 /// must hold through row locks and advisory locks (docs/storage.md, "What is serialized how").
-@Suite struct PostgresConcurrencyTests {
+@Suite(.serialized) struct PostgresConcurrencyTests {
     @Test func severalNodesPostingToOneTimelineGetGaplessOrderedIdempotentSeqs() async throws {
-        let f = try StoreFixture(.postgres)
+        let f = try await StoreFixture.make(.postgres)
         defer { f.remove() }
         let nodes = [f.store, try f.reopen(), try f.reopen()]
         let (timeline, _) = try await f.store.createTimeline(title: "Ward 3", kind: .group, creator: f.owner)
@@ -42,7 +42,7 @@ import TsunaguCrypto
     }
 
     @Test func theAuditChainVerifiesAfterConcurrentWritersOnSeveralNodes() async throws {
-        let f = try StoreFixture(.postgres)
+        let f = try await StoreFixture.make(.postgres)
         defer { f.remove() }
         let nodes = [f.store, try f.reopen(), try f.reopen()]
         let organization = f.organization.id
@@ -64,7 +64,7 @@ import TsunaguCrypto
     }
 
     @Test func loginReservationsOnSeveralNodesNeverExceedTheLimit() async throws {
-        let f = try StoreFixture(.postgres)
+        let f = try await StoreFixture.make(.postgres)
         defer { f.remove() }
         let nodes = [f.store, try f.reopen(), try f.reopen()]
         let policy = {
@@ -87,7 +87,7 @@ import TsunaguCrypto
     }
 
     @Test func registryHeartbeatsUseTheDatabaseClock() async throws {
-        let f = try StoreFixture(.postgres)
+        let f = try await StoreFixture.make(.postgres)
         defer { f.remove() }
         let clock = "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
         let before = Int64(try f.raw(clock) ?? "") ?? .max

@@ -9,7 +9,7 @@ import TsunaguTestSupport
 /// The store's side of PostgreSQL LISTEN/NOTIFY, and of PostgreSQL going away and coming back.
 @Suite(.serialized) struct PostgresRestartTests {
     @Test func aCommitIsAnnouncedToListenersOnOtherNodesAsTimelineAndSeqRanges() async throws {
-        let f = try StoreFixture(.postgres)
+        let f = try await StoreFixture.make(.postgres)
         defer { f.remove() }
         let other = try f.reopen()
         let heard = Shared<[CommitNotice.Range]>([])

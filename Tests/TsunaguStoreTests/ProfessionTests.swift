@@ -6,10 +6,10 @@ import TsunaguStore
 
 /// Every user has a profession (docs/protocol.md §5): stored in a plain column, shown in events'
 /// authors and in a timeline's member list with each member's read marker.
-@Suite struct ProfessionTests {
+@Suite(.serialized) struct ProfessionTests {
     @Test(arguments: StoreBackendKind.allCases)
     func aUserWithoutAProfessionIsOtherAndTheColumnIsPlainText(_ backend: StoreBackendKind) async throws {
-        let f = try StoreFixture(backend)
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         #expect(f.nurse.profession == .other)
         let doctor = try f.store.createUser(organization: f.organization.id, email: "ito2@sakura.test", name: "Dr. Ito 2",
@@ -24,7 +24,7 @@ import TsunaguStore
     @Test(arguments: StoreBackendKind.allCases)
 
     func anAdminsChangeShowsInNewEventsAndInHistory(_ backend: StoreBackendKind) async throws {
-        let f = try StoreFixture(backend)
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "Patient Tanaka", kind: .patient, creator: f.owner)
         _ = try await f.store.addMember(timeline: timeline.id, email: f.nurse.email, role: .member, by: f.owner)
@@ -49,7 +49,7 @@ import TsunaguStore
     @Test(arguments: StoreBackendKind.allCases)
 
     func theMemberListCarriesProfessionRoleAndReadMarkerForMembersOnly(_ backend: StoreBackendKind) async throws {
-        let f = try StoreFixture(backend)
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "Patient Tanaka", kind: .patient, creator: f.owner)
         _ = try await f.store.addMember(timeline: timeline.id, email: f.nurse.email, role: .viewer, by: f.owner)
@@ -69,7 +69,7 @@ import TsunaguStore
     @Test(arguments: StoreBackendKind.allCases)
 
     func theOrganizationsUserListSaysWhoHasActivated(_ backend: StoreBackendKind) async throws {
-        let f = try StoreFixture(backend)
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         let invited = try await f.store.invite(email: "new@sakura.test", name: "New", role: .member, profession: .pharmacist,
                                                organization: f.organization.id, linkLifetimeSeconds: 60,

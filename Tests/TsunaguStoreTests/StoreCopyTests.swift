@@ -6,7 +6,7 @@ import TsunaguTestSupport
 @testable import TsunaguStore
 
 /// `tsunagu store migrate` and PostgreSQL backups share one copy: every row as stored, verified.
-@Suite struct StoreCopyTests {
+@Suite(.serialized) struct StoreCopyTests {
     /// A hub with timelines, messages, a reaction, read markers, a call and audit entries.
     private func fill(_ f: StoreFixture) async throws -> [TimelineID] {
         var timelines: [TimelineID] = []
@@ -46,10 +46,10 @@ import TsunaguTestSupport
     }
 
     @Test func aSQLiteHubMovesToPostgresIntactAndTheCopyIsVerified() async throws {
-        let f = try StoreFixture(.sqlite)
+        let f = try await StoreFixture.make(.sqlite)
         defer { f.remove() }
         let timelines = try await fill(f)
-        let target = try PostgresTestServer.shared.get().makeDatabase()
+        let target = try await offCooperativePool { try PostgresTestServer.shared.get().makeDatabase() }
         let report = try await StoreCopy.copy(from: f.location, to: .postgres(target), masterKey: f.key)
         #expect(report.rows["events"] == 68 && report.rows["audit_log"] == 12 && report.rows["data_keys"] == 1)
         #expect(report.auditEntries == 12 && report.sampledEvents > 0)
@@ -64,10 +64,10 @@ import TsunaguTestSupport
     }
 
     @Test func aCopyIntoANonEmptyStoreIsRefusedAndChangesNothing() async throws {
-        let f = try StoreFixture(.sqlite)
+        let f = try await StoreFixture.make(.sqlite)
         defer { f.remove() }
         _ = try await fill(f)
-        let other = try StoreFixture(.postgres)
+        let other = try await StoreFixture.make(.postgres)
         defer { other.remove() }
         await #expect(throws: StoreCopy.Failure.self) {
             try await StoreCopy.copy(from: f.location, to: other.location, masterKey: f.key)
@@ -76,7 +76,7 @@ import TsunaguTestSupport
     }
 
     @Test func aPostgresStoreIsBackedUpAndRestoresIntoEitherBackend() async throws {
-        let f = try StoreFixture(.postgres)
+        let f = try await StoreFixture.make(.postgres)
         defer { f.remove() }
         let timelines = try await fill(f)
         let file = try StoreBackup.backup(f.store, masterKey: f.key, into: f.directory + "/backups")
@@ -89,7 +89,7 @@ import TsunaguTestSupport
         try await StoreBackup.restore(from: file, masterKey: f.key, to: path, replace: false)
         try await expectSameHub(f, timelines, try HubStore(path: path, masterKey: f.key))
         // Into an empty PostgreSQL database.
-        let target = try PostgresTestServer.shared.get().makeDatabase()
+        let target = try await offCooperativePool { try PostgresTestServer.shared.get().makeDatabase() }
         let report = try await StoreBackup.restore(from: file, masterKey: f.key, into: target, workDirectory: f.directory)
         #expect(report.auditEntries == 12)
     }

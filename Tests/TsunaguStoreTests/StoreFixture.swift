@@ -29,6 +29,19 @@ struct StoreFixture {
     /// The SQLite file (SQLite fixtures only).
     var path: String { directory + "/tsunagu.sqlite" }
 
+    /// Makes the fixture; a PostgreSQL one on a dispatch thread. Starting the test server
+    /// (`initdb`, seconds) and creating its database block, and on Swift's cooperative threads
+    /// (two on this machine) that blocking stalled every other test of the process.
+    static func make(_ backend: StoreBackendKind = .sqlite) async throws -> StoreFixture {
+        guard backend == .postgres else { return try StoreFixture(backend) }
+        let made: FixtureBox = try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { FixtureBox(fixture: try StoreFixture(backend)) })
+            }
+        }
+        return made.fixture
+    }
+
     init(_ backend: StoreBackendKind = .sqlite) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tsunagu-store-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -107,4 +120,18 @@ struct StoreFixture {
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
+}
+
+/// Carries a fixture from the thread that made it to the test awaiting it (it is used by that
+/// test alone afterwards).
+private struct FixtureBox: @unchecked Sendable {
+    let fixture: StoreFixture
+}
+
+/// Runs blocking work (the PostgreSQL test server's tools) on a dispatch thread, not on Swift's
+/// cooperative threads, which every other test of the process shares.
+func offCooperativePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+    }
 }
