@@ -17,11 +17,13 @@ struct MailDeliveryWorkerTests {
                            backoff: { _ in .milliseconds(10) }, logger: Logger(label: "test.mail"))
     }
 
-    /// Runs the worker until `done` holds (or 10 s pass), then cancels it.
+    /// Runs the worker until `done` holds (or 120 s pass), then cancels it. The bound is loose on
+    /// purpose: beside the process-level tests a loaded 2-core machine delays timers by tens of
+    /// seconds; a passing run ends as soon as `done` holds.
     func run(_ worker: MailDeliveryWorker, until done: @escaping @Sendable () -> Bool) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await worker.run() }
-            let deadline = ContinuousClock.now + .seconds(10)
+            let deadline = ContinuousClock.now + .seconds(120)
             while !done(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
             group.cancelAll()
         }
@@ -73,14 +75,14 @@ struct MailDeliveryWorkerTests {
             try await Task.sleep(for: .milliseconds(100))  // the first (empty) poll has happened
             store.enqueue(self.message("m4"))
             worker.wake()
-            while transport.delivered.isEmpty, ContinuousClock.now - started < .seconds(10) {
+            while transport.delivered.isEmpty, ContinuousClock.now - started < .seconds(120) {
                 try await Task.sleep(for: .milliseconds(10))
             }
             group.cancelAll()
         }
         #expect(transport.delivered.map(\.id) == ["m4"])
-        // Cancelling returned promptly even though the poll interval is an hour.
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // Delivered and cancelled well within the poll interval of an hour.
+        #expect(ContinuousClock.now - started < .seconds(120))
     }
 
     @Test func storeLeasesEntriesSoTwoPollersNeverShareOne() async throws {

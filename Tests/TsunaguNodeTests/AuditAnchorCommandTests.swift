@@ -3,7 +3,7 @@ import Testing
 
 /// `tsunagu audit verify` against signed anchors (docs/security.md, "Audit log"), run as the real
 /// executable: the intact store, a copy with its last entries deleted, a copy with one edited.
-@Suite struct AuditAnchorCommandTests {
+@Suite(.processHeavy) struct AuditAnchorCommandTests {
     @Test func verifyNamesTheFirstBadPositionOfATruncatedOrEditedCopyAndPassesTheIntactStore() async throws {
         let store = try await OperatorStore.make("anchor")
         defer { store.remove() }

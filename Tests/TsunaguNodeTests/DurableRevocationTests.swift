@@ -7,7 +7,7 @@ import TsunaguStore
 
 /// Issue 11 item 4: revocations reach the sockets on other nodes from the store, within 5 s,
 /// when every peer message is lost (`peerDropRate = 1`: the links stand, nothing gets through).
-@Suite struct DurableRevocationTests {
+@Suite(.processHeavy) struct DurableRevocationTests {
     private static func withNodesThatHearNothingFromEachOther(_ body: (LiveNode) async throws -> Void) async throws {
         try await withLiveNode(nodes: 2, { $0.peerDropRate = 1.0 }, body)
     }

@@ -133,7 +133,7 @@ import TsunaguCore
         let oldRefused = try await TsunaguExecutable.run(["keys", "status"] + common)
         #expect(oldRefused.status == 1 && oldRefused.output.contains("does not open"))
         let c = try await NodeProcess.start(store: store.storePath, keyFile: newKey, nodeID: "n_c")
-        defer { c.stop() }
+        defer { c.stopInBackground() }
         let httpC = TsunaguHTTPClient(host: "127.0.0.1", port: c.port, group: group)
         for http in [httpA, httpC] {
             let bodies = try await allBodies(http, timeline: timeline, token: token)

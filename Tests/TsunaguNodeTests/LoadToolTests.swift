@@ -7,7 +7,7 @@ import TsunaguClient
 
 /// `tsunagu-load` against a live node for a few seconds: its loss check passes and its JSON report
 /// parses. No timing is asserted (benchmarks live in docs/benchmarks.md).
-@Suite(.processHeavy) struct LoadToolTests {
+@Suite(.processHeavy(exclusive: true)) struct LoadToolTests {
     @Test func aShortLoadRunFindsNothingLost() async throws {
         try await withLiveNode { live in
             let result = try await TsunaguExecutable.run(

@@ -31,7 +31,7 @@ import TsunaguClient
         let (process, port) = try await Self.startNode(["serve", "--listen", "127.0.0.1:0", "--node-id", "n_log",
                                                         "--time-zone", "Asia/Tokyo", "--log-level", "debug"] + common,
                                                        stderr: logFile)
-        defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+        defer { terminateInBackground(process) }
         let http = TsunaguHTTPClient(host: "127.0.0.1", port: port, group: MultiThreadedEventLoopGroup.singleton)
         let login = try await http.send("POST", "/v1/sessions", json: ["email": .string(Self.email), "password": .string(Self.password)])
         let token = try #require(login.json?["token"]?.stringValue)

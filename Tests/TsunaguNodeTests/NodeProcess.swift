@@ -45,6 +45,19 @@ enum TsunaguExecutable {
     }
 }
 
+/// SIGTERM, then waits for the exit on a Dispatch thread (SIGKILL after `seconds`) and returns at
+/// once: for a test's cleanup, whose `defer` cannot await. Waiting there blocked one of Swift's
+/// cooperative threads (two on this machine) for a whole drain, and stalled every other test.
+func terminateInBackground(_ process: Process, seconds: Int = 30) {
+    guard process.isRunning else { return }
+    process.terminate()
+    DispatchQueue.global().async {
+        for _ in 0..<(seconds * 10) where process.isRunning { usleep(100_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+}
+
 /// Runs blocking work on a Dispatch thread and awaits it.
 func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
@@ -95,6 +108,9 @@ final class NodeProcess: @unchecked Sendable {
         }
         self.port = port
     }
+
+    /// SIGTERM, returning at once: cleanup in a `defer` (see `terminateInBackground`).
+    func stopInBackground() { terminateInBackground(process) }
 
     /// SIGTERM: a node drains and exits.
     func stop() {

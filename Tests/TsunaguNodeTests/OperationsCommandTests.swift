@@ -6,7 +6,7 @@ import TsunaguCore
 /// run as the real executable on a store made by `admin bootstrap`. One at a time: each starts
 /// several processes, and Foundation's `Process.run` has crashed reading /proc/self/fd while the
 /// test process held ~1,600 descriptors from the many suites running in parallel.
-@Suite(.serialized) struct OperationsCommandTests {
+@Suite(.serialized, .processHeavy) struct OperationsCommandTests {
     static func future(hours: Double) -> String {
         WireTime.japan.format(millis: WireTime.nowMillis() + Int64(hours * 3_600_000))
     }
@@ -77,7 +77,7 @@ import TsunaguCore
         defer { store.remove() }
         let node = try await NodeProcess.start(["serve", "--listen", "127.0.0.1:0", "--node-id", "n_json",
                                                 "--admin-listen", "127.0.0.1:0", "--data-location", "JP/Tokyo"] + store.common)
-        defer { node.stop() }
+        defer { node.stopInBackground() }
         var listed: [JSONValue] = []
         for _ in 0..<50 {
             let result = try await TsunaguExecutable.run(["nodes", "list", "--json"] + store.common, separateStandardError: true)

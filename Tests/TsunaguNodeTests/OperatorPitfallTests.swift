@@ -139,7 +139,7 @@ import TsunaguClient
                                             in: scratch, stdin: Self.password)
         try #require(boot.status == 0, "\(boot.stderr)")
         let node = try await NodeProcess.start(["serve", "--listen", "127.0.0.1:0", "--node-id", "n_reset"] + common)
-        defer { node.stop() }
+        defer { node.stopInBackground() }
         let http = TsunaguHTTPClient(host: "127.0.0.1", port: node.port, group: MultiThreadedEventLoopGroup.singleton)
         let login = try await http.send("POST", "/v1/sessions", json: ["email": "a@o.test", "password": .string(Self.password)])
         let token = try #require(login.json?["token"]?.stringValue)

@@ -6,7 +6,7 @@ import TsunaguClient
 /// The peer TLS flags (`--peer-tls-cert`, `--peer-tls-key`, `--peer-tls-ca`) on `serve`, `up`
 /// and `nodes add`: plaintext peer links only on loopback; a certificate that names another node
 /// is refused at start, with one line that says so.
-@Suite struct PeerTLSCommandTests {
+@Suite(.processHeavy) struct PeerTLSCommandTests {
     @Test func aNodeOffLoopbackRefusesPlaintextPeerLinks() async throws {
         for arguments in [["serve", "--listen", "0.0.0.0:0", "--insecure-plaintext"],
                           ["up", "--host", "0.0.0.0", "--insecure-plaintext"],
@@ -110,10 +110,7 @@ import TsunaguClient
         process.standardError = pipe
         pipe.fileHandleForReading.readabilityHandler = { handle in output.append(handle.availableData) }
         try process.run()
-        defer {  // SIGTERM: `up` drains and stops its nodes
-            process.terminate()
-            process.waitUntilExit()
-        }
+        defer { terminateInBackground(process) }  // SIGTERM: `up` drains and stops its nodes
         let up = try await output.waitFor("Tsunagu is up", seconds: 30, while: process)
         try #require(up || output.text.contains("cannot listen"), "\(output.text)")
         guard up else { return }  // a port someone else holds: nothing to say about peer links

@@ -9,7 +9,7 @@ import TsunaguCore
 /// the store, its WAL, the backups, the mail outbox, the node's log — for what must never be there
 /// in the clear: bodies, names, titles, e-mail addresses, tokens (docs/security.md, "Plaintext
 /// outside the store").
-@Suite(.serialized) struct PlaintextAtRestTests {
+@Suite(.serialized, .processHeavy) struct PlaintextAtRestTests {
     /// `tsunagu serve` with its output in `log`; answers the process and its port.
     private func serve(_ store: OperatorStore, log: String) async throws -> (Process, Int) {
         _ = FileManager.default.createFile(atPath: log, contents: nil)

@@ -59,10 +59,7 @@ import TsunaguClient
     }
 
     private static func stop(_ process: Process) {
-        guard process.isRunning else { return }
-        process.terminate()
-        for _ in 0..<300 where process.isRunning { usleep(100_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        terminateInBackground(process)
     }
 
     private static func startUp(in directory: URL, port: Int) throws -> (process: Process, output: OutputCollector) {
