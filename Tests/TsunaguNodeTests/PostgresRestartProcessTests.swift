@@ -14,7 +14,7 @@ import TsunaguTestSupport
     @Test(.timeLimit(.minutes(3)))
     func nodesOnARestartingPostgresAreNotReadyRefusePostsAndLoseNothing() async throws {
         let server = try PostgresTestServer()
-        defer { server.stopInBackground() }
+        defer { server.stop() }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tsunagu-pgrestart-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try server.makeDatabaseURL(), key = directory + "/master.key"
