@@ -134,10 +134,36 @@ extension TsunaguConnection {
     }
 }
 
+/// Bounds how many tests run live nodes in this process at once. Each holds listeners, event
+/// loops and store connections (about twenty descriptors); a hundred at once took the process
+/// past 2,000 descriptors, where Foundation's `Process.run` (which the process-level tests use)
+/// crashed. A test that waits longer than a minute goes ahead anyway, so nesting cannot deadlock.
+actor LiveNodeGate {
+    static let shared = LiveNodeGate()
+    private var running = 0
+    private let limit = 12
+
+    func enter() async {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while running >= limit, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        running += 1
+    }
+
+    func leave() { running -= 1 }
+}
+
 /// Runs `body` against a fresh live node and always stops it, also when `body` throws.
 func withLiveNode(nodes: Int = 1, _ configure: (inout NodeConfiguration) -> Void = { _ in },
                   _ body: (LiveNode) async throws -> Void) async throws {
-    let live = try await LiveNode.start(nodes: nodes, configure)
+    await LiveNodeGate.shared.enter()
+    let live: LiveNode
+    do {
+        live = try await LiveNode.start(nodes: nodes, configure)
+    } catch {
+        await LiveNodeGate.shared.leave()
+        throw error
+    }
+    defer { Task { await LiveNodeGate.shared.leave() } }
     do {
         try await body(live)
     } catch {
