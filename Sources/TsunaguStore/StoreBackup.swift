@@ -199,14 +199,20 @@ public enum StoreBackup {
             try check.close()
             guard verdict == "ok" else { throw Failure.damaged(verdict) }
             // Opens its data keys with this master key (and brings an older schema up to date).
-            _ = try HubStore(path: staged, masterKey: masterKey)
+            // Closed here, not by its deinit, which closes on another thread and could take the
+            // staged WAL files away while they are moved below.
+            let opened = try HubStore(path: staged, masterKey: masterKey)
+            opened.backend.close()
         } catch {
             for path in [staged, staged + "-wal", staged + "-shm"] { try? files.removeItem(atPath: path) }
             throw error
         }
         for path in [storePath + "-wal", storePath + "-shm"] { try? files.removeItem(atPath: path) }
         for suffix in ["-wal", "-shm"] where files.fileExists(atPath: staged + suffix) {
-            try files.moveItem(atPath: staged + suffix, toPath: storePath + suffix)
+            // The shared-memory file may go with the last connection: only the WAL must move.
+            if suffix == "-shm" { try? files.moveItem(atPath: staged + suffix, toPath: storePath + suffix) } else {
+                try files.moveItem(atPath: staged + suffix, toPath: storePath + suffix)
+            }
         }
         if files.fileExists(atPath: storePath) { try files.removeItem(atPath: storePath) }
         try files.moveItem(atPath: staged, toPath: storePath)

@@ -137,14 +137,15 @@ extension TsunaguConnection {
 /// Bounds how many tests run live nodes in this process at once. Each holds listeners, event
 /// loops and store connections (about twenty descriptors); a hundred at once took the process
 /// past 2,000 descriptors, where Foundation's `Process.run` (which the process-level tests use)
-/// crashed. A test that waits longer than a minute goes ahead anyway, so nesting cannot deadlock.
+/// crashed. A test that waits longer than 20 s goes ahead anyway, so nesting cannot deadlock (and
+/// tests with a time limit of a minute keep most of it).
 actor LiveNodeGate {
     static let shared = LiveNodeGate()
     private var running = 0
-    private let limit = 12
+    private let limit = 16
 
     func enter() async {
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + .seconds(20)
         while running >= limit, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
         running += 1
     }
