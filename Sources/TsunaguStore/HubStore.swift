@@ -203,7 +203,9 @@ public final class HubStore: Sendable {
         for attempt in 1... {
             do {
                 return try DatabasePool(path: path, configuration: configuration)
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && attempt < 50 {
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && attempt < 500 {
+                // Up to 10 s: on a loaded machine the process that switches the file to WAL can
+                // hold its lock for seconds.
                 usleep(20_000)
             }
         }
