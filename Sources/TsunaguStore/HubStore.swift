@@ -122,6 +122,10 @@ public final class HubStore: Sendable {
         cipher.apply(rows)
     }
 
+    /// Closes the database connections now (the deinit does it later, on another thread); for
+    /// whoever must release them at a known moment. The store is unusable afterwards.
+    public func close() { backend.close() }
+
     deinit {
         // The last reference can go on one of the backend's own threads (an operation's closure
         // held it), where shutting those threads down would wait for itself: shut down elsewhere.

@@ -96,6 +96,8 @@ final class LiveNode: Sendable {
     func stop() async {
         for node in nodes { try? await node.shutdown() }
         try? await group.shutdownGracefully()
+        // Its connections now, not whenever the last reference goes (LiveNodeGate).
+        store.close()
         try? FileManager.default.removeItem(atPath: directory)
     }
 }
@@ -142,7 +144,7 @@ extension TsunaguConnection {
 actor LiveNodeGate {
     static let shared = LiveNodeGate()
     private var running = 0
-    private let limit = 16
+    private let limit = 8
 
     func enter() async {
         let deadline = ContinuousClock.now + .seconds(20)
