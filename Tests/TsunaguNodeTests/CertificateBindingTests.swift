@@ -10,7 +10,7 @@ import TsunaguStore
 /// needs the account password; switching the requirement on ends unbound sessions. Real TLS
 /// with curl and Python's websockets, certificates from `cluster/make-test-certs.sh` (alice is
 /// the nurse's, bob another valid one from the same CA).
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct CertificateBindingTests {
     /// Runs `body` against a TLS node that requests client certificates, with curl.
     private func withTLSNode(_ body: (LiveNode, TLSClient) async throws -> Void) async throws {

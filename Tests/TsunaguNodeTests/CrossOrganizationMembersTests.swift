@@ -8,7 +8,7 @@ import TsunaguStore
 /// Issue item "adding someone from another organization": a pending invitation the invitee
 /// accepts or declines, the same answer whether or not the address exists, and both
 /// organizations' audit logs (docs/security.md, "Cross-organization members").
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct CrossOrganizationMembersTests {
     private static func add(_ live: LiveNode, _ email: String, role: String = "member") async throws -> HTTPReply {
         try await live.http.send("POST", "/v1/timelines/\(live.timeline.rawValue)/members",

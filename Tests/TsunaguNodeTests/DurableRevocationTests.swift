@@ -70,7 +70,7 @@ import TsunaguStore
 
     /// The same with two `tsunagu serve` processes whose peer links carry nothing
     /// (`--test-drop-peer-messages`): a logout through one closes the socket on the other.
-    @Test(.processHeavy, .timeLimit(.minutes(2)))
+    @Test(.processHeavy, .timeLimit(.minutes(5)))
     func item4LogoutAcrossTwoNodeProcessesWithPeerLinksThatCarryNothing() async throws {
         do {
             let store = try await OperatorStore.make("revocation")

@@ -139,15 +139,15 @@ extension TsunaguConnection {
 /// Bounds how many tests run live nodes in this process at once. Each holds listeners, event
 /// loops and store connections (about twenty descriptors); a hundred at once took the process
 /// past 2,000 descriptors, where Foundation's `Process.run` (which the process-level tests use)
-/// crashed. A test that waits longer than 20 s goes ahead anyway, so nesting cannot deadlock (and
-/// tests with a time limit of a minute keep most of it).
+/// crashed. No test nests `withLiveNode`; a test that waited five minutes would go ahead anyway,
+/// so a future nesting cannot deadlock the run. Suites using it keep time limits of 5 minutes.
 actor LiveNodeGate {
     static let shared = LiveNodeGate()
     private var running = 0
-    private let limit = 8
+    private let limit = 10
 
     func enter() async {
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + .seconds(300)
         while running >= limit, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
         running += 1
     }

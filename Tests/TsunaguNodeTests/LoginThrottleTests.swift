@@ -8,7 +8,7 @@ import TsunaguStore
 /// Failed-login throttling (docs/security.md, "login throttling"): an address locks after five
 /// failures, for known and unknown addresses alike; per source address too; the lock holds on
 /// every node (it is in the store); attempts are reserved before the password is checked.
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct LoginThrottleTests {
     @Test func fiveFailuresLockTheAddressEvenWithTheRightPassword() async throws {
         try await withLiveNode(nodes: 2) { live in

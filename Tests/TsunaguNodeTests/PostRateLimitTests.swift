@@ -6,7 +6,7 @@ import TsunaguNode
 
 /// Issue item "roles" (its last sentence): a per-user post rate limit answers `rate_limited`
 /// (docs/security.md, "Post rate").
-@Suite(.serialized, .timeLimit(.minutes(1)))
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct PostRateLimitTests {
     /// A burst of three (refilled over an hour, so that a slow machine sees no refill during the
     /// test; the refill itself is `PostRateLimiterTests`): the fourth post is refused with

@@ -11,7 +11,7 @@ import TsunaguStore
 /// Issue item "real client addresses": the balancer names the client in a PROXY v2 header, nodes
 /// believe it only from `--trusted-proxy` addresses, and throttles and audit use it
 /// (docs/security.md, "Client addresses").
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct RealClientAddressTests {
     /// 21 failed logins from one client address through the balancer lock that address only: a
     /// client at another address logs in, and the audit log records the real addresses.

@@ -9,7 +9,7 @@ import TsunaguNode
 /// deliver its request in time or idles between requests, and caps its connections in total
 /// and per client address, refusing the excess with 503 (docs/security.md, "Slow and greedy
 /// clients").
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct SlowClientTests {
     /// With the defaults (10 s for a request), a connection that says nothing is closed in time.
     @Test func anIdleTCPConnectionToANodeIsClosedWithin15Seconds() async throws {

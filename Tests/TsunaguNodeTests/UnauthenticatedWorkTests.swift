@@ -9,7 +9,7 @@ import TsunaguStore
 /// scrypt, registration requests and completions are throttled per address and per source in
 /// the store (so across nodes), and known and unknown addresses are answered in the same time
 /// (docs/security.md, "Unauthenticated work").
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct UnauthenticatedWorkTests {
     /// An unknown token, or one of the right shape that was never issued, is refused without
     /// hashing the password it came with.
