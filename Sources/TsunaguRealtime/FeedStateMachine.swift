@@ -131,9 +131,14 @@ public struct FeedStateMachine<Frame, Subscriber: Hashable> {
 
     /// The timeline has at least `seq` committed (a peer's announcement, or the sweep's head).
     /// Peer messages carry no content: what this node has not released is read from the store.
+    /// A seq already known still starts a read when the feed is behind with none in flight: the
+    /// read for that gap failed (the store was unreachable), and the sweep's head is the retry.
     public mutating func heard(seq: Int64) -> [Action] {
-        guard seq > known else { return [] }
-        known = seq
+        if seq > known {
+            known = seq
+        } else if reading || !needsRead {
+            return []
+        }
         var actions: [Action] = []
         pump(into: &actions)
         return actions

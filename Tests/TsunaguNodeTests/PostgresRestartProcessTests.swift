@@ -51,8 +51,19 @@ import TsunaguTestSupport
         }
 
         server.stopServer()
-        try await waitUntil("both nodes report not ready") {
-            try await http.asyncMap { try await $0.send("GET", "/readyz").status }.allSatisfy { $0 == 503 }
+        // Readiness trusts a ping of the last 5 s, then pings at each probe; a loaded machine
+        // stretches both, hence 40 s. What the nodes last answered is in the failure.
+        var answers: [String] = []
+        try await waitUntil("both nodes report not ready", seconds: 40, seen: { answers }) {
+            var statuses: [Int] = []
+            for client in http {
+                do { statuses.append(try await client.send("GET", "/readyz").status) } catch {
+                    answers = ["\(error)"]
+                    return false
+                }
+            }
+            answers = statuses.map(String.init)
+            return statuses.allSatisfy { $0 == 503 }
         }
         let downID = UUID().uuidString
         let refused = try await post(downID)
@@ -77,7 +88,13 @@ import TsunaguTestSupport
         #expect(last == 17, "the join, 10 before, the retried one, 5 after")
         #expect(seqs == Array(1...last), "gapless, nothing lost")
         #expect(Set(acknowledged).isSubset(of: Set(seqs)))
-        try await waitUntil("the subscriber on the other node has everything", seconds: 40) { subscriber.last == last }
+        do {
+            try await waitUntil("the subscriber on the other node has everything", seconds: 40) { subscriber.last == last }
+        } catch {
+            let record = subscriber.record
+            Issue.record("subscriber received \(record.received) from \(record.nodes), \(record.reconnects) reconnects; head \(last)")
+            throw error
+        }
         subscriber.stop()
         await reading.value
         var deduped: [Int] = []
@@ -85,13 +102,14 @@ import TsunaguTestSupport
         #expect(deduped == Array((head + 1)...last))
     }
 
-    private func waitUntil(_ what: String, seconds: Int = 20, _ condition: () async throws -> Bool) async throws {
+    private func waitUntil(_ what: String, seconds: Int = 20, seen: () -> [String] = { [] },
+                           _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + .seconds(seconds)
         while ContinuousClock.now < deadline {
             if (try? await condition()) == true { return }
             try await Task.sleep(for: .milliseconds(200))
         }
-        throw TestFailure("timed out waiting until \(what)")
+        throw TestFailure("timed out waiting until \(what); last seen: \(seen())")
     }
 }
 

@@ -148,6 +148,21 @@ import TsunaguRealtime
         #expect(feed.events(of: "live") == [4])
     }
 
+    @Test func aGapWhoseReadFailedIsReadAgainAtTheNextSweep() async throws {
+        let feed = FeedHarness()
+        _ = feed.subscribe("a", since: nil)
+        for _ in 1...3 { feed.commitElsewhere() }
+        feed.heard(3)
+        try await feed.answerRead(failing: true)  // the store was unreachable for that read
+        #expect(feed.events(of: "a") == [])
+        feed.heard(feed.log.head(feed.timeline))  // the sweep: nothing new, but still behind
+        #expect(feed.pendingReads.count == 1)
+        try await feed.settle()
+        #expect(feed.events(of: "a") == [1, 2, 3])
+        feed.heard(3)
+        #expect(feed.pendingReads.isEmpty, "caught up: a known head costs nothing")
+    }
+
     @Test func anEmptiedFeedForgetsWhatItHeld() {
         let feed = FeedHarness()
         _ = feed.subscribe("a", since: nil)

@@ -98,18 +98,41 @@ final class PostgresBackend: Sendable {
 
     /// Runs `body` in one transaction on a pooled connection, on the calling thread.
     func transaction<T>(_ kind: TransactionKind, _ body: (PostgresExecutor) throws -> T) throws -> T {
-        try pool.with { connection in try Self.transaction(kind, connection: connection, logger: logger, body) }
+        try Self.onLiveConnection(pool) { connection in try Self.transaction(kind, connection: connection, logger: logger, body) }
     }
 
     /// The same on the commit lane's own connection (call it on `commitLane`).
     func laneTransaction<T>(_ body: (PostgresExecutor) throws -> T) throws -> T {
-        try laneConnection.with { connection in try Self.transaction(.write, connection: connection, logger: logger, body) }
+        try Self.onLiveConnection(laneConnection) { connection in
+            try Self.transaction(.write, connection: connection, logger: logger, body)
+        }
+    }
+
+    /// After PostgreSQL restarts, every pooled connection is dead until used once. A transaction
+    /// whose `BEGIN` fails for connection reasons has done nothing, so it runs again, once, on a
+    /// fresh connection: the first operations after a restart succeed instead of each pooled
+    /// connection failing one of them.
+    private static func onLiveConnection<T>(_ connections: ConnectionSet,
+                                            _ body: (PostgresConnection) throws -> T) throws -> T {
+        do {
+            return try connections.with(body)
+        } catch is NotBegun {
+            do {
+                return try connections.with(body)
+            } catch let again as NotBegun {
+                throw again.error
+            }
+        }
     }
 
     private static func transaction<T>(_ kind: TransactionKind, connection: PostgresConnection, logger: Logger,
                                        _ body: (PostgresExecutor) throws -> T) throws -> T {
         let executor = PostgresExecutor(connection: connection, logger: logger)
-        try executor.simple(kind == .read ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN")
+        do {
+            try executor.simple(kind == .read ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN")
+        } catch where connection.isClosed || StoreError.isUnavailable(error) {
+            throw NotBegun(error: error)
+        }
         executor.isInsideTransaction = true
         do {
             let result = try body(executor)
@@ -166,6 +189,11 @@ extension PostgresBackend {
     }
 }
 
+/// A transaction's `BEGIN` failed for connection reasons: nothing ran, so it may run again.
+private struct NotBegun: Error {
+    let error: any Error
+}
+
 /// Ids for postgres-nio's connection logging.
 private final class ConnectionCounter: @unchecked Sendable {
     private let lock = NSLock()
@@ -216,7 +244,7 @@ private final class ConnectionSet: @unchecked Sendable {
         } catch {
             // A connection that failed for connection reasons (PostgreSQL shut down, a reset) is
             // dropped even if the client has not noticed the close yet: the next use opens a new one.
-            if slot!.isClosed || (StoreError.isUnavailable(error) && !StoreError.isRetryable(error)) {
+            if slot!.isClosed || error is NotBegun || (StoreError.isUnavailable(error) && !StoreError.isRetryable(error)) {
                 slot!.close().whenComplete { _ in }
                 slot = nil
             }
