@@ -21,6 +21,11 @@ import GRDB
 /// (one thread, one connection); batches of different nodes run at once, serialized per timeline by
 /// the timeline row's lock (docs/storage.md, "What is serialized how"). A batch that PostgreSQL
 /// aborts for a deadlock or a serialization failure is run again whole (nothing of it committed).
+///
+/// On PostgreSQL every statement is a network round trip, so writes that know how to run together
+/// (`GroupableWrite`: posts) run as one group of a few statements for the whole batch; the others
+/// run one by one as on SQLite, after the groups (nothing a batch holds can depend on another
+/// write of the same batch: each caller learns its result only after the commit).
 final class GroupCommitter: Sendable {
     /// Where batches run.
     enum Lane: Sendable {
@@ -40,12 +45,16 @@ final class GroupCommitter: Sendable {
     struct Counts: Equatable, Sendable {
         var transactions = 0
         var operations = 0
+        /// Groups of writes that gave up and ran one by one (`GroupedWriteFallback`).
+        var fallbacks = 0
     }
 
     private struct Job: Sendable {
         /// The timeline the operation writes, locked for the whole batch (PostgreSQL).
         let timeline: String?
         let operation: @Sendable (Database) throws -> any Sendable
+        /// The same write as a value a group can run with others of its kind (PostgreSQL).
+        let groupable: (any GroupableWrite)?
         let continuation: CheckedContinuation<any Sendable, any Error>
     }
 
@@ -84,11 +93,15 @@ final class GroupCommitter: Sendable {
     /// `timeline`: the timeline the operation appends to. On PostgreSQL a batch locks the rows of
     /// all its timelines at its start, in id order, so that two nodes' batches over the same
     /// timelines never wait on each other in a cycle (no deadlocks between batches).
-    func enqueue<T: Sendable>(timeline: String? = nil, _ operation: @escaping @Sendable (Database) throws -> T)
-        async throws -> T
+    ///
+    /// `groupable`: the same write as a value that runs together with others of its kind on
+    /// PostgreSQL; its `runTogether` must give each the result `operation` would have given.
+    func enqueue<T: Sendable>(timeline: String? = nil, groupable: (any GroupableWrite)? = nil,
+                              _ operation: @escaping @Sendable (Database) throws -> T) async throws -> T
     {
         let value = try await withCheckedThrowingContinuation { continuation in
-            let job = Job(timeline: timeline, operation: { try operation($0) }, continuation: continuation)
+            let job = Job(timeline: timeline, operation: { try operation($0) }, groupable: groupable,
+                          continuation: continuation)
             let startDrain = state.withLock { state -> Bool in
                 state.queue.append(job)
                 if state.draining { return false }
@@ -158,31 +171,77 @@ final class GroupCommitter: Sendable {
     /// Runs the batch in one write transaction (IMMEDIATE on SQLite), each job in its own
     /// savepoint. Returns one outcome per job, in order.
     private func commit(_ batch: [Job], _ runTransaction: TransactionRunner) -> [Result<any Sendable, any Error>] {
-        var outcomes: [Result<any Sendable, any Error>] = []
-        outcomes.reserveCapacity(batch.count)
+        var outcomes: [Result<any Sendable, any Error>?] = []
         do {
             try runTransaction { db in
-                outcomes.removeAll(keepingCapacity: true)
+                outcomes = Array(repeating: nil, count: batch.count)
                 try db.dialect.lockTimelines(db, Set(batch.compactMap(\.timeline)).sorted())
-                for job in batch {
+                if db.dialect == .postgres { try runGroups(batch, db, into: &outcomes) }
+                for (index, job) in batch.enumerated() where outcomes[index] == nil {
                     do {
                         var value: (any Sendable)?
                         try db.inSavepoint {
                             value = try job.operation(db)
                         }
-                        outcomes.append(.success(value!))
+                        outcomes[index] = .success(value!)
                     } catch {
                         // Some SQLite errors (I/O, disk full) roll back the whole transaction, not
                         // just the savepoint: then nothing of the batch can commit. A PostgreSQL
                         // deadlock or lost connection aborts the batch too (and may retry it).
                         guard db.isInsideTransaction, !StoreError.isRetryable(error) else { throw error }
-                        outcomes.append(.failure(error))
+                        outcomes[index] = .failure(error)
                     }
                 }
             }
         } catch {
             return Array(repeating: .failure(error), count: batch.count)
         }
-        return outcomes
+        return outcomes.map { $0! }
+    }
+
+    /// Runs the batch's groupable writes kind by kind, each kind as one group in a savepoint. A
+    /// group that gives up (`GroupedWriteFallback`) is rolled back and its writes run one by one.
+    private func runGroups(_ batch: [Job], _ db: Database, into outcomes: inout [Result<any Sendable, any Error>?]) throws {
+        var kinds: [ObjectIdentifier: [Int]] = [:]
+        var order: [ObjectIdentifier] = []
+        for (index, job) in batch.enumerated() {
+            guard let write = job.groupable else { continue }
+            let kind = ObjectIdentifier(type(of: write))
+            if kinds[kind] == nil { order.append(kind) }
+            kinds[kind, default: []].append(index)
+        }
+        for kind in order {
+            let indices = kinds[kind]!
+            let writes = indices.map { batch[$0].groupable! }
+            var results: [Result<any Sendable, any Error>] = []
+            do {
+                try db.inSavepoint { results = try Self.runTogether(writes[0], writes, db) }
+            } catch is GroupedWriteFallback {
+                state.withLock { $0.counts.fallbacks += 1 }
+                continue  // rolled back: these run one by one
+            }
+            precondition(results.count == indices.count, "a group gives one result per write")
+            for (index, result) in zip(indices, results) { outcomes[index] = result }
+        }
+    }
+
+    /// Opens the existential: every write of `writes` has the type of `first`.
+    private static func runTogether<Write: GroupableWrite>(_ first: Write, _ writes: [any GroupableWrite],
+                                                           _ db: Database) throws -> [Result<any Sendable, any Error>] {
+        try Write.runTogether(writes.map { $0 as! Write }, in: db)
     }
 }
+
+/// A write that a group commit can run together with others of its kind in a few statements for
+/// the whole group, instead of a few round trips each (PostgreSQL, where each statement is one).
+protocol GroupableWrite: Sendable {
+    /// Runs `writes` in the batch's transaction: one result per write, in order, each what the
+    /// write's own operation would have given. A failure of one write is its result; a thrown error
+    /// ends the group: `GroupedWriteFallback` makes the committer run the writes one by one, any
+    /// other error fails the batch.
+    static func runTogether(_ writes: [Self], in db: Database) throws -> [Result<any Sendable, any Error>]
+}
+
+/// Thrown by `runTogether` when something it cannot settle in bulk happened (another node's
+/// transaction raced it): the committer rolls the group back and runs its writes one by one.
+struct GroupedWriteFallback: Error {}

@@ -36,7 +36,7 @@ extension HubStore {
     struct DuplicateClientMessage: Error {}
 
     /// The event an author posted with `clientMsgID`, if any.
-    private func postedEvent(_ db: Database, author: UserID, clientMsgID: String) throws -> TimelineEvent? {
+    func postedEvent(_ db: Database, author: UserID, clientMsgID: String) throws -> TimelineEvent? {
         guard let existing = try Row.fetchOne(db, sql: "SELECT * FROM events WHERE author_id = ? AND client_msg_id = ?",
                                               arguments: [author.rawValue, clientMsgID], cached: true) else { return nil }
         return try decodeEvents([existing], db)[0]
@@ -49,14 +49,15 @@ extension HubStore {
         -> (event: TimelineEvent, created: Bool)
     {
         let now = Self.nowMillis()
+        let write = PostWrite(store: self, timeline: timeline, author: author, body: body, clientMsgID: clientMsgID,
+                              at: now)
         // The committer has locked the timeline for the batch (`writeGrouped(timeline:)`): the
-        // membership check holds until commit on PostgreSQL too.
-        return try await writeGrouped(timeline: timeline) { [self] db in
+        // membership check holds until commit on PostgreSQL too. There, a batch's posts run
+        // together (`PostWrite`); this is the one-by-one path (SQLite, and PostgreSQL's fallback).
+        return try await writeGrouped(timeline: timeline, groupable: write) { [self] db in
             try Self.authorize(db, user: author.id, timeline: timeline, .post)
             func existing(_ event: TimelineEvent) throws -> (TimelineEvent, Bool) {
-                guard event.timeline == timeline else {
-                    throw StoreError.conflict("client_msg_id was already used on another timeline")
-                }
+                try PostWrite.repeated(event, on: timeline)
                 return (event, false)
             }
             if let event = try postedEvent(db, author: author.id, clientMsgID: clientMsgID) { return try existing(event) }

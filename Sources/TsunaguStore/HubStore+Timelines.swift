@@ -65,11 +65,14 @@ extension HubStore {
     @discardableResult
     static func authorize(_ db: Database, user: UserID, timeline: TimelineID, _ action: TimelineAction) throws -> TimelineRole {
         let role = try role(db, user: user, timeline: timeline)
-        guard let role, TimelineAccessPolicy.allows(role, action) else {
-            throw StoreError.forbidden(role == nil ? "not a member of this timeline"
-                                                   : "the \(role!.rawValue) role does not allow this")
-        }
-        return role
+        if let refusal = refusal(role, action) { throw refusal }
+        return role!
+    }
+
+    /// Why `role` (nil: not a member) may not do `action`, or nil when it may.
+    static func refusal(_ role: TimelineRole?, _ action: TimelineAction) -> StoreError? {
+        guard let role else { return .forbidden("not a member of this timeline") }
+        return TimelineAccessPolicy.allows(role, action) ? nil : .forbidden("the \(role.rawValue) role does not allow this")
     }
 
     static func head(_ db: Database, _ timeline: TimelineID) throws -> Int64 {

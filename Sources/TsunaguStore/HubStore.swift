@@ -81,17 +81,19 @@ public final class HubStore: Sendable {
     /// with `masterKey`. Throws `StoreError.masterKeyMismatch` when the key does not open them.
     public init(location: StoreLocation, masterKey: MasterKey) throws {
         self.location = location
-        backend = try Self.openBackend(location)
+        let (backend, loaded) = try Self.retryingBusyOpen {
+            let backend = try Self.openBackend(location)
+            do {
+                return (backend, try Self.loadKeySet(backend, masterKey: masterKey))
+            } catch {
+                backend.close()
+                throw error
+            }
+        }
+        self.backend = backend
         switch backend {
         case .sqlite(let pool): groupCommit = GroupCommitter(writer: pool)
         case .postgres(let postgres): groupCommit = GroupCommitter(lane: .postgres(postgres))
-        }
-        let loaded: (ring: KeyRing, secrets: [String: SymmetricKey])
-        do {
-            loaded = try Self.loadKeySet(backend, masterKey: masterKey)
-        } catch {
-            backend.close()
-            throw error
         }
         cipher = loaded.ring
         blindIndex = BlindIndex(key: loaded.secrets["blind-index"]!)
@@ -184,6 +186,20 @@ public final class HubStore: Sendable {
         try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrate(pool)
         return pool
+    }
+
+    /// The first connections to a new SQLite file (GRDB checks each with a read of
+    /// `sqlite_master`) can meet another opener's WAL switch or recovery, which SQLite answers with
+    /// SQLITE_BUSY without calling the busy handler: the whole open is tried again, for up to 10 s.
+    private static func retryingBusyOpen<T>(_ open: () throws -> T) throws -> T {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            do {
+                return try open()
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
+                usleep(20_000)
+            }
+        }
     }
 
     /// SQLite's own busy timeout sleeps 1, 2, 5 … up to 100 ms between retries. A writer holds
@@ -289,11 +305,12 @@ public final class HubStore: Sendable {
     /// Runs `body` like `writeImmediate`, but inside a savepoint of a transaction shared with the
     /// other writes queued meanwhile (see `GroupCommitter`). For the frequent writes whose callers
     /// wait on the commit: posts, reactions, calls, read markers.
-    /// `timeline`: the timeline it appends to (see `GroupCommitter.enqueue`).
-    func writeGrouped<T: Sendable>(timeline: TimelineID? = nil, _ body: @escaping @Sendable (Database) throws -> T)
-        async throws -> T
+    /// `timeline`: the timeline it appends to; `groupable`: the same write as a value that runs
+    /// together with others of its kind on PostgreSQL (see `GroupCommitter.enqueue`).
+    func writeGrouped<T: Sendable>(timeline: TimelineID? = nil, groupable: (any GroupableWrite)? = nil,
+                                   _ body: @escaping @Sendable (Database) throws -> T) async throws -> T
     {
-        try await groupCommit.enqueue(timeline: timeline?.rawValue, body)
+        try await groupCommit.enqueue(timeline: timeline?.rawValue, groupable: groupable, body)
     }
 
     func writeImmediateSync<T>(_ body: (Database) throws -> T) throws -> T {

@@ -52,8 +52,9 @@ import TsunaguCrypto
         #expect(counts.transactions <= counts.operations)
     }
 
-    @Test func aFailingWriteInABatchFailsAloneAndTheOthersCommit() async throws {
-        let f = try await StoreFixture.make()
+    @Test(arguments: StoreBackendKind.allCases)
+    func aFailingWriteInABatchFailsAloneAndTheOthersCommit(_ backend: StoreBackendKind) async throws {
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
         let call = UUID().uuidString.lowercased()
@@ -75,6 +76,7 @@ import TsunaguCrypto
                                             clientMsgID: UUID().uuidString.lowercased()).event.seq },
             ]
         }
+        for task in results { _ = await task.result }
         // Held writer: all five went into one transaction.
         #expect(f.store.groupCommit.counts.transactions == before.transactions + 1)
         #expect(f.store.groupCommit.counts.operations == before.operations + 5)
@@ -90,8 +92,9 @@ import TsunaguCrypto
         #expect(Set(events.compactMap(\.payload.messageBody)) == ["ok 1", "ok 2", "ok 3"])
     }
 
-    @Test func aRepeatedClientMessageIDInOneBatchReturnsTheFirstEvent() async throws {
-        let f = try await StoreFixture.make()
+    @Test(arguments: StoreBackendKind.allCases)
+    func aRepeatedClientMessageIDInOneBatchReturnsTheFirstEvent(_ backend: StoreBackendKind) async throws {
+        let f = try await StoreFixture.make(backend)
         defer { f.remove() }
         let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
         let id = UUID().uuidString.lowercased()
@@ -107,10 +110,112 @@ import TsunaguCrypto
         #expect(first.created != second.created)
         #expect(first.event == second.event)
         #expect(try await f.store.head(timeline: timeline.id) == 2)
-        let rows = try await f.store.pool.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE client_msg_id = ?", arguments: [id])
+        let rows = try await f.store.read { db in
+            try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE client_msg_id = ?", arguments: [id])
         }
         #expect(rows == 1)
+    }
+
+    /// Every answer a post can get, all in one batch: on PostgreSQL the batch's posts run as one
+    /// group (`PostWrite`), on SQLite one by one; the answers are the same.
+    @Test(arguments: StoreBackendKind.allCases)
+    func aBatchOfPostsGivesEachPostItsOwnAnswer(_ backend: StoreBackendKind) async throws {
+        let f = try await StoreFixture.make(backend)
+        defer { f.remove() }
+        let (a, _) = try await f.store.createTimeline(title: "A", kind: .group, creator: f.owner)
+        let (b, _) = try await f.store.createTimeline(title: "B", kind: .group, creator: f.owner)
+        let earlier = "earlier-" + UUID().uuidString.lowercased()
+        let (original, _) = try await f.store.post(timeline: a.id, author: f.owner, body: "first", clientMsgID: earlier)
+        let twice = "twice-" + UUID().uuidString.lowercased()
+        let before = f.store.groupCommit.counts
+        func post(_ timeline: TimelineID, _ author: UserRecord, _ body: String, _ id: String) -> Task<(TimelineEvent, Bool), any Error> {
+            Task { let (event, created) = try await f.store.post(timeline: timeline, author: author, body: body, clientMsgID: id)
+                   return (event, created) }
+        }
+        let posts: [(TimelineID, UserRecord, String, String)] = [
+            (a.id, f.owner, "a1", UUID().uuidString.lowercased()),
+            (b.id, f.owner, "b1", UUID().uuidString.lowercased()),
+            (a.id, f.outsider, "no", UUID().uuidString.lowercased()),  // not a member
+            (a.id, f.owner, "again", earlier),  // a retry of a committed post
+            (b.id, f.owner, "elsewhere", earlier),  // its id on another timeline
+            (b.id, f.owner, "b2", twice),
+            (b.id, f.owner, "b2 again", twice),  // a retry within the batch
+            (a.id, f.owner, "a2", UUID().uuidString.lowercased()),
+        ]
+        let tasks = try await withWriterHeld(f.store, expectQueued: posts.count) { store in
+            var tasks: [Task<(TimelineEvent, Bool), any Error>] = []
+            for (timeline, author, body, id) in posts {  // queued one after another, in this order
+                tasks.append(post(timeline, author, body, id))
+                try await waitUntil { store.groupCommit.queuedCount == tasks.count }
+            }
+            return tasks
+        }
+        var answers: [Result<(TimelineEvent, Bool), any Error>] = []
+        for task in tasks { answers.append(await task.result) }
+        #expect(f.store.groupCommit.counts.transactions == before.transactions + 1)
+        func message(_ index: Int) -> (body: String?, seq: Int64, created: Bool)? {
+            guard case .success(let (event, created)) = answers[index] else { return nil }
+            return (event.payload.messageBody, event.seq, created)
+        }
+        // Seqs follow the queue's order per timeline: a is at 2 (join, "first"), b at 1 (join).
+        #expect(message(0).map { [$0.body == "a1", $0.seq == 3, $0.created] } == [true, true, true])
+        #expect(message(1).map { [$0.body == "b1", $0.seq == 2, $0.created] } == [true, true, true])
+        #expect(throws: StoreError.forbidden("not a member of this timeline")) { try answers[2].get() }
+        #expect(try answers[3].get().0 == original)
+        #expect(try answers[3].get().1 == false)
+        #expect(throws: StoreError.conflict("client_msg_id was already used on another timeline")) { try answers[4].get() }
+        #expect(message(5).map { [$0.body == "b2", $0.seq == 3, $0.created] } == [true, true, true])
+        #expect(try answers[6].get().0 == answers[5].get().0)
+        #expect(try answers[6].get().1 == false)
+        #expect(message(7).map { [$0.body == "a2", $0.seq == 4, $0.created] } == [true, true, true])
+        let (storedA, headA) = try await f.store.history(timeline: a.id, user: f.owner.id, after: 0, limit: 10)
+        let (storedB, headB) = try await f.store.history(timeline: b.id, user: f.owner.id, after: 0, limit: 10)
+        #expect(headA == 4 && headB == 3)
+        #expect(storedA.compactMap(\.payload.messageBody) == ["first", "a1", "a2"])
+        #expect(storedB.compactMap(\.payload.messageBody) == ["b1", "b2"])
+    }
+
+    /// Two nodes on one PostgreSQL database post the same `client_msg_id`s at once, one node to
+    /// timeline A and the other to B, in batches. Batches on different timelines do not wait for
+    /// each other's row locks, so one node's insert can find an id taken after its lookup (the
+    /// other committed it meanwhile): its group falls back to one by one (`GroupedWriteFallback`).
+    /// Each id is written once; the other post is refused as a reuse on another timeline.
+    @Test func twoNodesRacingTheSameClientMessageIDsWriteEachOnce() async throws {
+        let f = try await StoreFixture.make(.postgres)
+        defer { f.remove() }
+        let other = try f.reopen()
+        let (a, _) = try await f.store.createTimeline(title: "A", kind: .group, creator: f.owner)
+        let (b, _) = try await f.store.createTimeline(title: "B", kind: .group, creator: f.owner)
+        let ids = (0..<200).map { "race-\($0)-" + UUID().uuidString.lowercased() }
+        let answers = await withTaskGroup(of: (String, Result<TimelineEvent, any Error>).self) { group in
+            for id in ids {
+                for (store, timeline) in [(f.store, a.id), (other, b.id)] {
+                    group.addTask {
+                        (id, await outcome { try await store.post(timeline: timeline, author: f.owner, body: id, clientMsgID: id).event })
+                    }
+                }
+            }
+            return await group.reduce(into: [String: [Result<TimelineEvent, any Error>]]()) { $0[$1.0, default: []].append($1.1) }
+        }
+        var written = 0
+        for id in ids {
+            let both = answers[id] ?? []
+            let events = both.compactMap { try? $0.get() }
+            #expect(events.count == 1, "one post of the id is written")
+            for case .failure(let error) in both {
+                #expect(error as? StoreError == .conflict("client_msg_id was already used on another timeline"))
+            }
+            written += events.count
+        }
+        var bodies: [String] = []
+        for timeline in [a.id, b.id] {
+            let (events, head) = try await f.store.history(timeline: timeline, user: f.owner.id, after: 0, limit: 500)
+            #expect(events.map(\.seq) == Array(1...head), "gapless")
+            bodies += events.compactMap(\.payload.messageBody)
+        }
+        #expect(bodies.count == written && Set(bodies) == Set(ids))
+        let fallbacks = f.store.groupCommit.counts.fallbacks + other.groupCommit.counts.fallbacks
+        print("twoNodesRacingTheSameClientMessageIDsWriteEachOnce: \(fallbacks) groups fell back to one by one")
     }
 
     @Test func aFailedCommitFailsEveryCallerOfTheBatch() async throws {
@@ -241,15 +346,24 @@ import TsunaguCrypto
 /// Holds the store's writer busy while `start` queues writes, releases it once `expectQueued` of
 /// them wait in the committer, so they deterministically form one batch (no timing involved).
 private func withWriterHeld<R: Sendable>(_ store: HubStore, expectQueued: Int,
-                                         _ start: (HubStore) -> R) async throws -> R {
+                                         _ start: (HubStore) async throws -> R) async throws -> R {
     let gate = Gate()
-    let held = Task { try await store.pool.writeWithoutTransaction { _ in gate.wait() } }
+    // The committer's batches run on the SQLite writer, or on the PostgreSQL commit lane.
+    let held: Task<Void, any Error>
+    switch store.backend {
+    case .sqlite(let pool): held = Task { try await pool.writeWithoutTransaction { _ in gate.wait() } }
+    case .postgres(let postgres): held = Task { try await postgres.commitLane.runIfActive { gate.wait() } }
+    }
     try await waitUntil { gate.isWaiting }
-    let result = start(store)
+    let result = try await start(store)
     try await waitUntil { store.groupCommit.queuedCount == expectQueued }
     gate.open()
     try await held.value
     return result
+}
+
+private func outcome<T>(_ body: () async throws -> T) async -> Result<T, any Error> {
+    do { return .success(try await body()) } catch { return .failure(error) }
 }
 
 /// Polls `condition`, yielding between checks. A liveness wait, not a timing assertion: it fails

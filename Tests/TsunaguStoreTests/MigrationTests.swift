@@ -94,10 +94,14 @@ import TsunaguTestSupport
         let key = MasterKey(key: .random())
         let path = directory + "/tsunagu.sqlite"
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<4 { group.addTask { _ = try HubStore(path: path, masterKey: key) } }
+            // Each closes at once: a store dropped closes later on another thread, and the last
+            // connection's checkpoint would hold the file while the check below opens it.
+            for _ in 0..<4 { group.addTask { try HubStore(path: path, masterKey: key).close() } }
             try await group.waitForAll()
         }
-        let queue = try DatabaseQueue(path: path)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
         defer { try? queue.close() }
         let keys = try await queue.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM data_keys") }
         #expect(keys == 1)
