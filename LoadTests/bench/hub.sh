@@ -8,6 +8,8 @@
 #
 # handshakes  connections/s (WebSocket upgrade + auth + subscribe) on one node, and on 3 nodes
 # posts       acknowledged durable posts/s, 3 nodes on one store (group commit, synchronous=FULL)
+# fanout1k    1,000 subscribers of one timeline, 10 posts/s, on 1 node and across 3 nodes (the
+#             publisher on one, subscribers round robin): publish→deliver p50/p99
 # fanout5k    5,000 subscribers of one timeline, 10 msg/s: publish→deliver p99
 # fanout15k   15,000 subscribers of one timeline, one message per second: p99
 # idle        node RSS per idle authenticated, subscribed connection (15,000 connections)
@@ -126,6 +128,15 @@ if has fanout5k; then
   log "fanout5k: 5,000 subscribers of one timeline, 10 msg/s for 30 s, one node"
   start_nodes 1
   load fanout5k --port $((BASE + 1)) --create-timelines 1 --connections 5000 --ramp 5000 \
+    --publishers 1 --rate 10 --duration 30 --grace 10
+fi
+if has fanout1k; then
+  log "fanout1k: 1,000 subscribers of one timeline, 10 posts/s for 30 s: on 1 node, then across 3 nodes"
+  start_nodes 1
+  load fanout1k-1node --port $((BASE + 1)) --create-timelines 1 --connections 1000 --ramp 5000 \
+    --publishers 1 --rate 10 --duration 30 --grace 10
+  start_nodes 3
+  load fanout1k-3nodes --ports $((BASE + 1))-$((BASE + 3)) --create-timelines 1 --connections 1000 --ramp 5000 \
     --publishers 1 --rate 10 --duration 30 --grace 10
 fi
 if has fanout15k; then

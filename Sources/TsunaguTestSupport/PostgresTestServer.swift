@@ -13,6 +13,10 @@ import TsunaguStore
 /// own database (`makeDatabase`).
 public final class PostgresTestServer: @unchecked Sendable {
     public let port: Int
+    /// The address it listens on (loopback, or a test host's address in a network namespace).
+    public let host: String
+    /// The command that runs the server where it must run (another network namespace), or none.
+    private let launcher: [String]
     public let directory: String
     public let binDirectory: String
     private var server = Process()
@@ -40,8 +44,12 @@ public final class PostgresTestServer: @unchecked Sendable {
         if case .success(let server) = shared { server.stop() }
     }
 
-    /// A server of its own (a test that restarts it); `stop()` it at the end.
-    public init() throws {
+    /// A server of its own (a test that restarts it); `stop()` it at the end. `host` and
+    /// `launcher` put it on another test host: the launcher runs the server's command there
+    /// (`cluster/netns.sh exec HOST`, which execs, so signals reach PostgreSQL).
+    public init(host: String = "127.0.0.1", launcher: [String] = []) throws {
+        self.host = host
+        self.launcher = launcher
         let bins = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
         guard let version = bins.compactMap(Int.init).max() else {
             throw Unavailable(description: "no PostgreSQL under /usr/lib/postgresql (apt-get install postgresql)")
@@ -53,6 +61,14 @@ public final class PostgresTestServer: @unchecked Sendable {
         if asRoot { try Self.run("/bin/chown", ["postgres:postgres", directory]) }
         try Self.run(binDirectory + "/initdb", ["-D", directory + "/data", "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"],
                      asPostgres: asRoot)
+        if host != "127.0.0.1" {
+            // Clients on other test hosts (namespaces behind a bridge) connect from their own
+            // addresses; initdb's `-A trust` covers loopback only. A throwaway test server.
+            let rules = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/data/pg_hba.conf"))
+            try rules.seekToEnd()
+            try rules.write(contentsOf: Data("host all all 0.0.0.0/0 trust\n".utf8))
+            try rules.close()
+        }
         port = try Self.freePort()
         try startServer()
     }
@@ -62,21 +78,17 @@ public final class PostgresTestServer: @unchecked Sendable {
     /// Starts the server on its data directory and waits until it accepts connections.
     public func startServer() throws {
         server = Process()
-        let arguments = ["-D", dataDirectory, "-p", String(port), "-k", directory, "-c", "listen_addresses=127.0.0.1",
+        let arguments = ["-D", dataDirectory, "-p", String(port), "-k", directory, "-c", "listen_addresses=\(host)",
                          "-c", "fsync=on", "-c", "synchronous_commit=on", "-c", "max_connections=400",
                          "-c", "shared_buffers=32MB", "-c", "log_min_messages=fatal"]
-        if asRoot {
-            server.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            server.arguments = Self.asPostgresUser + [binDirectory + "/postgres"] + arguments
-        } else {
-            server.executableURL = URL(fileURLWithPath: binDirectory + "/postgres")
-            server.arguments = arguments
-        }
+        let command = launcher + (asRoot ? ["/usr/bin/setpriv"] + Self.asPostgresUser : []) + [binDirectory + "/postgres"]
+        server.executableURL = URL(fileURLWithPath: command[0])
+        server.arguments = Array(command.dropFirst()) + arguments
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
         for _ in 0..<300 {
-            if (try? Self.run(binDirectory + "/pg_isready", ["-h", "127.0.0.1", "-p", String(port), "-q"])) != nil { return }
+            if (try? Self.run(binDirectory + "/pg_isready", ["-h", host, "-p", String(port), "-q"])) != nil { return }
             usleep(100_000)
         }
         throw Unavailable(description: "the test PostgreSQL did not start on port \(port)")
@@ -97,19 +109,19 @@ public final class PostgresTestServer: @unchecked Sendable {
     /// A new empty database's store URL, as an operator would pass it to `--store`.
     public func makeDatabaseURL() throws -> String {
         let configuration = try makeDatabase()
-        return "postgres://\(configuration.user)@127.0.0.1:\(port)/\(configuration.database)?sslmode=disable"
+        return "postgres://\(configuration.user)@\(host):\(port)/\(configuration.database)?sslmode=disable"
     }
 
     /// A new empty database; answers its store configuration.
     public func makeDatabase() throws -> PostgresStoreConfiguration {
         let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        try Self.run(binDirectory + "/createdb", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", name])
-        return PostgresStoreConfiguration(host: "127.0.0.1", port: port, user: "postgres", database: name)
+        try Self.run(binDirectory + "/createdb", ["-h", host, "-p", String(port), "-U", "postgres", name])
+        return PostgresStoreConfiguration(host: host, port: port, user: "postgres", database: name)
     }
 
     /// Runs SQL as the superuser (tests that tamper with stored rows, or inspect them).
     public func psql(_ database: String, _ sql: String) throws -> String {
-        try Self.run("/usr/bin/psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database,
+        try Self.run("/usr/bin/psql", ["-h", host, "-p", String(port), "-U", "postgres", "-d", database,
                                        "-v", "ON_ERROR_STOP=1", "-tAc", sql])
     }
 

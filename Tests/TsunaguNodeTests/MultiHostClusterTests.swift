@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import Testing
 import TsunaguClient
+import TsunaguTestSupport
 
 /// The cluster on separate "hosts" (issue 10 item 5): network namespaces on one machine
 /// (`cluster/netns.sh`): the store host, nodes n_1…n_3 (n_4 joins later), the balancer, each in its
@@ -12,15 +13,16 @@ import TsunaguClient
 /// off from its peers (not from the store) whose clients still get every event through repair.
 /// Delivery is judged by `LossChecker`: nothing lost, nothing out of order.
 ///
-/// The store is `TSUNAGU_TEST_STORE` when set (a PostgreSQL URL, with the server in the store
-/// host's namespace), else a fresh SQLite file (one file on one kernel: shared across namespaces).
-/// Where namespaces are not allowed, it says so and runs the same topology on 127.0.0.x.
+/// It runs twice: on a fresh SQLite file (one file on one kernel: shared across namespaces) and on
+/// PostgreSQL, a throwaway server on the store host (in its namespace), or `TSUNAGU_TEST_STORE`
+/// when set (a PostgreSQL URL). Where namespaces are not allowed, it says so and runs the same
+/// topology on 127.0.0.x.
 @Suite(.serialized, .processHeavy) struct MultiHostClusterTests {
     static let password = "correct horse battery staple"
     static let nodePort = 7000, adminPort = 7100, balancerPort = 8080
 
-    @Test(.timeLimit(.minutes(2)))
-    func nodesOnSeparateHostsSurviveKillDrainGrowthAndAPartition() async throws {
+    @Test(.timeLimit(.minutes(3)), arguments: ["sqlite", "postgres"])
+    func nodesOnSeparateHostsSurviveKillDrainGrowthAndAPartition(_ storeKind: String) async throws {
         let began = ContinuousClock.now
         let topology = try await HostTopology.make(hosts: [("store", 10), ("n_1", 11), ("n_2", 12), ("n_3", 13),
                                                            ("n_4", 14), ("lb", 20)])
@@ -33,7 +35,18 @@ import TsunaguClient
         let certs = directory + "/certs"
         let made = try await Tool.run("/bin/bash", [MutualTLSTests.script, certs, "n_1", "n_2", "n_3", "n_4"])
         try #require(made.status == 0, "\(made.output)")
-        let store = ProcessInfo.processInfo.environment["TSUNAGU_TEST_STORE"] ?? (directory + "/tsunagu.sqlite")
+        var postgres: PostgresTestServer?
+        defer { postgres?.stop() }
+        let store: String
+        if storeKind == "sqlite" {
+            store = directory + "/tsunagu.sqlite"
+        } else if let given = ProcessInfo.processInfo.environment["TSUNAGU_TEST_STORE"] {
+            store = given
+        } else {
+            let launcher = topology.mode == .namespaces ? ["/bin/bash", HostTopology.script, "exec", "store"] : []
+            postgres = try PostgresTestServer(host: topology.address("store"), launcher: launcher)
+            store = try postgres!.makeDatabaseURL()
+        }
         let common = ["--store", store, "--master-key-file", directory + "/master.key"]
         let boot = try await TsunaguExecutable.run(["admin", "bootstrap", "--org", "Sakura", "--email", "doc@sakura.test",
                                                     "--password-stdin"] + common, stdin: Self.password)
@@ -177,7 +190,7 @@ import TsunaguClient
         #expect(report.missing == 0 && report.outOfOrder == 0, "\(report)")
         #expect(subscribers.contains { $0.record.reconnects > 0 }, "the killed and the drained node's clients moved")
         let elapsed = ContinuousClock.now - began
-        print("MultiHostClusterTests: \(topology.mode == .namespaces ? "namespaces" : "127.0.0.x"), \(report.subscriptions) subscriptions, \(heads.values.reduce(0, +)) events, duplicates \(report.duplicates), \(elapsed)")
+        print("MultiHostClusterTests: \(storeKind), \(topology.mode == .namespaces ? "namespaces" : "127.0.0.x"), \(report.subscriptions) subscriptions, \(heads.values.reduce(0, +)) events, duplicates \(report.duplicates), \(elapsed)")
         #expect(elapsed < .seconds(90))
 
     }
