@@ -69,7 +69,7 @@ public final class PostgresTestServer: @unchecked Sendable {
             try rules.write(contentsOf: Data("host all all 0.0.0.0/0 trust\n".utf8))
             try rules.close()
         }
-        port = try Self.freePort()
+        port = try FreePort.loopback()
         try startServer()
     }
 
@@ -151,22 +151,5 @@ public final class PostgresTestServer: @unchecked Sendable {
             throw Unavailable(description: "\((tool as NSString).lastPathComponent) failed: \(text.prefix(300))")
         }
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    public static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw Unavailable(description: "no free loopback port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

@@ -13,17 +13,11 @@ extension Admin {
             abstract: "Set a new password for an account (read from standard input); every session of the account ends.")
 
         @OptionGroup var storeOptions: StoreOptions
-        @Option(help: "E-mail address of the account.") var email: String
-        @Flag(help: "Read the new password from standard input.") var passwordStdin = false
-
-        func validate() throws {
-            guard passwordStdin else { throw ValidationError("--password-stdin is required (passwords never go on the command line)") }
-            guard email.contains("@") else { throw ValidationError("--email: not an e-mail address") }
-        }
+        @OptionGroup var account: AccountCredentials
 
         func run() async throws {
-            let password = try readPasswordFromStandardInput()
-            try checkPassword(password, email: email)
+            let password = try account.readPassword()
+            let email = account.email
             let store = try storeOptions.openStore(createKey: false)
             do {
                 let (user, revoked) = try await store.resetPassword(email: email, passwordHash: PasswordHasher().hash(password))

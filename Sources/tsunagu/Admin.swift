@@ -18,17 +18,11 @@ extension Admin {
 
         @OptionGroup var storeOptions: StoreOptions
         @Option(help: "Name of the first organization.") var org: String
-        @Option(help: "E-mail address of its admin.") var email: String
-        @Flag(help: "Read the admin's password from standard input.") var passwordStdin = false
-
-        func validate() throws {
-            guard passwordStdin else { throw ValidationError("--password-stdin is required (passwords never go on the command line)") }
-            guard email.contains("@") else { throw ValidationError("--email: not an e-mail address") }
-        }
+        @OptionGroup var account: AccountCredentials
 
         func run() async throws {
-            let password = try readPasswordFromStandardInput()
-            try checkPassword(password, email: email)
+            let password = try account.readPassword()
+            let email = account.email
             let store = try storeOptions.openStore(createKey: true)
             guard try store.organizationCount() == 0 else {
                 throw CLIError("the store already has an organization; use `tsunagu admin add-user`")
@@ -57,7 +51,7 @@ extension Admin {
             abstract: "Add an active user to an organization (with --create-org, created when it does not exist).")
 
         @OptionGroup var storeOptions: StoreOptions
-        @Option(help: "E-mail address.") var email: String
+        @OptionGroup var account: AccountCredentials
         @Option(help: "Display name.") var name: String
         @Option(help: "Organization name (default: the first organization).") var org: String?
         @Flag(help: "Create the --org organization when it does not exist (else an unknown name is an error).")
@@ -65,19 +59,15 @@ extension Admin {
         @Option(help: "Role in the organization: admin or member.") var role: OrganizationRole = .member
         @Option(help: "Profession: doctor, dentist, pharmacist, nurse, therapist, care_manager, care_worker, family or other.")
         var profession: Profession = .other
-        @Flag(help: "Read the password from standard input.") var passwordStdin = false
 
         func validate() throws {
-            guard passwordStdin else { throw ValidationError("--password-stdin is required (passwords never go on the command line)") }
             guard org != nil || !createOrg else { throw ValidationError("--create-org: goes with --org NAME") }
-            guard org != nil || !createOrg else { throw ValidationError("--create-org: goes with --org NAME") }
-            guard email.contains("@") else { throw ValidationError("--email: not an e-mail address") }
             guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--name: must not be empty") }
         }
 
         func run() async throws {
-            let password = try readPasswordFromStandardInput()
-            try checkPassword(password, email: email)
+            let password = try account.readPassword()
+            let email = account.email
             let store = try storeOptions.openStore(createKey: false)
             do {
                 let organization: OrganizationRecord

@@ -90,6 +90,12 @@ final class NodeProcess: @unchecked Sendable {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
+        // TSUNAGU_TEST_NODE_LOGS=DIR keeps each process's log (stderr) in DIR, for diagnosis.
+        if let logs = ProcessInfo.processInfo.environment["TSUNAGU_TEST_NODE_LOGS"] {
+            let path = logs + "/\(arguments.first ?? "tsunagu")-\(UUID().uuidString.prefix(8)).log"
+            FileManager.default.createFile(atPath: path, contents: nil)
+            process.standardError = FileHandle(forWritingAtPath: path)
+        }
         try process.run()
         // A process that never says it listens is killed, so the read below ends instead of hanging.
         let started = process

@@ -141,7 +141,7 @@ final class PostgresBackend: Sendable {
             executor.isInsideTransaction = false
             return result
         } catch {
-            if !connection.isClosed { try? executor.simple("ROLLBACK") }
+            if !connection.isClosed && !executor.isBroken { try? executor.simple("ROLLBACK") }
             throw error
         }
     }

@@ -14,6 +14,11 @@ final class PostgresExecutor: StoreExecutor {
     private let logger: Logger
     private(set) var changesCount = 0
     var isInsideTransaction = false
+    /// A statement failed for connection reasons (PostgreSQL terminated the session: a restart,
+    /// an administrator): nothing more may be sent on this connection. A ROLLBACK sent after the
+    /// server's FATAL but before the close was seen was left unanswered forever by postgres-nio,
+    /// which hung a feed's read (and its timeline's delivery) across a PostgreSQL restart.
+    private(set) var isBroken = false
     private var savepointDepth = 0
     /// (timeline, seq) of events this transaction appended, for the commit's NOTIFY.
     private(set) var appended: [(timeline: String, seq: Int64)] = []
@@ -56,8 +61,9 @@ final class PostgresExecutor: StoreExecutor {
         do {
             try body()
         } catch {
-            // The rollback makes the transaction usable again after an error inside the savepoint.
             appended.removeSubrange(appendedMark...)
+            guard !isBroken && !connection.isClosed else { throw error }
+            // The rollback makes the transaction usable again after an error inside the savepoint.
             try simple("ROLLBACK TO SAVEPOINT \(name)")
             try simple("RELEASE SAVEPOINT \(name)")
             throw error
@@ -98,11 +104,18 @@ final class PostgresExecutor: StoreExecutor {
             // Drain what was sent before (its answers are in); a pipelined statement that failed
             // is the first cause, so report that rather than the "transaction is aborted" after it.
             do { try checkPipelined() } catch let first {
-                if connection.isClosed { isInsideTransaction = false }
+                noteFailure(first)
                 throw first
             }
-            if connection.isClosed { isInsideTransaction = false }
+            noteFailure(error)
             throw error
+        }
+    }
+
+    private func noteFailure(_ error: any Error) {
+        if connection.isClosed || (StoreError.isUnavailable(error) && !StoreError.isRetryable(error)) {
+            isBroken = true
+            isInsideTransaction = false
         }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import NIOPosix
 import TsunaguClient
 import TsunaguCore
+import TsunaguTestSupport
 
 /// A small client of the W3C WebDriver protocol (https://www.w3.org/TR/webdriver2/) for Debian's
 /// `chromedriver` driving headless `chromium`: just the commands the web client's tests use. JSON
@@ -20,7 +21,7 @@ final class ChromeDriver: @unchecked Sendable {
 
     static func start() async throws -> ChromeDriver {
         guard let binaries else { throw TestFailure("chromium and chromedriver are not installed (apt-get install chromium chromium-driver)") }
-        let port = try freeLoopbackPort()
+        let port = try FreePort.loopback()
         let driver = try await offPool { try ChromeDriver(driver: binaries.driver, port: port) }
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
@@ -74,24 +75,6 @@ final class ChromeDriver: @unchecked Sendable {
         kill(process.processIdentifier, SIGKILL)
         let process = self.process
         _ = try? await offPool { process.waitUntilExit() }
-    }
-
-    /// A port nobody listens on right now (bound and released: chromedriver cannot take port 0).
-    static func freeLoopbackPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard bound else { throw TestFailure("no free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 
