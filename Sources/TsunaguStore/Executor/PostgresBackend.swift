@@ -84,7 +84,13 @@ final class PostgresBackend: Sendable {
             let connection = try blockingWait(PostgresConnection.connect(
                 on: group.next(), configuration: settings, id: counter.next(), logger: logger))
             let setup = PostgresExecutor(connection: connection, logger: logger)
-            try setup.simple("SET synchronous_commit = on")
+            do {
+                try setup.simple("SET synchronous_commit = on")
+            } catch {
+                // postgres-nio asserts that no connection is dropped before it is closed.
+                try? blockingWait(connection.close())
+                throw error
+            }
             return connection
         }
     }
@@ -245,7 +251,10 @@ private final class ConnectionSet: @unchecked Sendable {
             // A connection that failed for connection reasons (PostgreSQL shut down, a reset) is
             // dropped even if the client has not noticed the close yet: the next use opens a new one.
             if slot!.isClosed || error is NotBegun || (StoreError.isUnavailable(error) && !StoreError.isRetryable(error)) {
-                slot!.close().whenComplete { _ in }
+                // The closure holds the connection until it is closed: postgres-nio asserts that
+                // none is deinitialized before (a debug build's node crashed there).
+                let dying = slot!
+                dying.close().whenComplete { _ in _ = dying }
                 slot = nil
             }
             throw error
