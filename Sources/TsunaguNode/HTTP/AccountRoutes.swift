@@ -73,7 +73,7 @@ struct AccountRoutes: Sendable {
         let password = body.password
         // The policy needs the account's address, which the link names: checked inside the store's transaction.
         // Whose link it is shows only inside the transaction, which names the user (and their
-        // organization) in the entry.
+        // organization) in the entry, and adds `password.reset` when the link resets a password.
         let completion = try await context.audited("registration.complete", organization: nil, actor: nil,
                                                    source: request.source) {
             try await context.store.completeActivation(
@@ -84,8 +84,6 @@ struct AccountRoutes: Sendable {
         if completion.wasPasswordReset {
             for ended in completion.endedSessions { context.sessionRevoked(ended) }
             context.mailWorker?.wake()
-            try await context.audit("password.reset", organization: user.organization, actor: user.id, target: user.id.rawValue,
-                                    source: request.source, details: "\(completion.endedSessions.count) sessions ended")
         }
         return .json { w in
             w.key("user")
