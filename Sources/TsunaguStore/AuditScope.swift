@@ -22,9 +22,8 @@ final class PendingAudit: Sendable {
     func beginAttempt() { expansion.withLock { $0 = nil } }
 
     /// Replaces the pending entry by the entries `make` derives from it, where only the
-    /// transaction knows how many there are and whose: one per organization concerned, a second
-    /// entry for a consequence (an activation link that turned out to reset a password), or
-    /// none (a reservation that did not lock).
+    /// transaction knows how many there are and whose: one per organization concerned, or a
+    /// second entry for a consequence (an activation link that turned out to reset a password).
     func expand(_ make: (AuditRecord) -> [AuditRecord]) {
         let base = record
         expansion.withLock { $0 = make(base) }
@@ -72,7 +71,7 @@ enum AuditScope {
     static func retitle(action: String) { unwritten?.retitle(action: action) }
 
     /// Inside a write transaction: the entries the pending one becomes (see `PendingAudit.expand`).
-    /// Each keeps the pending entry's source and node unless `make` says otherwise.
+    /// `make` gets the pending entry, whose source and node the new entries should carry.
     static func expand(_ make: (AuditRecord) -> [AuditRecord]) { unwritten?.expand(make) }
 
     /// The pending entry, unless an earlier transaction of the action already committed it.
