@@ -66,6 +66,9 @@ public struct NodeConfiguration: Sendable {
     /// 202 no sooner than this, whether or not the address exists (an invitation costs a write
     /// and an audit entry more than an unknown address).
     public var memberAnswerFloor: Duration = .milliseconds(40)
+    /// `POST /v1/admin/users` answers 202 no sooner than this, whether or not the address has an
+    /// account (a new one costs a user, a link and a mail; a known one a mail).
+    public var adminInviteAnswerFloor: Duration = .milliseconds(40)
     /// Addresses whose connections may open with a PROXY protocol v2 header naming the real
     /// client (`--trusted-proxy`); a PROXY header from any other address is refused.
     public var trustedProxies: [CIDR] = CIDR.loopback

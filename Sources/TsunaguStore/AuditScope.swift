@@ -6,11 +6,28 @@ import TsunaguCore
 /// commits in the same transaction as its action, or the action fails).
 final class PendingAudit: Sendable {
     private let state: Mutex<AuditRecord>
+    /// The entries the pending one became (`expand`) in the current attempt of the transaction.
+    private let expansion = Mutex<[AuditRecord]?>(nil)
     private let written = Atomic<Bool>(false)
 
     init(_ record: AuditRecord) { state = Mutex(record) }
 
     var record: AuditRecord { state.withLock { $0 } }
+
+    /// What the transaction appends: the pending entry, or what it was expanded into.
+    var entries: [AuditRecord] { expansion.withLock { $0 } ?? [record] }
+
+    /// A transaction body starts (again, after a PostgreSQL retry): an expansion of an attempt
+    /// that rolled back does not count.
+    func beginAttempt() { expansion.withLock { $0 = nil } }
+
+    /// Replaces the pending entry by the entries `make` derives from it, where only the
+    /// transaction knows how many there are and whose: one per organization concerned, or a
+    /// second entry for a consequence (an activation link that turned out to reset a password).
+    func expand(_ make: (AuditRecord) -> [AuditRecord]) {
+        let base = record
+        expansion.withLock { $0 = make(base) }
+    }
 
     /// Names whose entry it is, where only the transaction finds out (an activation link's user):
     /// organization, actor and target, each unless already named.
@@ -52,6 +69,10 @@ enum AuditScope {
 
     /// Names the outcome the pending entry records (see `PendingAudit.retitle`).
     static func retitle(action: String) { unwritten?.retitle(action: action) }
+
+    /// Inside a write transaction: the entries the pending one becomes (see `PendingAudit.expand`).
+    /// `make` gets the pending entry, whose source and node the new entries should carry.
+    static func expand(_ make: (AuditRecord) -> [AuditRecord]) { unwritten?.expand(make) }
 
     /// The pending entry, unless an earlier transaction of the action already committed it.
     static var unwritten: PendingAudit? {

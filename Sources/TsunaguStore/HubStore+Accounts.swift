@@ -89,6 +89,13 @@ extension HubStore {
             if isReset {
                 try db.execute(sql: "UPDATE users SET password_hash = ? WHERE id = ?", arguments: [passwordHash, id.rawValue])
                 let ended = try Self.revokeSessions(db, where: "user_id = ?", arguments: [id.rawValue], at: now)
+                // The link turned out to reset a password: that is recorded with it, in this transaction.
+                AuditScope.expand { entry in
+                    var reset = entry
+                    reset.action = "password.reset"
+                    reset.details = "\(ended.count) sessions ended"
+                    return [entry, reset]
+                }
                 if let notice {
                     try enqueueMail(db, recipient: email, subject: notice.subject, body: notice.body, at: now)
                 }

@@ -43,9 +43,16 @@ extension HubStore {
     /// Appends `record` on its own. An entry that records a write belongs in that write's
     /// transaction instead: see `recording`.
     public func audit(_ record: AuditRecord) async throws {
+        try await audit(all: [record])
+    }
+
+    /// Appends `records` on their own, in one transaction: every one of them, or none.
+    public func audit(all records: [AuditRecord]) async throws {
         let now = Self.nowMillis()
         try await AuditScope.$pending.withValue(nil) {
-            try await writeImmediate { [self] db in try appendAudit(db, record, at: now) }
+            try await writeImmediate { [self] db in
+                for record in records { try appendAudit(db, record, at: now) }
+            }
         }
     }
 

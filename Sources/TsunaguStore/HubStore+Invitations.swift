@@ -72,7 +72,14 @@ extension HubStore {
                 VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (timeline_id, invitee_id) DO NOTHING
                 """, arguments: [id.rawValue, timeline.rawValue, target.id.rawValue, actor.id.rawValue, role.rawValue, now])
-            return db.changesCount > 0
+            guard db.changesCount > 0 else { return false }
+            // The invitee's organization learns who invited whom, in the invitation's transaction.
+            AuditScope.expand { entry in
+                [entry, AuditRecord(organization: target.organization, actor: actor.id, action: "member.invited",
+                                    target: target.id.rawValue, source: entry.source, node: entry.node,
+                                    details: "\(id.rawValue) into \(timeline.rawValue) from \(actor.organization.rawValue) role \(role.rawValue)")]
+            }
+            return true
         }
         return .invited(invitee: target, invitation: created ? id : nil)
     }
@@ -126,7 +133,11 @@ extension HubStore {
             guard invitation.invitee == user.id else { throw StoreError.notFound("no such invitation") }
             try db.execute(sql: "DELETE FROM timeline_invitations WHERE id = ?", arguments: [id.rawValue])
             let inviterRole = try Self.role(db, user: invitation.inviter.id, timeline: invitation.timeline)
-            guard let inviterRole, TimelineAccessPolicy.allows(inviterRole, .addMember) else { return .withdrawn(invitation) }
+            guard let inviterRole, TimelineAccessPolicy.allows(inviterRole, .addMember) else {
+                AuditScope.recordAnswer("member.invite.withdrawn", invitation)
+                return .withdrawn(invitation)
+            }
+            AuditScope.recordAnswer("member.invite.accept", invitation)
             // Added by other means meanwhile: nothing more to do.
             if try Self.role(db, user: user.id, timeline: invitation.timeline) != nil { return .alreadyMember(invitation) }
             try db.execute(sql: "INSERT INTO memberships (timeline_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)",
@@ -143,6 +154,7 @@ extension HubStore {
             let invitation = try loadInvitation(db, id)
             guard invitation.invitee == user.id else { throw StoreError.notFound("no such invitation") }
             try db.execute(sql: "DELETE FROM timeline_invitations WHERE id = ?", arguments: [id.rawValue])
+            AuditScope.recordAnswer("member.invite.decline", invitation)
             return invitation
         }
     }

@@ -69,13 +69,31 @@ extension HubStore {
 
     // MARK: - Data-key rotation
 
+    /// Key changes (starting a rotation, a batch that may retire keys, a master-key rewrap) take
+    /// turns: on PostgreSQL each first locks `data_keys` against the others (a mode that only
+    /// these writers take, so the nodes' reads of the key set go on); each then reads what the
+    /// one before it committed. Without it two rotations started at once both made their key
+    /// current, and a rewrap could miss a key made meanwhile or restore a retired one. SQLite's
+    /// write lock already orders them.
+    static func lockKeys(_ db: Database) throws {
+        guard db.dialect == .postgres else { return }
+        try db.execute(sql: "LOCK TABLE data_keys IN SHARE ROW EXCLUSIVE MODE")
+    }
+
     /// Makes a new data key current, or answers the one of a rotation already under way (which is
     /// then resumed rather than started again).
     public func beginDataKeyRotation() async throws -> (keyID: String, resumed: Bool) {
         let wrapper = cipher.wrapperForRotation
         let started: (String, Bool) = try await writeImmediate { db in
+            try Self.lockKeys(db)
             if let open = try String.fetchOne(db, sql: "SELECT target_key FROM key_rotation WHERE finished_at IS NULL") {
                 return (open, true)
+            }
+            // A process whose master key was rotated away since it started would wrap the new
+            // key under the old master key, which no restarted node can open.
+            if let current = try Row.fetchOne(db, sql: "SELECT id, wrapped FROM data_keys WHERE is_current = 1"),
+               (try? wrapper.unwrap([UInt8](current["wrapped"] as Data), id: current["id"])) == nil {
+                throw StoreError.masterKeyMismatch
             }
             let id = Self.newDataKeyID()
             let now = Self.nowMillis()
@@ -107,7 +125,11 @@ extension HubStore {
     ///   this process's master key cannot unwrap the new key.
     public func continueDataKeyRotation(batchSize: Int = 200) async throws -> RotationStep {
         try await writeImmediate { [self] db in
-            guard let state = try Row.fetchOne(db, sql: "SELECT * FROM key_rotation WHERE finished_at IS NULL") else {
+            // On PostgreSQL two rotators, and a rotator and a rewrap, take turns here (the batch
+            // retires keys at its end).
+            try Self.lockKeys(db)
+            guard let state = try Row.fetchOne(db, sql: "SELECT * FROM key_rotation WHERE finished_at IS NULL"
+                                                   + db.dialect.forUpdate) else {
                 throw StoreError.notFound("no data-key rotation is under way")
             }
             let target: String = state["target_key"]
@@ -176,22 +198,27 @@ extension HubStore {
         }
     }
 
+    /// The batch's rows, locked until its commit: on PostgreSQL a node may write the same row
+    /// meanwhile (READ COMMITTED), and re-sealing a value read before that write would undo it.
+    /// `FOR UPDATE` waits for such a writer and reads its value (SQLite's write lock already
+    /// keeps writers out of the batch).
     private static func batch(_ db: Database, _ table: SealedTable, afterText: String, afterSeq: Int64, limit: Int)
         throws -> [Row]
     {
         let columns = (table.keyColumns + table.columns + table.resealedInto.values.sorted()).joined(separator: ", ")
+        let lock = db.dialect.forUpdate
         switch table.key {
         case .textID:
-            return try Row.fetchAll(db, sql: "SELECT \(columns) FROM \(table.name) WHERE id > ? ORDER BY id LIMIT ?",
+            return try Row.fetchAll(db, sql: "SELECT \(columns) FROM \(table.name) WHERE id > ? ORDER BY id LIMIT ?" + lock,
                                     arguments: [afterText, limit])
         case .integerSeq:
-            return try Row.fetchAll(db, sql: "SELECT \(columns) FROM \(table.name) WHERE seq > ? ORDER BY seq LIMIT ?",
+            return try Row.fetchAll(db, sql: "SELECT \(columns) FROM \(table.name) WHERE seq > ? ORDER BY seq LIMIT ?" + lock,
                                     arguments: [afterSeq, limit])
         case .timelineSeq:
             return try Row.fetchAll(db, sql: """
                 SELECT \(columns) FROM \(table.name)
                 WHERE timeline_id > ? OR (timeline_id = ? AND seq > ?) ORDER BY timeline_id, seq LIMIT ?
-                """, arguments: [afterText, afterText, afterSeq, limit])
+                """ + lock, arguments: [afterText, afterText, afterSeq, limit])
         }
     }
 
@@ -276,6 +303,7 @@ extension HubStore {
     public func rewrapKeys(from old: MasterKey, to new: MasterKey) async throws -> (dataKeys: Int, secrets: Int) {
         let oldWrapper = KeyWrapper(master: old), newWrapper = KeyWrapper(master: new)
         return try await writeImmediate { db in
+            try Self.lockKeys(db)
             var dataKeys = 0, secrets = 0
             for row in try Row.fetchAll(db, sql: "SELECT id, wrapped FROM data_keys WHERE retired_at IS NULL") {
                 let id: String = row["id"]

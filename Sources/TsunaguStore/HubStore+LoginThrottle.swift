@@ -40,12 +40,16 @@ extension HubStore {
     /// lock). However many requests arrive at once, on however many nodes share the store, at
     /// most `accountFailures` checks run per address per window between successful logins.
     /// Every `.reserved` answer must be followed by `loginFailed` or `loginSucceeded`.
-    public func reserveLoginAttempt(email: String, source: String?, policy: LoginThrottlePolicy) async throws
-        -> LoginReservation
+    /// `lockEntry`: the audit entry of a lock; the reservation that sets the lock appends it in
+    /// the same transaction, naming the address's user and organization if it has one, so that
+    /// no lock is set unrecorded (docs/security.md, "Audit log").
+    public func reserveLoginAttempt(email: String, source: String?, policy: LoginThrottlePolicy,
+                                    lockEntry: AuditRecord? = nil) async throws -> LoginReservation
     {
         let keys = throttleKeys(email: email, source: source)
+        let emailIndex = index(email: email)
         let now = Self.nowMillis()
-        return try await writeImmediate { db in
+        return try await writeImmediate { [self] db in
             // Read, then written back: on PostgreSQL reservations on every node take turns.
             try db.dialect.serialize(db, .loginThrottle)
             var rows: [(failures: Int, start: Int64, inFlight: Int)] = []
@@ -71,6 +75,14 @@ extension HubStore {
                     ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start,
                       locked_until = excluded.locked_until, in_flight = excluded.in_flight
                     """, arguments: [key, failures, rows[index].start, lockedUntil, rows[index].inFlight + 1])
+            }
+            if locks, var entry = lockEntry {
+                if let user = try Row.fetchOne(db, sql: "SELECT id, org_id FROM users WHERE email_index = ?",
+                                               arguments: [emailIndex]) {
+                    entry.organization = OrganizationID(unchecked: user["org_id"])
+                    entry.target = user["id"]
+                }
+                try appendAudit(db, entry, at: now)
             }
             return .reserved(locks: locks)
         }

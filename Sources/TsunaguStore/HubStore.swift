@@ -285,8 +285,9 @@ public final class HubStore: Sendable {
         let now = Self.nowMillis()
         let audited: @Sendable (Database) throws -> T = { [self] db in
             // The pending entry is visible inside the body, which may name its subject.
+            pending?.beginAttempt()
             let result = try AuditScope.$pending.withValue(pending) { try body(db) }
-            if let pending { try appendAudit(db, pending.record, at: now) }
+            for entry in pending?.entries ?? [] { try appendAudit(db, entry, at: now) }
             return result
         }
         let result: T
@@ -318,8 +319,9 @@ public final class HubStore: Sendable {
         let now = Self.nowMillis()
         let result: T = try withoutActuallyEscaping(body) { body in
             let audited = { [self] (db: Database) throws -> T in
+                pending?.beginAttempt()
                 let result = try AuditScope.$pending.withValue(pending) { try body(db) }
-                if let pending { try appendAudit(db, pending.record, at: now) }
+                for entry in pending?.entries ?? [] { try appendAudit(db, entry, at: now) }
                 return result
             }
             switch backend {

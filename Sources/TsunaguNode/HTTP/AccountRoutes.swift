@@ -73,7 +73,7 @@ struct AccountRoutes: Sendable {
         let password = body.password
         // The policy needs the account's address, which the link names: checked inside the store's transaction.
         // Whose link it is shows only inside the transaction, which names the user (and their
-        // organization) in the entry.
+        // organization) in the entry, and adds `password.reset` when the link resets a password.
         let completion = try await context.audited("registration.complete", organization: nil, actor: nil,
                                                    source: request.source) {
             try await context.store.completeActivation(
@@ -84,8 +84,6 @@ struct AccountRoutes: Sendable {
         if completion.wasPasswordReset {
             for ended in completion.endedSessions { context.sessionRevoked(ended) }
             context.mailWorker?.wake()
-            try await context.audit("password.reset", organization: user.organization, actor: user.id, target: user.id.rawValue,
-                                    source: request.source, details: "\(completion.endedSessions.count) sessions ended")
         }
         return .json { w in
             w.key("user")
@@ -104,9 +102,14 @@ struct AccountRoutes: Sendable {
         var profession: String?
     }
 
-    /// `POST /v1/admin/users {email,name,role?,profession?}`: an organization admin invites; the
-    /// activation link is mailed.
+    /// `POST /v1/admin/users {email,name,role?,profession?}`: an organization admin invites →
+    /// 202 {email,name,role,profession,status:"invited"}, the same answer (no sooner than a fixed
+    /// floor) whether or not the address has an account, so that it tells nobody which addresses
+    /// exist: a new address gets the activation link by mail; one that has an account, in this
+    /// organization or another, gets a mail saying so and nothing about it changes
+    /// (docs/security.md, "Admin invitations").
     func invite(_ request: APIRequest) async throws -> APIResponse {
+        let started = ContinuousClock.now
         let session = try await context.authenticateAdmin(request)
         let body = try request.decode(InviteBody.self)
         guard let role = OrganizationRole(rawValue: body.role ?? "member") else {
@@ -114,16 +117,26 @@ struct AccountRoutes: Sendable {
         }
         let profession = try Self.profession(body.profession) ?? .other
         context.monitor.invitationSent(by: session.user)
-        let user = try await context.audited("user.invite", organization: session.user.organization, actor: session.user.id,
-                                             source: request.source,
-                                             details: "\(body.email) role \(role.rawValue) profession \(profession.rawValue)") {
-            try await context.store.invite(email: body.email, name: body.name, role: role, profession: profession,
-                                           organization: session.user.organization,
-                                           linkLifetimeSeconds: context.configuration.linkLifetimeSeconds,
-                                           mail: context.activationMail(name: body.name))
+        _ = try await context.audited("user.invite", organization: session.user.organization, actor: session.user.id,
+                                      source: request.source,
+                                      details: "\(body.email) role \(role.rawValue) profession \(profession.rawValue)") {
+            try await context.store.inviteByAddress(email: body.email, name: body.name, role: role, profession: profession,
+                                                    organization: session.user.organization,
+                                                    linkLifetimeSeconds: context.configuration.linkLifetimeSeconds,
+                                                    mail: context.activationMail(name: body.name),
+                                                    alreadyRegistered: context.alreadyRegisteredMail(invitedBy: session.user))
         }
         context.mailWorker?.wake()
-        return .json(.created) { Self.write(user, status: "invited", into: &$0) }
+        try? await Task.sleep(until: started + context.configuration.adminInviteAnswerFloor, clock: .continuous)
+        let email = BlindIndex.normalize(email: body.email)
+        let name = body.name.trimmingCharacters(in: .whitespacesAndNewlines)
+        return .json(.accepted) { w in
+            w.field("email", email)
+            w.field("name", name)
+            w.field("role", role.rawValue)
+            w.field("profession", profession.rawValue)
+            w.field("status", "invited")
+        }
     }
 
     private struct PatchBody: Decodable {
@@ -296,6 +309,23 @@ extension NodeContext {
 
             Tsunagu アカウントのパスワードが変更されました。すべてのセッションはログアウトされました。
             心当たりがない場合は、すぐに組織の管理者に連絡してください。
+            """)
+    }
+
+    /// To an address an admin invited that has an account already: no link, nothing changed; how
+    /// to sign in, and whom to ask if the invitation was meant to move the account.
+    func alreadyRegisteredMail(invitedBy admin: UserRecord) -> ActivationMail {
+        let base = configuration.publicURL
+        return ActivationMail(subject: "Tsunagu: you already have an account / アカウントは登録済みです", body: """
+            \(admin.name) invited this address to Tsunagu, but it already has a Tsunagu account,
+            so nothing was created and nothing about your account changed.
+
+            Sign in as usual at \(base)/. If you forgot your password, ask for a new link on the
+            sign-in page. An account belongs to one organization: to move it, ask your own
+            organization's administrator.
+
+            \(admin.name) さんがこのアドレスを Tsunagu に招待しましたが、このアドレスのアカウントは
+            すでに登録されているため、何も作成・変更されていません。いつもどおりサインインしてください。
             """)
     }
 

@@ -42,24 +42,23 @@ struct InvitationRoutes: Sendable {
     func accept(_ request: APIRequest) async throws -> APIResponse {
         let session = try await context.authenticate(request)
         let id = try Self.invitationParameter(request)
-        let outcome = try await context.store.acceptInvitation(id, by: session.user)
+        let outcome = try await audited("member.invite.accept", session, request) {
+            try await context.store.acceptInvitation(id, by: session.user)
+        }
         switch outcome {
         case .joined(let invitation, let event):
             context.committed(event)
-            try await audit("member.invite.accept", invitation, request)
             return .json { w in
                 w.field("timeline", invitation.timeline.rawValue)
                 w.field("role", invitation.role.rawValue)
                 w.field("seq", event.seq)
             }
         case .alreadyMember(let invitation):
-            try await audit("member.invite.accept", invitation, request)
             return .json { w in
                 w.field("timeline", invitation.timeline.rawValue)
                 w.field("role", invitation.role.rawValue)
             }
-        case .withdrawn(let invitation):
-            try await audit("member.invite.withdrawn", invitation, request)
+        case .withdrawn:
             throw HubError.conflict("the invitation was withdrawn: its sender may no longer add members")
         }
     }
@@ -68,20 +67,19 @@ struct InvitationRoutes: Sendable {
     func decline(_ request: APIRequest) async throws -> APIResponse {
         let session = try await context.authenticate(request)
         let id = try Self.invitationParameter(request)
-        let invitation = try await context.store.declineInvitation(id, by: session.user)
-        try await audit("member.invite.decline", invitation, request)
+        _ = try await audited("member.invite.decline", session, request) {
+            try await context.store.declineInvitation(id, by: session.user)
+        }
         return .noContent
     }
 
-    /// One entry in each organization's audit log (once when both are the same).
-    private func audit(_ action: String, _ invitation: TimelineInvitation, _ request: APIRequest) async throws {
-        let organizations = Set([invitation.inviteeOrganization, invitation.inviterOrganization])
-        for organization in organizations.sorted() {
-            try await context.audit(action, organization: organization, actor: invitation.invitee,
-                                target: "\(invitation.timeline.rawValue)/\(invitation.invitee.rawValue)",
-                                source: request.source,
-                                details: "\(invitation.id.rawValue) role \(invitation.role.rawValue)")
-        }
+    /// Runs the answer with its entries committed in its transaction: the store records it once
+    /// in each organization's audit log (`AuditScope.recordAnswer`); if they cannot be written,
+    /// nothing is answered.
+    private func audited<T>(_ action: String, _ session: SessionRecord, _ request: APIRequest,
+                            _ work: () async throws -> T) async throws -> T {
+        try await context.audited(action, organization: session.user.organization, actor: session.user.id,
+                                  source: request.source, work)
     }
 
     private static func invitationParameter(_ request: APIRequest) throws -> InvitationID {

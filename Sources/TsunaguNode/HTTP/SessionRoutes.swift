@@ -28,9 +28,11 @@ struct SessionRoutes: Sendable {
         let store = context.store
         // The attempt is reserved (and counted) in the store before scrypt runs, so concurrent
         // guesses cannot all be evaluated while the lock is being reached (docs/security.md).
-        let locks: Bool
+        // A lock set by this reservation commits with its audit entry (organization and target
+        // named by the store from the address), or is not set.
+        let lockEntry = context.auditRecord("login.locked", organization: nil, actor: nil, source: request.source)
         switch try await store.reserveLoginAttempt(email: body.email, source: request.source,
-                                                   policy: context.configuration.loginThrottle) {
+                                                   policy: context.configuration.loginThrottle, lockEntry: lockEntry) {
         case .locked(let until):
             context.metrics.throttledLogins.increment()
             // A refused login is recorded too (the account or the source is locked): the
@@ -41,8 +43,8 @@ struct SessionRoutes: Sendable {
                                     details: target == nil ? "unknown address \(body.email)" : nil)
             throw HubError(code: .rateLimited,
                            message: "too many failed logins; try again after \(context.time.format(millis: until))")
-        case .reserved(let reservationLocks):
-            locks = reservationLocks
+        case .reserved:
+            break
         }
         let found: (user: UserRecord, passwordHash: String?)?
         let valid: Bool
@@ -63,10 +65,6 @@ struct SessionRoutes: Sendable {
             context.logger.info("login failed", metadata: ["tsunagu.node": "\(context.nodeID)"])
             context.metrics.login("failure")
             if let organization = found?.user.organization { context.monitor.loginFailed(organization: organization) }
-            if locks {
-                try await context.audit("login.locked", organization: found?.user.organization, actor: nil,
-                                    target: found?.user.id.rawValue, source: request.source)
-            }
             throw HubError.unauthenticated("wrong e-mail address or password")
         }
         try await store.loginSucceeded(email: body.email, source: request.source)

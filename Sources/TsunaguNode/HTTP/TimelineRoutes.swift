@@ -75,14 +75,9 @@ struct TimelineRoutes: Sendable {
                 w.field("role", member.role.rawValue)
                 w.field("seq", event.seq)
             }
-        case .invited(let invitee, let invitation):
-            // The invitee's organization learns who invited whom.
-            if let invitation {
-                try await context.audit("member.invited", organization: invitee.organization, actor: session.user.id,
-                                        target: invitee.id.rawValue, source: request.source,
-                                        details: "\(invitation.rawValue) into \(timeline.rawValue) from \(organization.rawValue) role \(role.rawValue)")
-            }
-        case .nobody:
+        case .invited, .nobody:
+            // A new invitation's `member.invited` entry, in the invitee's organization, committed
+            // with it (HubStore.addOrInviteMember).
             break
         }
         try? await Task.sleep(until: started + context.configuration.memberAnswerFloor, clock: .continuous)

@@ -16,7 +16,7 @@ extension ClientSession {
         case .ping:
             reply(ServerMessage.ok(re: request.id) { $0.field("at", time.format(millis: context.clock.nowMillis)) })
         case .subscribe(let timeline, let since):
-            try subscribe(request.id, timeline: timeline, since: since, user: user)
+            try await subscribe(request.id, timeline: timeline, since: since, user: user)
         case .unsubscribe(let timeline):
             guard try await store.role(of: user.id, in: timeline) != nil else { throw HubError.notAMember }
             if let subscription = removeSubscription(timeline: timeline) {
@@ -73,24 +73,57 @@ extension ClientSession {
     /// The subscription joins its timeline's feed *before* the head is read, so every event
     /// committed after that read reaches it live, and everything up to the head comes from the
     /// store: no gap between replay and live delivery (docs/protocol.md, "Ordering and resume").
-    /// On the event loop (`runInline`) or the request task; the store read runs on that thread.
-    func subscribe(_ id: Int64, timeline: TimelineID, since: Int64?, user: UserRecord) throws {
+    /// No patient data goes out before the read's audit entry is committed (docs/security.md,
+    /// "Audit log"): on the event loop (`runInline`, the store read on that thread) only when this
+    /// session's entry for the timeline is committed already; otherwise from the request task,
+    /// which writes the entry after the store has authorized the read and before the answer,
+    /// and refuses the subscription if the entry cannot be written.
+    func subscribe(_ id: Int64, timeline: TimelineID, since: Int64?, user: UserRecord) async throws {
+        guard let session else { throw HubError.unauthenticated("send auth first") }
+        guard let (subscription, start) = try openSubscription(timeline: timeline, user: user) else { return }
+        do {
+            try await context.patientReads.record("timeline.subscribe", session: session, timeline: timeline,
+                                                  source: source, context: context)
+        } catch {
+            context.hub.remove(subscription)
+            removeSubscription(subscription)
+            throw error
+        }
+        startSubscription(id, subscription, start: start, since: since, user: user)
+    }
+
+    /// The same, on the event loop, for a read whose entry is committed already
+    /// (`PatientDataReads.isRecorded`).
+    func subscribeRecorded(_ id: Int64, timeline: TimelineID, since: Int64?, user: UserRecord) throws {
+        guard let (subscription, start) = try openSubscription(timeline: timeline, user: user) else { return }
+        startSubscription(id, subscription, start: start, since: since, user: user)
+    }
+
+    /// Joins the feed and reads where the subscription starts (the store authorizes the read);
+    /// nil when the connection closed meanwhile.
+    private func openSubscription(timeline: TimelineID, user: UserRecord) throws
+        -> (Subscription, HubStore.SubscriptionStart)?
+    {
         let subscription = try addSubscription(timeline: timeline, user: user.id)
         context.hub.join(subscription)
         guard !isTransportClosed else {
             // The connection closed meanwhile (its subscriptions may have been ended already).
             context.hub.remove(subscription)
             removeSubscription(subscription)
-            return
+            return nil
         }
-        let start: HubStore.SubscriptionStart
         do {
-            start = try context.store.subscriptionStart(user: user.id, timeline: timeline)
+            return (subscription, try context.store.subscriptionStart(user: user.id, timeline: timeline))
         } catch {
             context.hub.remove(subscription)
             removeSubscription(subscription)
             throw error
         }
+    }
+
+    /// Answers with the head and receipts and starts delivery.
+    private func startSubscription(_ id: Int64, _ subscription: Subscription, start: HubStore.SubscriptionStart,
+                                   since: Int64?, user: UserRecord) {
         let cursor = SubscribeCursor(since: since, head: start.head)
         reply(ServerMessage.ok(re: id) { w in
             w.field("head", start.head)
@@ -102,23 +135,6 @@ extension ClientSession {
             if cursor.reset { w.field("reset", true) }
         })
         context.hub.start(subscription, after: cursor.after, head: start.head)
-        context.monitor.timelineRead(by: user, timeline: timeline)
-        recordRead(timeline)
-    }
-
-    /// The subscription's audit entry (coalesced: one per session and timeline per window),
-    /// written off the event loop; a failure is logged and retried by the next subscribe.
-    private func recordRead(_ timeline: TimelineID) {
-        guard let session else { return }
-        let context = context
-        let source = source
-        Task {
-            do {
-                try await context.patientReads.record("timeline.subscribe", session: session, timeline: timeline,
-                                                      source: source, context: context)
-            } catch {
-                context.logger.error("audit entry of a subscription not recorded", metadata: ["tsunagu.error": "\(error)"])
-            }
-        }
+        context.monitor.timelineRead(by: user, timeline: subscription.timeline)
     }
 }

@@ -220,8 +220,10 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
             return true
         case .subscribe(let timeline, let since):
             guard let user = try? admittedUser() else { return false }
+            // A first read of the timeline by this session waits for its audit entry: the inbox.
+            guard let session, context.patientReads.isRecorded(session: session.id, timeline: timeline) else { return false }
             do {
-                try subscribe(request.id, timeline: timeline, since: since, user: user)
+                try subscribeRecorded(request.id, timeline: timeline, since: since, user: user)
                 context.metrics.request("subscribe", outcome: "ok")
             } catch {
                 replyFailure(error, to: request)

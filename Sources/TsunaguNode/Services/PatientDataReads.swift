@@ -17,38 +17,42 @@ final class PatientDataReads: Sendable {
     }
     private let recorded = Mutex<[Key: Int64]>([:])
 
-    /// Reserves the entry of this read; false when one was recorded within the window.
-    private func reserve(_ key: Key, now: Int64) -> Bool {
+    /// Whether this session's read of the timeline has an entry committed within the window.
+    func isRecorded(session: SessionID, timeline: TimelineID, now: Int64 = WireTime.nowMillis()) -> Bool {
         recorded.withLock { recorded in
-            if let last = recorded[key], now - last < Self.window { return false }
-            // Bounded: forget what fell out of the window once the map grows.
-            if recorded.count > 50_000 { recorded = recorded.filter { now - $0.value < Self.window } }
-            recorded[key] = now
-            return true
+            guard let last = recorded[Key(session: session, timeline: timeline)] else { return false }
+            return now - last < Self.window
         }
     }
 
-    private func release(_ key: Key) { _ = recorded.withLock { $0.removeValue(forKey: key) } }
+    /// Notes an entry as committed at `now`.
+    private func remember(_ key: Key, now: Int64) {
+        recorded.withLock { recorded in
+            // Bounded: forget what fell out of the window once the map grows.
+            if recorded.count > 50_000 { recorded = recorded.filter { now - $0.value < Self.window } }
+            recorded[key] = now
+        }
+    }
 
-    /// Records `action` ("timeline.read", "timeline.subscribe") unless coalesced. Throws when the
-    /// entry cannot be written (then the next read tries again).
+    /// Records `action` ("timeline.read", "timeline.subscribe") unless an entry of this session
+    /// and timeline is committed within the window. Callers return no patient data before this
+    /// returns: it throws when the entries cannot be written, and then the read must fail (the
+    /// next read tries again). The timeline organization's entry and the reader organization's
+    /// commit together. Two first reads at once may both write an entry: recorded twice rather
+    /// than data returned before its entry commits.
     func record(_ action: String, session: SessionRecord, timeline: TimelineID, source: String?,
                 context: NodeContext) async throws {
         let key = Key(session: session.id, timeline: timeline)
-        guard reserve(key, now: WireTime.nowMillis()) else { return }
-        do {
-            let owner = try await context.store.timelineOrganization(timeline) ?? session.user.organization
-            let details = "session \(session.id.rawValue), reader organization \(session.user.organization.rawValue)"
-            try await context.audit(action, organization: owner, actor: session.user.id, target: timeline.rawValue,
-                                    source: source, details: details)
-            // A reader from another organization: their own admins see it too.
-            if owner != session.user.organization {
-                try await context.audit(action, organization: session.user.organization, actor: session.user.id,
-                                        target: timeline.rawValue, source: source, details: details)
-            }
-        } catch {
-            release(key)
-            throw error
-        }
+        let now = WireTime.nowMillis()
+        guard !isRecorded(session: session.id, timeline: timeline, now: now) else { return }
+        let owner = try await context.store.timelineOrganization(timeline) ?? session.user.organization
+        let details = "session \(session.id.rawValue), reader organization \(session.user.organization.rawValue)"
+        // A reader from another organization: their own admins see it too.
+        let organizations = owner == session.user.organization ? [owner] : [owner, session.user.organization]
+        try await context.store.audit(all: organizations.map { organization in
+            context.auditRecord(action, organization: organization, actor: session.user.id, target: timeline.rawValue,
+                                source: source, details: details)
+        })
+        remember(key, now: now)
     }
 }
