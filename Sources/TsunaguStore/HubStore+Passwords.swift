@@ -13,13 +13,23 @@ extension HubStore {
         let emailIndex = index(email: BlindIndex.normalize(email: email))
         let now = Self.nowMillis()
         let (id, revoked) = try await writeImmediate { db -> (String, [SessionID]) in
-            guard let id = try String.fetchOne(db, sql: "SELECT id FROM users WHERE email_index = ?", arguments: [emailIndex]) else {
+            guard let row = try Row.fetchOne(db, sql: "SELECT id, org_id FROM users WHERE email_index = ?",
+                                             arguments: [emailIndex]) else {
                 throw StoreError.notFound("no account with that e-mail address")
             }
+            let id: String = row["id"], organization: String = row["org_id"]
             try db.execute(sql: "UPDATE users SET password_hash = ? WHERE id = ?", arguments: [passwordHash, id])
             // Recorded as revocations too: every node's RevocationFollower closes the account's
             // open sockets, though no node handled this request.
             let sessions = try Self.revokeSessions(db, where: "user_id = ?", arguments: [id], at: now)
+            // The caller's audit entry (`recording`) commits here: whose account, how many sessions.
+            AuditScope.expand { record in
+                var entry = record
+                entry.organization = entry.organization ?? OrganizationID(unchecked: organization)
+                entry.target = entry.target ?? id
+                entry.details = "\(sessions.count) session(s) revoked"
+                return [entry]
+            }
             return (id, sessions)
         }
         guard let user = try await user(id: UserID(unchecked: id)) else { throw StoreError.notFound("no account with that e-mail address") }

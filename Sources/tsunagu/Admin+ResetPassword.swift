@@ -20,10 +20,13 @@ extension Admin {
             let email = account.email
             let store = try storeOptions.openStore(createKey: false)
             do {
-                let (user, revoked) = try await store.resetPassword(email: email, passwordHash: PasswordHasher().hash(password))
-                try store.auditSync(AuditRecord(organization: user.organization, actor: nil, action: "admin.reset-password",
-                                                target: user.id.rawValue, source: "cli",
-                                                details: "\(revoked.count) session(s) revoked"))
+                let hash = PasswordHasher().hash(password)
+                // The entry commits with the new password (the store names the account in it).
+                let (user, revoked) = try await store.recording(AuditRecord(organization: nil, actor: nil,
+                                                                            action: "admin.reset-password",
+                                                                            source: OperatorAudit.source)) {
+                    try await store.resetPassword(email: email, passwordHash: hash)
+                }
                 print("new password set for \(user.id); \(revoked.count) session(s) ended")
             } catch let error as StoreError {
                 throw CLIError("\(error)")

@@ -156,6 +156,11 @@ import TsunaguClient
         #expect(old.status == 401)
         let new = try await http.send("POST", "/v1/sessions", json: ["email": "a@o.test", "password": "a brand new passphrase"])
         #expect(new.status == login.status && new.json?["token"]?.stringValue != nil)
+        // One entry, committed with the new password: whose account, by the operator.
+        let admin = try #require(new.json?["token"]?.stringValue)
+        let exported = try await http.send("GET", "/v1/admin/audit/export?format=jsonl&action=admin.reset-password", token: admin)
+        let resets = exported.text.split(separator: "\n")
+        #expect(resets.count == 1 && resets.first?.contains("1 session(s) revoked") == true, "\(exported.text)")
     }
 
     private static func startUp(in directory: String) async throws -> (Process, OutputCollector, Int) {

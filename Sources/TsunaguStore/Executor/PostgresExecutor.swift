@@ -71,8 +71,12 @@ final class PostgresExecutor: StoreExecutor {
         pipeline("RELEASE SAVEPOINT \(name)")
     }
 
-    private func pipeline(_ sql: String) {
-        pipelined.append(connection.query(PostgresQuery(unsafeSQL: sql), logger: logger))
+    /// Sends a statement without waiting for its answer: it is checked at the next awaited one
+    /// (`checkPipelined`), or never, for a read-only transaction's COMMIT. `$n` placeholders.
+    func pipeline(_ sql: String, _ arguments: [String] = []) {
+        var binds = PostgresBindings(capacity: arguments.count)
+        for argument in arguments { binds.append(argument) }
+        pipelined.append(connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger))
     }
 
     func noteAppended(timeline: String, seq: Int64) {
