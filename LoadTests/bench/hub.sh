@@ -146,11 +146,13 @@ if has fanout15k; then
     --publishers 1 --rate 1 --duration 10 --grace 10
 fi
 if has idle; then
+  # From several source addresses, as handshakes: one address may hold a quarter of a node's
+  # connections (--max-connections-per-source, docs/security.md).
   log "idle: RSS of a fresh node before and with 15,000 idle subscribed connections"
   start_nodes 1
   sleep 1; r0=$(rss_kb "${NODE_PIDS[0]}")
   timeout 120 "$B/tsunagu-load" --token="$TOKEN" --port $((BASE + 1)) --create-timelines 1 --connections 15000 \
-    --ramp 5000 --publishers 0 --rate 0 --duration 8 --processes 2 >"$OUT/idle.json" 2>"$OUT/idle.log" &
+    --ramp 5000 --publishers 0 --rate 0 --duration 8 --processes 2 --source-addresses $SOURCES >"$OUT/idle.json" 2>"$OUT/idle.log" &
   lp=$!
   for _ in $(seq 1 240); do grep -q "^subscribed" "$OUT/idle.log" && break; sleep 0.5; done
   sleep 2; r1=$(rss_kb "${NODE_PIDS[0]}"); wait $lp
