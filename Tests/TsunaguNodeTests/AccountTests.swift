@@ -35,7 +35,7 @@ import TsunaguStore
             let invited = try await live.http.send("POST", "/v1/admin/users",
                                                    json: ["email": "new@sakura.test", "name": "New Nurse", "role": "member"],
                                                    token: adminToken)
-            #expect(invited.status == 202)
+            #expect(invited.status == 201)
             #expect(invited.json?["status"]?.stringValue == "invited")
             let message = try #require(try await mail(transport, count: 1).first)
             #expect(message.to == "new@sakura.test")

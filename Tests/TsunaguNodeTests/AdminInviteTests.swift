@@ -40,10 +40,18 @@ struct AdminInviteTests {
             let (own, _) = try await invite("Nurse@Sakura.test")
             let (fresh, freshTime) = try await invite("new@example.test")
             for reply in [elsewhere, own, fresh] {
-                #expect(reply.status == 202)
+                #expect(reply.status == 201)
                 #expect(reply.json?["status"]?.stringValue == "invited")
-                #expect(reply.json.map { Set($0.keys) } == ["email", "name", "role", "profession", "status"])
+                #expect(reply.json.map { Set($0.keys) } == ["id", "email", "name", "role", "profession", "status"])
+                #expect(reply.json?["id"]?.stringValue?.hasPrefix("u_") == true)
                 #expect(reply.json?["name"]?.stringValue == "Kato" && reply.json?["profession"]?.stringValue == "pharmacist")
+            }
+            // The new address's id is its new user's; an existing address's names nobody.
+            let freshID = try #require(fresh.json?["id"]?.stringValue)
+            #expect(try await live.store.user(id: UserID(unchecked: freshID))?.email == "new@example.test")
+            for reply in [elsewhere, own] {
+                let id = try #require(reply.json?["id"]?.stringValue)
+                #expect(try await live.store.user(id: UserID(unchecked: id)) == nil)
             }
             #expect(elsewhere.json?["email"]?.stringValue == "pharm@kita.test")
             #expect(own.json?["email"]?.stringValue == "nurse@sakura.test")
@@ -95,7 +103,7 @@ struct AdminInviteTests {
                         let started = ContinuousClock.now
                         let reply = try await live.http.send("POST", "/v1/admin/users",
                                                              json: ["email": .string(email), "name": "Kato"], token: token)
-                        #expect(reply.status == 202)
+                        #expect(reply.status == 201)
                         times.append(ContinuousClock.now - started)
                     }
                     known.append(times[0])

@@ -103,10 +103,11 @@ struct AccountRoutes: Sendable {
     }
 
     /// `POST /v1/admin/users {email,name,role?,profession?}`: an organization admin invites →
-    /// 202 {email,name,role,profession,status:"invited"}, the same answer (no sooner than a fixed
-    /// floor) whether or not the address has an account, so that it tells nobody which addresses
-    /// exist: a new address gets the activation link by mail; one that has an account, in this
-    /// organization or another, gets a mail saying so and nothing about it changes
+    /// 201 {id,email,name,role,profession,status:"invited"}, the same answer (no sooner than a
+    /// fixed floor) whether or not the address has an account, so that it tells nobody which
+    /// addresses exist: a new address gets the activation link by mail and `id` is its new user's;
+    /// one that has an account, in this organization or another, gets a mail saying so, nothing
+    /// about it changes, and `id` is a fresh id of the same form that names no user
     /// (docs/security.md, "Admin invitations").
     func invite(_ request: APIRequest) async throws -> APIResponse {
         let started = ContinuousClock.now
@@ -117,7 +118,7 @@ struct AccountRoutes: Sendable {
         }
         let profession = try Self.profession(body.profession) ?? .other
         context.monitor.invitationSent(by: session.user)
-        _ = try await context.audited("user.invite", organization: session.user.organization, actor: session.user.id,
+        let outcome = try await context.audited("user.invite", organization: session.user.organization, actor: session.user.id,
                                       source: request.source,
                                       details: "\(body.email) role \(role.rawValue) profession \(profession.rawValue)") {
             try await context.store.inviteByAddress(email: body.email, name: body.name, role: role, profession: profession,
@@ -130,7 +131,12 @@ struct AccountRoutes: Sendable {
         try? await Task.sleep(until: started + context.configuration.adminInviteAnswerFloor, clock: .continuous)
         let email = BlindIndex.normalize(email: body.email)
         let name = body.name.trimmingCharacters(in: .whitespacesAndNewlines)
-        return .json(.accepted) { w in
+        let id: UserID = switch outcome {
+        case .invited(let user): user.id
+        case .alreadyRegistered: UserID.random()
+        }
+        return .json(.created) { w in
+            w.field("id", id.rawValue)
             w.field("email", email)
             w.field("name", name)
             w.field("role", role.rawValue)
