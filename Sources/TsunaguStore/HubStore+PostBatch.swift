@@ -40,10 +40,7 @@ extension HubStore {
     fileprivate func appendPosts(_ posts: [PostWrite], _ db: Database) throws -> [Result<PostWrite.Outcome, any Error>] {
         var outcomes = [Result<PostWrite.Outcome, any Error>?](repeating: nil, count: posts.count)
 
-        // The members' roles and the earlier posts of these ids, read together (one wait).
-        let keys = posts.map { IdempotencyKey(author: $0.author.id.rawValue, clientMsgID: $0.clientMsgID) }
-        let (roles, earlier) = try lookUp(db, pairs: posts.map { Pair(timeline: $0.timeline.rawValue, user: $0.author.id.rawValue) },
-                                          keys: Set(keys))
+        let roles = try Self.roles(db, posts.map { ($0.timeline.rawValue, $0.author.id.rawValue) })
         for (index, post) in posts.enumerated() {
             let role = roles[Pair(timeline: post.timeline.rawValue, user: post.author.id.rawValue)]
             if let error = Self.refusal(role, .post) { outcomes[index] = .failure(error) }
@@ -51,6 +48,10 @@ extension HubStore {
 
         // Earlier posts with these client_msg_ids answer their original event; within the batch,
         // the first post of a key is written and the later ones answer it.
+        let keys = posts.indices.filter { outcomes[$0] == nil }.map {
+            IdempotencyKey(author: posts[$0].author.id.rawValue, clientMsgID: posts[$0].clientMsgID)
+        }
+        let earlier = try postedEvents(db, Set(keys))
         var firstOfKey: [IdempotencyKey: Int] = [:]
         var fresh: [Int] = []
         var repeats: [(index: Int, of: Int)] = []
@@ -137,35 +138,39 @@ extension HubStore {
         let user: String
     }
 
-    /// The role of each (timeline, user) pair that is a membership, and the events already posted
-    /// under these (author, client_msg_id) keys: two statements, sent together.
-    private func lookUp(_ db: Database, pairs: [Pair], keys: Set<IdempotencyKey>) throws
-        -> (roles: [Pair: TimelineRole], earlier: [IdempotencyKey: TimelineEvent])
-    {
-        let unique = Array(Set(pairs))
-        guard !unique.isEmpty else { return ([:], [:]) }
-        var memberships: [DatabaseValue] = []
-        for pair in unique { memberships += [pair.timeline.databaseValue, pair.user.databaseValue] }
-        var ids: [DatabaseValue] = []
-        for key in keys { ids += [key.author.databaseValue, key.clientMsgID.databaseValue] }
-        let rows = try db.fetchAllTogether([
-            ("SELECT timeline_id, user_id, role FROM memberships WHERE (timeline_id, user_id) IN (\(Self.tuples(unique.count, width: 2)))",
-             SQLArguments(values: memberships)),
-            ("SELECT * FROM events WHERE client_msg_id IS NOT NULL AND (author_id, client_msg_id) IN (\(Self.tuples(keys.count, width: 2)))",
-             SQLArguments(values: ids)),
-        ])
+    /// The role of each (timeline, user) pair that is a membership, in one statement.
+    private static func roles(_ db: Database, _ pairs: [(String, String)]) throws -> [Pair: TimelineRole] {
+        let unique = Array(Set(pairs.map { Pair(timeline: $0.0, user: $0.1) }))
+        guard !unique.isEmpty else { return [:] }
+        var arguments: [DatabaseValue] = []
+        for pair in unique { arguments += [pair.timeline.databaseValue, pair.user.databaseValue] }
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT timeline_id, user_id, role FROM memberships
+            WHERE (timeline_id, user_id) IN (\(tuples(unique.count, width: 2)))
+            """, arguments: SQLArguments(values: arguments))
         var roles: [Pair: TimelineRole] = [:]
-        for row in rows[0] {
+        for row in rows {
             guard let role = TimelineRole(rawValue: row["role"]) else { continue }
             roles[Pair(timeline: row["timeline_id"], user: row["user_id"])] = role
         }
-        var earlier: [IdempotencyKey: TimelineEvent] = [:]
-        if !rows[1].isEmpty {
-            for (row, event) in zip(rows[1], try decodeEvents(rows[1], db)) {
-                earlier[IdempotencyKey(author: row["author_id"], clientMsgID: row["client_msg_id"])] = event
-            }
+        return roles
+    }
+
+    /// The events already posted under these (author, client_msg_id) keys, in one statement.
+    private func postedEvents(_ db: Database, _ keys: Set<IdempotencyKey>) throws -> [IdempotencyKey: TimelineEvent] {
+        guard !keys.isEmpty else { return [:] }
+        var arguments: [DatabaseValue] = []
+        for key in keys { arguments += [key.author.databaseValue, key.clientMsgID.databaseValue] }
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT * FROM events WHERE client_msg_id IS NOT NULL
+            AND (author_id, client_msg_id) IN (\(Self.tuples(keys.count, width: 2)))
+            """, arguments: SQLArguments(values: arguments))
+        guard !rows.isEmpty else { return [:] }
+        var found: [IdempotencyKey: TimelineEvent] = [:]
+        for (row, event) in zip(rows, try decodeEvents(rows, db)) {
+            found[IdempotencyKey(author: row["author_id"], clientMsgID: row["client_msg_id"])] = event
         }
-        return (roles, earlier)
+        return found
     }
 
     /// `(?, ?), (?, ?)`: `count` row values of `width` placeholders.

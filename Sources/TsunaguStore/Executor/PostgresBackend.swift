@@ -135,9 +135,17 @@ final class PostgresBackend: Sendable {
                                        _ body: (PostgresExecutor) throws -> T) throws -> T {
         let executor = PostgresExecutor(connection: connection, logger: logger)
         // Statements whose answer nobody needs at once are sent without waiting for it (the
-        // connection runs them in order; an error surfaces at the next awaited statement): BEGIN,
-        // a read's COMMIT, a write's NOTIFY. Each saves a trip through this thread.
-        let begun = executor.pipeline(kind == .read ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN")
+        // connection runs them in order; an error surfaces at the next awaited statement): a
+        // read's BEGIN and COMMIT, a write's NOTIFY. Each saves a trip through this thread.
+        if kind == .read {
+            executor.pipeline("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        } else {
+            do {
+                try executor.simple("BEGIN")
+            } catch where connection.isClosed || StoreError.isUnavailable(error) {
+                throw NotBegun(error: error)
+            }
+        }
         executor.isInsideTransaction = true
         do {
             let result = try body(executor)
@@ -151,12 +159,9 @@ final class PostgresBackend: Sendable {
             executor.isInsideTransaction = false
             return result
         } catch {
-            // A read that met a dead connection (PostgreSQL restarted) changed nothing, nor did a
-            // write whose BEGIN failed: either may run again on a fresh connection.
+            // A read that met a dead connection (PostgreSQL restarted) changed nothing: it may run
+            // again on a fresh one, as a write whose BEGIN failed may.
             if kind == .read && executor.isBroken { throw NotBegun(error: error) }
-            if (try? blockingWait(begun)) == nil && (connection.isClosed || executor.isBroken) {
-                throw NotBegun(error: error)
-            }
             if !connection.isClosed && !executor.isBroken { try? executor.simple("ROLLBACK") }
             throw error
         }

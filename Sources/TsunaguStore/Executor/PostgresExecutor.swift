@@ -73,13 +73,10 @@ final class PostgresExecutor: StoreExecutor {
 
     /// Sends a statement without waiting for its answer: it is checked at the next awaited one
     /// (`checkPipelined`), or never, for a read-only transaction's COMMIT. `$n` placeholders.
-    @discardableResult
-    func pipeline(_ sql: String, _ arguments: [String] = []) -> EventLoopFuture<PostgresQueryResult> {
+    func pipeline(_ sql: String, _ arguments: [String] = []) {
         var binds = PostgresBindings(capacity: arguments.count)
         for argument in arguments { binds.append(argument) }
-        let sent = connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
-        pipelined.append(sent)
-        return sent
+        pipelined.append(connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger))
     }
 
     func noteAppended(timeline: String, seq: Int64) {
@@ -91,20 +88,7 @@ final class PostgresExecutor: StoreExecutor {
         _ = try run(sql, [])
     }
 
-    func executeWithoutWaiting(sql: String, arguments: SQLArguments) throws {
-        pipelined.append(connection.query(try Self.query(sql, arguments), logger: logger))
-    }
-
-    func fetchAllTogether(_ statements: [(sql: String, arguments: SQLArguments)]) throws -> [[Row]] {
-        guard statements.count > 1 else {
-            return try statements.map { try fetchAll(sql: $0.sql, arguments: $0.arguments, cached: false) }
-        }
-        let sent = try statements.map { connection.query(try Self.query($0.sql, $0.arguments), logger: logger) }
-        return try awaiting { try sent.map { try blockingWait($0).rows.map(Self.row) } }
-    }
-
-    /// A statement with `?` placeholders and its arguments as PostgreSQL binds.
-    private static func query(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQuery {
+    private func run(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQueryResult {
         var binds = PostgresBindings(capacity: arguments.values.count)
         for value in arguments.values {
             switch value.storage {
@@ -115,18 +99,9 @@ final class PostgresExecutor: StoreExecutor {
             case .blob(let data): try binds.append(data)
             }
         }
-        return PostgresQuery(unsafeSQL: PlaceholderCache.shared.numbered(sql), binds: binds)
-    }
-
-    private func run(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQueryResult {
-        let query = try Self.query(sql, arguments)
-        return try awaiting { try blockingWait(connection.query(query, logger: logger)) }
-    }
-
-    /// Waits for what `wait` waits for, then checks what was sent without waiting before it.
-    private func awaiting<T>(_ wait: () throws -> T) throws -> T {
+        let query = PostgresQuery(unsafeSQL: PlaceholderCache.shared.numbered(sql), binds: binds)
         do {
-            let result = try wait()
+            let result = try blockingWait(connection.query(query, logger: logger))
             try checkPipelined()
             return result
         } catch {

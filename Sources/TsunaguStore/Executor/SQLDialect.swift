@@ -49,9 +49,8 @@ public enum SQLDialect: Sendable {
     func lockTimelines(_ db: Database, _ timelines: [String]) throws {
         guard self == .postgres, !timelines.isEmpty else { return }
         let marks = Array(repeating: "?", count: timelines.count).joined(separator: ", ")
-        // Nothing to read back: the next statement runs after it, with the locks held.
-        try db.executeWithoutWaiting(sql: "SELECT 1 FROM timelines WHERE id IN (\(marks)) ORDER BY id FOR UPDATE",
-                                     arguments: SQLArguments(timelines))
+        _ = try db.fetchAll(sql: "SELECT 1 FROM timelines WHERE id IN (\(marks)) ORDER BY id FOR UPDATE",
+                            arguments: SQLArguments(timelines), cached: false)
     }
 
     /// Appended to a SELECT whose rows the transaction then updates (PostgreSQL row locks).

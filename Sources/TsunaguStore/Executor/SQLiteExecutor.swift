@@ -43,12 +43,4 @@ final class SQLiteExecutor: StoreExecutor {
     }
 
     func noteAppended(timeline: String, seq: Int64) {}
-
-    func executeWithoutWaiting(sql: String, arguments: SQLArguments) throws {
-        try execute(sql: sql, arguments: arguments, cached: false)
-    }
-
-    func fetchAllTogether(_ statements: [(sql: String, arguments: SQLArguments)]) throws -> [[Row]] {
-        try statements.map { try fetchAll(sql: $0.sql, arguments: $0.arguments, cached: false) }
-    }
 }

@@ -18,12 +18,6 @@ public protocol StoreExecutor: AnyObject {
     func execute(sql: String, arguments: SQLArguments, cached: Bool) throws
     func fetchAll(sql: String, arguments: SQLArguments, cached: Bool) throws -> [Row]
     func fetchOne(sql: String, arguments: SQLArguments, cached: Bool) throws -> Row?
-    /// Runs a statement whose answer the caller does not need (a lock): PostgreSQL sends it
-    /// without waiting, and a failure surfaces at the next statement; SQLite runs it at once.
-    func executeWithoutWaiting(sql: String, arguments: SQLArguments) throws
-    /// Runs independent reads of one transaction: PostgreSQL sends them all, then waits for the
-    /// answers, one trip through the calling thread instead of one per statement.
-    func fetchAllTogether(_ statements: [(sql: String, arguments: SQLArguments)]) throws -> [[Row]]
     /// Rows changed by the last `execute`.
     var changesCount: Int { get }
     var isInsideTransaction: Bool { get }

@@ -81,10 +81,4 @@ private final class PostgresDDLExecutor: StoreExecutor {
     var isInsideTransaction: Bool { base.isInsideTransaction }
     func inSavepoint(_ body: () throws -> Void) throws { try base.inSavepoint(body) }
     func noteAppended(timeline: String, seq: Int64) {}
-    func executeWithoutWaiting(sql: String, arguments: SQLArguments) throws {
-        try base.executeWithoutWaiting(sql: sql, arguments: arguments)
-    }
-    func fetchAllTogether(_ statements: [(sql: String, arguments: SQLArguments)]) throws -> [[Row]] {
-        try base.fetchAllTogether(statements)
-    }
 }
