@@ -86,7 +86,7 @@ import TsunaguCore
             let invited = try await http.send("POST", "/v1/admin/users",
                                               json: ["email": "kimura.sachiko@example.test", "name": "Kimura Sachiko"],
                                               token: adminToken)
-            #expect(invited.status == 202, "\(invited.status)")
+            #expect(invited.status == 201, "\(invited.status)")
             secrets += ["kimura.sachiko@example.test", "Kimura Sachiko"]
             #expect(try await http.send("POST", "/v1/registrations", json: ["email": "b@o.test"]).status == 202)
             var waited = 0
