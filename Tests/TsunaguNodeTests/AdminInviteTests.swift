@@ -83,40 +83,19 @@ struct AdminInviteTests {
         }
     }
 
-    /// Timing, as `CrossOrganizationMembersTests` measures it: rounds of three invitations back
-    /// to back — an address that has an account, a new address, another new address. The
-    /// known-vs-new gap must stay under a quarter of the floor, or, on a loaded machine, under
-    /// twice the gap between the two new addresses. Medians over 9 rounds; up to three tries.
+    /// Timing (`AnswerTiming`): an address that has an account against new addresses.
     @Test func anExistingAndANewAddressTakeTheSameTime() async throws {
         try await withLiveNode({ $0.mailTransport = InMemoryTransport() }) { live in
             let admin = try live.store.createUser(organization: live.owner.organization, email: "admin@sakura.test",
                                                   name: "Admin", passwordHash: nil, role: .admin)
             let token = try await live.store.createSession(user: admin, lifetimeSeconds: 600).token
             let floor = live.node.configuration.adminInviteAnswerFloor
-            var verdicts: [(gap: Duration, noise: Duration)] = []
-            func gap(_ a: Duration, _ b: Duration) -> Duration { a > b ? a - b : b - a }
-            for attempt in 0..<3 {
-                var known: [Duration] = [], gaps: [Duration] = [], noise: [Duration] = []
-                for round in 0..<9 {
-                    var times: [Duration] = []
-                    for email in ["pharm@kita.test", "new\(attempt)-\(round)a@example.test", "new\(attempt)-\(round)b@example.test"] {
-                        let started = ContinuousClock.now
-                        let reply = try await live.http.send("POST", "/v1/admin/users",
-                                                             json: ["email": .string(email), "name": "Kato"], token: token)
-                        #expect(reply.status == 201)
-                        times.append(ContinuousClock.now - started)
-                    }
-                    known.append(times[0])
-                    gaps.append(gap(times[0], times[1]))
-                    noise.append(gap(times[2], times[1]))
-                }
-                #expect(known.sorted()[known.count / 2] >= floor, "answers wait for the floor")
-                let verdict = (gap: gaps.sorted()[gaps.count / 2], noise: noise.sorted()[noise.count / 2])
-                verdicts.append(verdict)
-                if verdict.gap < max(floor / 4, verdict.noise * 2) { break }
+            try await AnswerTiming.expectAlike(known: "pharm@kita.test", unknown: { "new\($0)-\($1)\($2)@example.test" },
+                                               floor: floor, label: "admin invite") { email in
+                let reply = try await live.http.send("POST", "/v1/admin/users",
+                                                     json: ["email": .string(email), "name": "Kato"], token: token)
+                #expect(reply.status == 201)
             }
-            print("admin invite: median gaps known-new and new-new \(verdicts), floor \(floor)")
-            #expect(verdicts.contains { $0.gap < max(floor / 4, $0.noise * 2) }, "\(verdicts)")
         }
     }
 

@@ -31,36 +31,14 @@ struct CrossOrganizationMembersTests {
             let members = try await live.store.members(of: live.timeline)
             #expect(!members.contains { $0.user.id == live.outsider.id }, "invited, not added")
 
-            // Timing: rounds of three requests back to back — the invitee (invited already: the
-            // same path), an unknown address, another unknown address. The known-vs-unknown gap
-            // must stay under a quarter of the floor, or, when the machine is loaded (the rest of
-            // the test suite on two cores), under twice the gap between two unknown addresses,
-            // which measures that load. Medians over 9 rounds; up to three tries.
+            // Timing (`AnswerTiming`): the invitee (invited already: the same path) against
+            // unknown addresses.
             let floor = live.node.configuration.memberAnswerFloor
-            var verdicts: [(gap: Duration, noise: Duration)] = []
-            func gap(_ a: Duration, _ b: Duration) -> Duration { a > b ? a - b : b - a }
-            for attempt in 0..<3 {
-                var known: [Duration] = []
-                var gaps: [Duration] = []
-                var noise: [Duration] = []
-                for round in 0..<9 {
-                    var times: [Duration] = []
-                    for email in ["pharm@kita.test", "ghost\(attempt)-\(round)a@kita.test", "ghost\(attempt)-\(round)b@kita.test"] {
-                        let started = ContinuousClock.now
-                        #expect(try await Self.add(live, email).status == 202)
-                        times.append(ContinuousClock.now - started)
-                    }
-                    known.append(times[0])
-                    gaps.append(gap(times[0], times[1]))
-                    noise.append(gap(times[2], times[1]))
-                }
-                #expect(known.sorted()[known.count / 2] >= floor, "answers wait for the floor")
-                let verdict = (gap: gaps.sorted()[gaps.count / 2], noise: noise.sorted()[noise.count / 2])
-                verdicts.append(verdict)
-                if verdict.gap < max(floor / 4, verdict.noise * 2) { break }
+            try await AnswerTiming.expectAlike(known: "pharm@kita.test", unknown: { "ghost\($0)-\($1)\($2)@kita.test" },
+                                               floor: floor, label: "member add") { email in
+                let reply = try await Self.add(live, email)
+                #expect(reply.status == 202)
             }
-            print("member add: median gaps known-unknown and unknown-unknown \(verdicts), floor \(floor)")
-            #expect(verdicts.contains { $0.gap < max(floor / 4, $0.noise * 2) }, "\(verdicts)")
         }
     }
 
