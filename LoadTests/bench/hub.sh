@@ -54,7 +54,9 @@ start_nodes() {
   fi
   echo "$PW" | "$B/tsunagu" admin bootstrap "${store[@]}" --org Bench --email $EMAIL --password-stdin >/dev/null 2>&1
   for i in $(seq 1 "$1"); do
-    "$B/tsunagu" serve "${store[@]}" --listen 127.0.0.1:$((BASE + i)) --node-id n_$((BASE + i)) --max-posts-per-user 0 >"$OUT/node$i.log" 2>&1 &
+    # In $OUT: a node without SMTP writes its mail under ./outbox.
+    (cd "$OUT" && exec "$B/tsunagu" serve "${store[@]}" --listen 127.0.0.1:$((BASE + i)) --node-id n_$((BASE + i)) \
+      --max-posts-per-user 0 >"$OUT/node$i.log" 2>&1) &
     NODE_PIDS+=($!)
   done
   for i in $(seq 1 "$1"); do
