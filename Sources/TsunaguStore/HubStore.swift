@@ -180,7 +180,7 @@ public final class HubStore: Sendable {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
         }
-        let pool = try Self.openPool(path: path, configuration: config)
+        let pool = try DatabasePool(path: path, configuration: config)
         // GRDB switches the writer to synchronous=NORMAL when it enables WAL, after
         // prepareDatabase has run; set FULL again on the one writer connection.
         try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
@@ -188,9 +188,12 @@ public final class HubStore: Sendable {
         return pool
     }
 
-    /// The first connections to a new SQLite file (GRDB checks each with a read of
-    /// `sqlite_master`) can meet another opener's WAL switch or recovery, which SQLite answers with
-    /// SQLITE_BUSY without calling the busy handler: the whole open is tried again, for up to 10 s.
+    /// Switching a new SQLite file to WAL needs an exclusive lock, and the first connections to it
+    /// (GRDB checks each with a read of `sqlite_master`) can meet another opener's WAL switch or
+    /// recovery: SQLite answers SQLITE_BUSY there without calling the busy handler (deadlock
+    /// avoidance). Several nodes starting at once on a new store hit that, so the whole open is
+    /// tried again, for up to 10 s (on a loaded machine the opener that switches the file to WAL
+    /// can hold its lock for seconds).
     private static func retryingBusyOpen<T>(_ open: () throws -> T) throws -> T {
         let deadline = ContinuousClock.now + .seconds(10)
         while true {
@@ -214,22 +217,6 @@ public final class HubStore: Sendable {
         guard tries < 50 + 7_500 else { return false }
         usleep(2_000)
         return true
-    }
-
-    /// Switching a new file to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY there
-    /// without calling the busy handler when another process holds a lock it waits on (deadlock
-    /// avoidance). Several nodes starting at once on a new store hit that; retry the open.
-    private static func openPool(path: String, configuration: Configuration) throws -> DatabasePool {
-        for attempt in 1... {
-            do {
-                return try DatabasePool(path: path, configuration: configuration)
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && attempt < 500 {
-                // Up to 10 s: on a loaded machine the process that switches the file to WAL can
-                // hold its lock for seconds.
-                usleep(20_000)
-            }
-        }
-        fatalError("unreachable")
     }
 
     /// Two processes may open a new store at once; the loser of the race to migrate sees the

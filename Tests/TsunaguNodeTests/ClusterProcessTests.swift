@@ -116,15 +116,6 @@ import TsunaguTestSupport
         // the killed and the drained node's clients (about two thirds) had to move
         #expect(reconnected >= 150)
     }
-
-    private func waitUntil(_ what: String, seconds: Int = 15, _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while ContinuousClock.now < deadline {
-            if (try? await condition()) == true { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw TestFailure("timed out waiting until \(what)")
-    }
 }
 
 /// Posts with retries: a post whose connection dies is sent again (same client_msg_id) through

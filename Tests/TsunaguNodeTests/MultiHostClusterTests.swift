@@ -204,15 +204,6 @@ import TsunaguTestSupport
             }
         }
     }
-
-    private func waitUntil(_ what: String, seconds: Int = 15, _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while ContinuousClock.now < deadline {
-            if (try? await condition()) == true { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw TestFailure("timed out waiting until \(what)")
-    }
 }
 
 /// The highest acknowledged seq per timeline, as publishers report them.

@@ -54,7 +54,7 @@ import TsunaguTestSupport
         // Readiness trusts a ping of the last 5 s, then pings at each probe; a loaded machine
         // stretches both, hence 40 s. What the nodes last answered is in the failure.
         var answers: [String] = []
-        try await waitUntil("both nodes report not ready", seconds: 40, seen: { answers }) {
+        try await waitUntil("both nodes report not ready", seconds: 40, pause: .milliseconds(200), seen: { answers }) {
             var statuses: [Int] = []
             for client in http {
                 do { statuses.append(try await client.send("GET", "/readyz").status) } catch {
@@ -71,12 +71,12 @@ import TsunaguTestSupport
         #expect(refused["code"]?.stringValue == "unavailable", "\(refused)")
 
         try server.startServer()
-        try await waitUntil("both nodes report ready again", seconds: 30) {
+        try await waitUntil("both nodes report ready again", seconds: 30, pause: .milliseconds(200)) {
             try await http.asyncMap { try await $0.send("GET", "/readyz").status }.allSatisfy { $0 == 200 }
         }
         // A retry of the refused post, with the same client_msg_id, as a client would.
         var retried: JSONObject = [:]
-        try await waitUntil("the refused post goes through on retry") {
+        try await waitUntil("the refused post goes through on retry", seconds: 20, pause: .milliseconds(200)) {
             retried = try await post(downID)
             return retried["type"]?.stringValue == "ok"
         }
@@ -89,7 +89,7 @@ import TsunaguTestSupport
         #expect(seqs == Array(1...last), "gapless, nothing lost")
         #expect(Set(acknowledged).isSubset(of: Set(seqs)))
         do {
-            try await waitUntil("the subscriber on the other node has everything", seconds: 40) { subscriber.last == last }
+            try await waitUntil("the subscriber on the other node has everything", seconds: 40, pause: .milliseconds(200)) { subscriber.last == last }
         } catch {
             let record = subscriber.record
             Issue.record("subscriber received \(record.received) from \(record.nodes), \(record.reconnects) reconnects; head \(last)")
@@ -100,16 +100,6 @@ import TsunaguTestSupport
         var deduped: [Int] = []
         for seq in subscriber.record.received where seq > (deduped.last ?? head) { deduped.append(seq) }
         #expect(deduped == Array((head + 1)...last))
-    }
-
-    private func waitUntil(_ what: String, seconds: Int = 20, seen: () -> [String] = { [] },
-                           _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while ContinuousClock.now < deadline {
-            if (try? await condition()) == true { return }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        throw TestFailure("timed out waiting until \(what); last seen: \(seen())")
     }
 }
 

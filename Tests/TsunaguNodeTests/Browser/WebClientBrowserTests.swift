@@ -55,7 +55,7 @@ struct WebClientBrowserTests {
             balancer.kill9()
         }
         let http = TsunaguHTTPClient(host: "127.0.0.1", port: balancer.port, group: MultiThreadedEventLoopGroup.singleton)
-        try await eventually("the balancer reaches both nodes") {
+        try await waitUntil("the balancer reaches both nodes", seconds: 20) {
             Set(try await (0..<6).asyncMap { _ in try await http.send("GET", "/healthz").json?["node"]?.stringValue }).count == 2
         }
         let driver = try await ChromeDriver.start()
@@ -232,7 +232,7 @@ struct WebClientBrowserTests {
         _ = try await admin.waitFor("tr[data-email='sato@sakura.test'] select[name=role]")
         try await admin.execute("document.querySelector(\"tr[data-email='sato@sakura.test'] select[name=role]\").value = 'admin'")
         try await admin.click("tr[data-email='sato@sakura.test'] button.save")
-        try await eventually("the role changed") {
+        try await waitUntil("the role changed", seconds: 20) {
             let users = try await survivor.send("GET", "/v1/admin/users", token: adminToken).json?["users"]?.arrayValue ?? []
             return users.first { $0["email"]?.stringValue == "sato@sakura.test" }?["role"]?.stringValue == "admin"
         }
@@ -273,7 +273,7 @@ struct WebClientBrowserTests {
     /// The activation link of the newest mail in the outbox (quoted-printable decoded).
     private func activationLink(outbox: String, base: String) async throws -> String {
         var text = ""
-        try await eventually("the invitation mail is written") {
+        try await waitUntil("the invitation mail is written", seconds: 20) {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: outbox))?.filter { $0.hasSuffix(".eml") } ?? []
             guard let file = files.sorted().last else { return false }
             text = try String(contentsOfFile: outbox + "/" + file, encoding: .utf8)
@@ -342,14 +342,5 @@ struct WebClientBrowserTests {
         try await Task.sleep(for: .milliseconds(200))
         try await browser.screenshot(to: "\(Self.screenshots)/\(name)-desktop.png")
         try await browser.screenshot(to: "\(Self.screenshots)/\(name)-phone.png", phone: true)
-    }
-
-    private func eventually(_ what: String, seconds: Int = 20, _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while ContinuousClock.now < deadline {
-            if (try? await condition()) == true { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw TestFailure("timed out waiting until \(what)")
     }
 }
