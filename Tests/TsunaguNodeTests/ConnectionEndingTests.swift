@@ -53,9 +53,11 @@ import TsunaguNode
 
     @Test func expiryCloses4003() async throws {
         try await withLiveNode { live in
-            let short = try await live.store.createSession(user: live.nurse, lifetimeSeconds: 3).token
+            // Long enough to connect and subscribe (a first subscribe waits for its audit entry)
+            // while the rest of the suite loads the machine.
+            let short = try await live.store.createSession(user: live.nurse, lifetimeSeconds: 10).token
             let nurse = try await subscribed(live, token: short)
-            #expect(try await nurse.waitForClose(timeout: .seconds(10)) == TsunaguCloseCode.sessionEnded)
+            #expect(try await nurse.waitForClose(timeout: .seconds(20)) == TsunaguCloseCode.sessionEnded)
             try await expectEmptied(live)
         }
     }
