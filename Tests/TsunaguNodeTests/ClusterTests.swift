@@ -46,17 +46,19 @@ import TsunaguStore
     @Test func receiptsAndLogoutCrossNodes() async throws {
         try await withLiveNode(nodes: 2) { live in
             try await waitForPeers(live, each: 1)
+            // Waits of 20 s: this runs while the rest of the suite loads the two cores most.
             let family = try await live.session(live.familyToken, node: 1)
-            _ = try await family.subscribe(live.timeline)
+            _ = try await family.subscribe(live.timeline, timeout: .seconds(20))
             let nurse = try await live.session(live.nurseToken, node: 0)
-            _ = try await nurse.request(["type": "read", "timeline": .string(live.timeline.rawValue), "seq": 2])
-            let receipt = try await family.nextPush()
+            _ = try await nurse.request(["type": "read", "timeline": .string(live.timeline.rawValue), "seq": 2],
+                                        timeout: .seconds(20))
+            let receipt = try await family.nextPush(timeout: .seconds(20))
             #expect(receipt["type"]?.stringValue == "receipt")
             #expect(receipt["user"]?.stringValue == live.nurse.id.rawValue)
             // logging out on node 0 closes the family's socket on node 1
             let logout = try await live.http.send("DELETE", "/v1/sessions/current", token: live.familyToken)
             #expect(logout.status == 204)
-            #expect(try await family.waitForClose() == TsunaguCloseCode.sessionEnded)
+            #expect(try await family.waitForClose(timeout: .seconds(20)) == TsunaguCloseCode.sessionEnded)
         }
     }
 

@@ -108,9 +108,9 @@ struct TestFailure: Error, CustomStringConvertible {
 }
 
 extension TsunaguConnection {
-    func subscribe(_ timeline: TimelineID, since: Int? = nil) async throws -> JSONObject {
+    func subscribe(_ timeline: TimelineID, since: Int? = nil, timeout: Duration = .seconds(5)) async throws -> JSONObject {
         try await request(["type": "subscribe", "timeline": .string(timeline.rawValue),
-                           "since": since.map { .int($0) } ?? .null])
+                           "since": since.map { .int($0) } ?? .null], timeout: timeout)
     }
 
     func post(_ timeline: TimelineID, _ body: String, clientMsgID: String = UUID().uuidString) async throws -> JSONObject {
