@@ -62,9 +62,16 @@ extension HubStore {
     /// `subscribe`: checks that the user may read the timeline and returns its head and read
     /// markers, from one snapshot, on the calling thread (as `authenticateConnection`).
     public func subscriptionStart(user: UserID, timeline: TimelineID) throws -> SubscriptionStart {
-        try read { db in
-            try Self.authorize(db, user: user, timeline: timeline, .read)
-            return (try Self.head(db, timeline), try Self.receipts(db, timeline))
-        }
+        try read { db in try Self.subscriptionStart(db, user: user, timeline: timeline) }
+    }
+
+    /// The same from async code, off the cooperative threads.
+    public func subscriptionStart(user: UserID, timeline: TimelineID) async throws -> SubscriptionStart {
+        try await read { db in try Self.subscriptionStart(db, user: user, timeline: timeline) }
+    }
+
+    private static func subscriptionStart(_ db: Database, user: UserID, timeline: TimelineID) throws -> SubscriptionStart {
+        try authorize(db, user: user, timeline: timeline, .read)
+        return (try head(db, timeline), try receipts(db, timeline))
     }
 }

@@ -80,45 +80,51 @@ extension ClientSession {
     /// and refuses the subscription if the entry cannot be written.
     func subscribe(_ id: Int64, timeline: TimelineID, since: Int64?, user: UserRecord) async throws {
         guard let session else { throw HubError.unauthenticated("send auth first") }
-        guard let (subscription, start) = try openSubscription(timeline: timeline, user: user) else { return }
+        guard let subscription = try joinFeed(timeline: timeline, user: user) else { return }
+        let start: HubStore.SubscriptionStart
         do {
+            // The store's async read: a blocking read here would hold one of the few cooperative
+            // threads while it waits for a reader connection (a CI run deadlocked so).
+            start = try await context.store.subscriptionStart(user: user.id, timeline: timeline)
             try await context.patientReads.record("timeline.subscribe", session: session, timeline: timeline,
                                                   source: source, context: context)
         } catch {
-            context.hub.remove(subscription)
-            removeSubscription(subscription)
+            abandon(subscription)
             throw error
         }
         startSubscription(id, subscription, start: start, since: since, user: user)
     }
 
     /// The same, on the event loop, for a read whose entry is committed already
-    /// (`PatientDataReads.isRecorded`).
+    /// (`PatientDataReads.isRecorded`): the store read runs on that thread.
     func subscribeRecorded(_ id: Int64, timeline: TimelineID, since: Int64?, user: UserRecord) throws {
-        guard let (subscription, start) = try openSubscription(timeline: timeline, user: user) else { return }
+        guard let subscription = try joinFeed(timeline: timeline, user: user) else { return }
+        let start: HubStore.SubscriptionStart
+        do {
+            start = try context.store.subscriptionStart(user: user.id, timeline: timeline)
+        } catch {
+            abandon(subscription)
+            throw error
+        }
         startSubscription(id, subscription, start: start, since: since, user: user)
     }
 
-    /// Joins the feed and reads where the subscription starts (the store authorizes the read);
-    /// nil when the connection closed meanwhile.
-    private func openSubscription(timeline: TimelineID, user: UserRecord) throws
-        -> (Subscription, HubStore.SubscriptionStart)?
-    {
+    /// Joins the feed before the store read (see `subscribe`); nil when the connection closed
+    /// meanwhile.
+    private func joinFeed(timeline: TimelineID, user: UserRecord) throws -> Subscription? {
         let subscription = try addSubscription(timeline: timeline, user: user.id)
         context.hub.join(subscription)
         guard !isTransportClosed else {
             // The connection closed meanwhile (its subscriptions may have been ended already).
-            context.hub.remove(subscription)
-            removeSubscription(subscription)
+            abandon(subscription)
             return nil
         }
-        do {
-            return (subscription, try context.store.subscriptionStart(user: user.id, timeline: timeline))
-        } catch {
-            context.hub.remove(subscription)
-            removeSubscription(subscription)
-            throw error
-        }
+        return subscription
+    }
+
+    private func abandon(_ subscription: Subscription) {
+        context.hub.remove(subscription)
+        removeSubscription(subscription)
     }
 
     /// Answers with the head and receipts and starts delivery.
