@@ -7,7 +7,9 @@ import TsunaguCore
 
 /// Issue items "slow clients" (the balancer's per-source cap) and "/metrics on a separate
 /// listener" (the balancer's admin listener): docs/balancer.md, "Limits" and "Admin listener".
-@Suite(.serialized, .timeLimit(.minutes(1)))
+// Three minutes: alone each test takes seconds, but at the start of a full run, with every suite
+// starting on two cores, spreading 300 connections took 67–71 s.
+@Suite(.serialized, .timeLimit(.minutes(3)))
 struct BalancerLimitsTests {
     private func withBalancer(_ backend: TestBackend, configure: (inout BalancerConfiguration) -> Void = { _ in },
                               _ body: (BalancerServer, Int) async throws -> Void) async throws {

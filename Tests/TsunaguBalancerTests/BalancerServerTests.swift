@@ -8,7 +8,9 @@ import TsunaguCore
 
 /// Live tests: three tiny backends on 127.0.0.1, the balancer in front, real TCP.
 /// Serialized: they measure timings of seconds and share two cores.
-@Suite(.serialized, .timeLimit(.minutes(1)))
+// Three minutes: alone each test takes seconds, but at the start of a full run, with every suite
+// starting on two cores, spreading 300 connections took 67–71 s.
+@Suite(.serialized, .timeLimit(.minutes(3)))
 struct BalancerServerTests {
     /// A running balancer over `backends`, for the duration of `body`.
     private func withBalancer<Result>(

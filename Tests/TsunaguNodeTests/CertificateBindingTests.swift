@@ -134,7 +134,7 @@ struct CertificateBindingTests {
             let switched = try await live.http.send("PATCH", "/v1/admin/organization", json: ["require_client_certificate": true],
                                                     token: adminToken)
             #expect(switched.status == 200)
-            #expect(try await nurse.waitForClose(timeout: .seconds(2)) == TsunaguCloseCode.sessionEnded)
+            #expect(try await nurse.waitForClose(timeout: .seconds(5)) == TsunaguCloseCode.sessionEnded)
             #expect(try await live.http.send("GET", "/v1/me", token: live.nurseToken).status == 401)
             #expect(try await live.http.send("GET", "/v1/me", token: live.outsiderToken).status == 200)
             #expect(try await pharmacist.expectSilence() == nil)

@@ -190,9 +190,9 @@ import TsunaguTestSupport
         #expect(report.missing == 0 && report.outOfOrder == 0, "\(report)")
         #expect(subscribers.contains { $0.record.reconnects > 0 }, "the killed and the drained node's clients moved")
         let elapsed = ContinuousClock.now - began
+        // Printed, not judged: at the busiest moment of a CI run the sqlite case took 78 s of what
+        // takes 25 s alone; the test's time limit is what catches a hang.
         print("MultiHostClusterTests: \(storeKind), \(topology.mode == .namespaces ? "namespaces" : "127.0.0.x"), \(report.subscriptions) subscriptions, \(heads.values.reduce(0, +)) events, duplicates \(report.duplicates), \(elapsed)")
-        #expect(elapsed < .seconds(90))
-
     }
 
     /// `rounds` posts per publisher, spread over the timelines; records the acknowledged seqs.
