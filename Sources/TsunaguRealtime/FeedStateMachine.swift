@@ -2,8 +2,10 @@
 /// to which subscriber and when, so that every subscriber receives every event after its cursor
 /// in seq order, with no gap and no duplicate (docs/protocol.md, "Ordering and resume").
 ///
-/// Inputs: an event committed through this node (`committed`), a higher seq heard of elsewhere
-/// (`heard`: a peer link's announcement or the repair sweep's head), the result of a store read
+/// Inputs: a committed event with its frame (`committed`: through this node, or over a peer
+/// link from the node that committed it), a higher seq heard of without a frame (`heard`: the
+/// repair sweep's head, a peer's announcement of an event too large to carry), a commit the store
+/// notified (`noticed`: its frame is probably on its way), the result of a store read
 /// (`readCompleted`), a subscriber that joins (`join`, then `start` at its cursor) or leaves
 /// (`remove`), a receipt (`receipt`) and the end of a hold (`holdExpired`). Each returns the
 /// actions to run, in order: release a frame to the live subscribers, deliver frames to one
@@ -31,7 +33,7 @@ public struct FeedStateMachine<Frame, Subscriber: Hashable> {
         /// Read the events in (after, through], at most `limit`, and call `readCompleted`.
         case read(after: Int64, through: Int64, limit: Int)
         /// Call `holdExpired` after the hold time (a gap may close by itself: two commits through
-        /// this node, published by racing tasks, arrive out of order).
+        /// this node, published by racing tasks, or frames from two nodes, arrive out of order).
         case armHoldTimer
     }
 
@@ -104,7 +106,9 @@ public struct FeedStateMachine<Frame, Subscriber: Hashable> {
 
     // MARK: what the node learns
 
-    /// An event committed through this node, with its frame.
+    /// A committed event with its frame: committed through this node, or received from the node
+    /// that committed it. Frames from several nodes may come out of order: a gap is held for the
+    /// hold time before it is read.
     public mutating func committed(seq: Int64, frame: Frame) -> [Action] {
         known = max(known, seq)
         if let released, seq == released + 1, held.isEmpty, catchingUp.isEmpty {
@@ -129,10 +133,11 @@ public struct FeedStateMachine<Frame, Subscriber: Hashable> {
         return actions
     }
 
-    /// The timeline has at least `seq` committed (a peer's announcement, or the sweep's head).
-    /// Peer messages carry no content: what this node has not released is read from the store.
-    /// A seq already known still starts a read when the feed is behind with none in flight: the
-    /// read for that gap failed (the store was unreachable), and the sweep's head is the retry.
+    /// The timeline has at least `seq` committed, with no frame at hand (a peer's announcement of
+    /// an event too large to carry, or the sweep's head): what this node has not released is read
+    /// from the store. A seq already known still starts a read when the feed is behind with none
+    /// in flight: the read for that gap failed (the store was unreachable), and the sweep's head
+    /// is the retry.
     public mutating func heard(seq: Int64) -> [Action] {
         if seq > known {
             known = seq
@@ -142,6 +147,17 @@ public struct FeedStateMachine<Frame, Subscriber: Hashable> {
         var actions: [Action] = []
         pump(into: &actions)
         return actions
+    }
+
+    /// The timeline has at least `seq` committed, and its frames are probably on their way (the
+    /// store's change notification, sent as another node committed: that node's peer message
+    /// carries the frames). The gap is read from the store only when the hold time passes first.
+    public mutating func noticed(seq: Int64) -> [Action] {
+        guard seq > known else { return [] }
+        known = seq
+        guard let released, known > released, !reading, !holdTimerArmed else { return [] }
+        holdTimerArmed = true
+        return [.armHoldTimer]
     }
 
     /// The hold time passed: a gap that is still open is read from the store.

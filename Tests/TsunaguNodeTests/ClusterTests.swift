@@ -18,14 +18,36 @@ import TsunaguStore
                 subscribers.append(nurse)
             }
             let doctor = try await live.session(live.ownerToken, node: 0)
+            let readsBefore = try await [1, 2].asyncMap { try await Self.storeReads(live, node: $0) }
             var posted: [Int] = []
             for i in 0..<40 { posted.append(try #require(try await doctor.post(live.timeline, "n\(i)")["seq"]?.intValue)) }
             for subscriber in subscribers {
                 var received: [Int] = []
-                for _ in posted { received.append(try #require(try await subscriber.nextEvent()["seq"]?.intValue)) }
+                var bodies: [String] = []
+                for _ in posted {
+                    let event = try await subscriber.nextEvent()
+                    received.append(try #require(event["seq"]?.intValue))
+                    bodies.append(event["body"]?.stringValue ?? "")
+                }
                 #expect(received == posted)
+                #expect(bodies == (0..<40).map { "n\($0)" })
+            }
+            // The events came with their frames over the peer links, not from the store: at most
+            // a read or two where a repair sweep's head overtook a frame (one read per event
+            // before peer messages carried frames).
+            for (index, node) in [1, 2].enumerated() {
+                let reads = try await Self.storeReads(live, node: node) - readsBefore[index]
+                #expect(reads <= 4, "node \(node) read the store \(reads) times for 40 events")
             }
         }
+    }
+
+    /// The feeds' store reads on one node so far (`tsunagu_repair_read_seconds_count`).
+    static func storeReads(_ live: LiveNode, node index: Int) async throws -> Int {
+        let admin = TsunaguHTTPClient(host: "127.0.0.1", port: try #require(live.nodes[index].adminPort), group: live.group)
+        let text = try await admin.send("GET", "/metrics").text
+        let line = text.split(separator: "\n").first { $0.hasPrefix("tsunagu_repair_read_seconds_count ") }
+        return line.flatMap { Double($0.split(separator: " ").last ?? "") }.map { Int($0) } ?? 0
     }
 
     /// Every announcement is dropped: the repair sweep reads the events from the store.

@@ -77,7 +77,7 @@ import TsunaguCrypto
         let linkKey = PeerLinkKey(bytes: SecureRandom.bytes(32))
         var sealer = PeerFrameSealer(key: linkKey)
         let revoke = PeerMessage.revoke(SessionID("s_abc")!).text
-        let first = sealer.seal(PeerMessage.event(TimelineID("tl_abc")!, seq: 1).text)
+        let first = sealer.seal(PeerMessage.event(TimelineID("tl_abc")!, seq: 1, frame: nil).text)
         let second = sealer.seal(revoke)
         let third = sealer.seal(revoke)
 
@@ -96,10 +96,21 @@ import TsunaguCrypto
         #expect(otherLink.open(first) == nil, "a frame from another link")
     }
 
-    @Test func peerMessagesCarryIdsOnly() throws {
-        let event = PeerMessage.event(TimelineID("tl_abc")!, seq: 7)
-        #expect(event.text == #"{"type":"event","timeline":"tl_abc","seq":7}"#)
-        #expect(PeerMessage(parsing: event.text) == event)
+    @Test func peerMessagesRoundTrip() throws {
+        let hint = PeerMessage.event(TimelineID("tl_abc")!, seq: 7, frame: nil)
+        #expect(hint.text == #"{"type":"event","timeline":"tl_abc","seq":7}"#)
+        #expect(PeerMessage(parsing: hint.text) == hint)
+        // an event travels with its frame, escaped as a JSON string, and the member a leave removes
+        let frame = PeerMessage.EventFrame(text: #"{"type":"event","body":"a \"quoted\" line\n"}"#, atMillis: 1_700_000_000_123,
+                                           leaving: UserID("u_abc")!)
+        let framed = PeerMessage.framedEvent(TimelineID("tl_abc")!, seq: 8, frame: frame)
+        #expect(framed == .event(TimelineID("tl_abc")!, seq: 8, frame: frame))
+        #expect(PeerMessage(parsing: framed.text) == framed)
+        // too large for one peer message: the (timeline, seq) alone, read from the store
+        let large = PeerMessage.EventFrame(text: String(repeating: #"\u0001"#, count: 16_384), atMillis: 1, leaving: nil)
+        #expect(PeerMessage.framedEvent(TimelineID("tl_abc")!, seq: 9, frame: large) == .event(TimelineID("tl_abc")!, seq: 9, frame: nil))
+        #expect(PeerMessage(parsing: #"{"type":"event","timeline":"tl_abc","seq":1,"at":1,"leaving":"bad id","frame":"{}"}"#) == nil,
+                "a malformed leaving user: not a peer message")
         let receipt = PeerMessage.receipt(TimelineID("tl_abc")!, user: UserID("u_abc")!, profession: .nurse, seq: 3)
         #expect(PeerMessage(parsing: receipt.text) == receipt, "the reader's profession travels to the other nodes")
         let revoke = PeerMessage.revoke(SessionID("s_abc")!)

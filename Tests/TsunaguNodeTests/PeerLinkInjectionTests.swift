@@ -110,7 +110,7 @@ import TsunaguWebSocket
                 throw TestFailure("no ack")
             }
             var sealer = PeerFrameSealer(key: try #require(auth.finish(fresh, ack: secondAck)))
-            let event = sealer.seal(PeerMessage.event(live.timeline, seq: 1).text)
+            let event = sealer.seal(PeerMessage.event(live.timeline, seq: 1, frame: nil).text)
             second.client.send(event)
             second.client.send(event)  // replayed counter
             #expect(await second.closedByNode(), "a replayed counter closes the link")

@@ -32,6 +32,7 @@ final class FeedHarness {
 
     func publish(_ seq: Int64) { run(machine.committed(seq: seq, frame: "e\(seq)")) }
     func heard(_ seq: Int64) { run(machine.heard(seq: seq)) }
+    func noticed(_ seq: Int64) { run(machine.noticed(seq: seq)) }
     func expireHold() {
         holdTimerArmed = false
         run(machine.holdExpired())

@@ -163,6 +163,51 @@ import TsunaguRealtime
         #expect(feed.pendingReads.isEmpty, "caught up: a known head costs nothing")
     }
 
+    /// Peer links carry each event's frame: events committed through two other nodes, whose
+    /// frames arrive out of order, are delivered in order without a store read.
+    @Test func framesFromOtherNodesAreDeliveredInOrderWithoutAStoreRead() {
+        let feed = FeedHarness()
+        _ = feed.subscribe("a", since: nil)
+        let one = feed.commitElsewhere(), two = feed.commitElsewhere(), three = feed.commitElsewhere()
+        feed.publish(two)  // node B's frame came first
+        feed.publish(three)
+        #expect(feed.events(of: "a") == [])
+        feed.publish(one)  // node C's frame
+        #expect(feed.events(of: "a") == [1, 2, 3])
+        feed.publish(two)  // a duplicate changes nothing
+        feed.expireHold()
+        #expect(feed.events(of: "a") == [1, 2, 3])
+        #expect(feed.pendingReads.isEmpty && feed.readCount == 0)
+    }
+
+    /// The store's change notice (PostgreSQL NOTIFY) waits the hold time for the frames on their
+    /// way over the peer links, then reads only what never came.
+    @Test func aStoreNoticeWaitsForTheFramesThenReadsWhatNeverCame() async throws {
+        let feed = FeedHarness()
+        _ = feed.subscribe("a", since: nil)
+        for _ in 1...3 { feed.commitElsewhere() }
+        feed.noticed(3)
+        #expect(feed.pendingReads.isEmpty, "no read before the hold time")
+        #expect(feed.holdTimerArmed)
+        feed.publish(1)
+        feed.publish(2)
+        #expect(feed.events(of: "a") == [1, 2])
+        feed.noticed(3)  // the same notice again: nothing new
+        #expect(feed.pendingReads.isEmpty)
+        feed.expireHold()  // seq 3's peer message was lost
+        #expect(feed.pendingReads.count == 1)
+        try await feed.settle()
+        #expect(feed.events(of: "a") == [1, 2, 3])
+        #expect(feed.readCount == 1)
+
+        feed.commitElsewhere()
+        feed.noticed(4)
+        feed.publish(4)  // its frame came within the hold time
+        feed.expireHold()
+        #expect(feed.pendingReads.isEmpty && feed.readCount == 1)
+        #expect(feed.events(of: "a") == [1, 2, 3, 4])
+    }
+
     @Test func anEmptiedFeedForgetsWhatItHeld() {
         let feed = FeedHarness()
         _ = feed.subscribe("a", since: nil)

@@ -5,8 +5,8 @@ import TsunaguWebSocket
 
 /// The receiving end of a peer link (`/v1/peer`): an authentic hello addressed to this node gets
 /// an ack (`PeerAuth`); after it, every message must open under the link key with the next
-/// counter (`PeerFrameOpener`), or the link closes. Notifications go to the hub, which reads the
-/// events themselves from the store.
+/// counter (`PeerFrameOpener`), or the link closes. Events with their frames go to the hub as
+/// commits; an event without one (too large for a peer message) is read from the store.
 final class PeerEndpoint: WebSocketMessageDelegate, @unchecked Sendable {
     private let context: NodeContext
     private let auth: PeerAuth
@@ -39,7 +39,9 @@ final class PeerEndpoint: WebSocketMessageDelegate, @unchecked Sendable {
         }
         self.opener = opener
         switch message {
-        case .event(let timeline, let seq):
+        case .event(let timeline, let seq, let frame?):
+            context.hub.publish(timeline, seq: seq, frame: FeedFrame(peer: frame))
+        case .event(let timeline, let seq, nil):
             context.hub.heard(timeline: timeline, seq: seq)
         case .receipt(let timeline, let user, let profession, let seq):
             context.hub.publishReceipt(timeline: timeline, user: user, profession: profession, seq: seq)

@@ -1,21 +1,45 @@
 import TsunaguCore
 
-/// A message on a peer link. They carry ids and seqs only — never content: the receiving node
-/// reads the events themselves from the store (docs/cluster.md).
+/// A message on a peer link (docs/cluster.md, "Which path carries what"). An event travels with
+/// its frame — the message its subscribers receive, serialized once by the committing node — so
+/// the other nodes deliver it without reading the store; a frame too large for one peer message
+/// travels as its (timeline, seq) alone and is read from the store. Links are authenticated
+/// message by message (`PeerFrameSealer`) and run over mutual TLS between hosts.
 enum PeerMessage: Equatable {
     /// The first message of a link: who connects to whom, signed with the peer key (`PeerAuth`).
     case hello(Hello)
     /// The receiver's answer to a hello: its own nonce, signed and bound to the hello's. Both
     /// nonces key the link (`PeerFrameSealer`); nothing else travels before it.
     case ack(Ack)
-    /// The timeline has `seq` committed.
-    case event(TimelineID, seq: Int64)
+    /// The timeline has `seq` committed; with its frame, or nil (too large, or an older peer).
+    case event(TimelineID, seq: Int64, frame: EventFrame?)
     /// A member's read marker moved (with the reader's profession; nil from an older peer).
     case receipt(TimelineID, user: UserID, profession: Profession?, seq: Int64)
     /// The session ended: close its sockets.
     case revoke(SessionID)
     /// A type this node does not know (a newer peer during a rolling upgrade): ignored.
     case unknown
+
+    /// A committed event as its subscribers receive it.
+    struct EventFrame: Equatable {
+        /// The `event` message (`ServerMessage.event`).
+        var text: String
+        /// The commit time (publish→deliver latency is measured from it).
+        var atMillis: Int64
+        /// The user a member/leave event removes (their subscriptions end after it).
+        var leaving: UserID?
+    }
+
+    /// Frames whose peer message would pass this size go as a hint: the peer endpoint takes
+    /// messages up to `WebSocketLimits.maxMessageBytes` (64 KiB), and escaping a 16,384-character
+    /// body of control characters into a frame, then the frame into a peer message, can pass it.
+    static let largestFramedEvent = 48 * 1024
+
+    /// The event message for `timeline`/`seq`, with its frame when it fits.
+    static func framedEvent(_ timeline: TimelineID, seq: Int64, frame: EventFrame) -> PeerMessage {
+        let message = PeerMessage.event(timeline, seq: seq, frame: Optional(frame))
+        return message.text.utf8.count <= largestFramedEvent ? message : .event(timeline, seq: seq, frame: nil)
+    }
 
     struct Hello: Equatable {
         /// The connecting node.
@@ -78,7 +102,13 @@ enum PeerMessage: Equatable {
             guard let timeline = json["timeline"]?.stringValue.flatMap(TimelineID.init),
                 let seq = json["seq"]?.int64Value
             else { return nil }
-            self = .event(timeline, seq: seq)
+            var frame: EventFrame?
+            if let text = json["frame"]?.stringValue, !text.isEmpty, let at = json["at"]?.int64Value {
+                let leaving = json["leaving"]?.stringValue
+                guard leaving == nil || UserID(leaving!) != nil else { return nil }
+                frame = EventFrame(text: text, atMillis: at, leaving: leaving.flatMap(UserID.init))
+            }
+            self = .event(timeline, seq: seq, frame: frame)
         case "receipt":
             guard let timeline = json["timeline"]?.stringValue.flatMap(TimelineID.init),
                 let user = json["user"]?.stringValue.flatMap(UserID.init), let seq = json["seq"]?.int64Value
@@ -101,12 +131,17 @@ enum PeerMessage: Equatable {
             return hello.text
         case .ack(let ack):
             return ack.text
-        case .event(let timeline, let seq):
-            var w = JSONWriter()
+        case .event(let timeline, let seq, let frame):
+            var w = JSONWriter(capacity: 128 + (frame?.text.utf8.count ?? 0))
             w.beginObject()
             w.field("type", "event")
             w.field("timeline", timeline.rawValue)
             w.field("seq", seq)
+            if let frame {
+                w.field("at", frame.atMillis)
+                if let leaving = frame.leaving { w.field("leaving", leaving.rawValue) }
+                w.field("frame", frame.text)
+            }
             w.endObject()
             return w.string
         case .receipt(let timeline, let user, let profession, let seq):

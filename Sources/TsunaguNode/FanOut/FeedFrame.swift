@@ -17,6 +17,18 @@ struct FeedFrame: Sendable {
         if case .member(let user, .leave, _) = event.payload { leaving = user.id } else { leaving = nil }
     }
 
+    /// An event committed through another node, as that node serialized it (`PeerMessage`).
+    init(peer frame: PeerMessage.EventFrame) {
+        bytes = SharedFrame(text: frame.text)
+        committedAtMillis = frame.atMillis
+        leaving = frame.leaving
+    }
+
+    /// The frame as a peer message carries it to the other nodes.
+    var peerFrame: PeerMessage.EventFrame {
+        PeerMessage.EventFrame(text: String(buffer: bytes.payload), atMillis: committedAtMillis ?? 0, leaving: leaving)
+    }
+
     init(receipt timeline: TimelineID, user: UserID, profession: Profession?, seq: Int64) {
         bytes = SharedFrame(text: ByteBuffer(bytes: ServerMessage.receipt(timeline: timeline, user: user, seq: seq,
                                                                           profession: profession)))

@@ -106,16 +106,31 @@ final class SubscriptionHub: Sendable {
 
     // MARK: what the node learns
 
+    /// Whether anybody on this node follows `timeline` (else its events need no frame here).
+    func follows(_ timeline: TimelineID) -> Bool { feeds.withLock { $0[timeline] != nil } }
+
     /// An event committed through this node.
     func publish(_ event: TimelineEvent) {
-        guard feeds.withLock({ $0[event.timeline] != nil }) else { return }  // nobody here follows it
-        let frame = FeedFrame(event: event, time: time)
-        update(event.timeline) { $0.committed(seq: event.seq, frame: frame) }
+        guard follows(event.timeline) else { return }  // nobody here follows it
+        publish(event.timeline, seq: event.seq, frame: FeedFrame(event: event, time: time))
     }
 
-    /// The timeline has at least `seq` committed elsewhere (a peer's announcement, the sweep).
+    /// A committed event with its frame: made here, or received from the node that committed it.
+    func publish(_ timeline: TimelineID, seq: Int64, frame: FeedFrame) {
+        update(timeline) { $0.committed(seq: seq, frame: frame) }
+    }
+
+    /// The timeline has at least `seq` committed elsewhere (a peer's announcement without a
+    /// frame, the sweep): what is missing is read from the store at once.
     func heard(timeline: TimelineID, seq: Int64) {
         update(timeline) { $0.heard(seq: seq) }
+    }
+
+    /// The store notified a commit of up to `seq`: its frames are most likely on their way over
+    /// the committing node's peer link, so the store is read only if they have not come within
+    /// the hold time.
+    func noticed(timeline: TimelineID, seq: Int64) {
+        update(timeline) { $0.noticed(seq: seq) }
     }
 
     func publishReceipt(timeline: TimelineID, user: UserID, profession: Profession?, seq: Int64) {

@@ -109,10 +109,14 @@ final class NodeContext: Sendable {
     // MARK: what happened, to local subscribers and to peers
 
     /// An event was committed through this node.
+    /// Serialized once for this node and every peer (docs/cluster.md, "Which path carries what").
     func committed(_ event: TimelineEvent) {
         metrics.eventsCommitted.increment()
-        hub.publish(event)
-        peers?.announce(PeerMessage.event(event.timeline, seq: event.seq).text)
+        let followedHere = hub.follows(event.timeline)
+        guard followedHere || peers != nil else { return }
+        let frame = FeedFrame(event: event, time: time)
+        if followedHere { hub.publish(event.timeline, seq: event.seq, frame: frame) }
+        peers?.announce(PeerMessage.framedEvent(event.timeline, seq: event.seq, frame: frame.peerFrame).text)
     }
 
     func receiptMoved(timeline: TimelineID, user: UserID, profession: Profession, seq: Int64) {
