@@ -68,18 +68,25 @@ start_nodes() {
 stop_nodes() { for p in "${NODE_PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait "${NODE_PIDS[@]}" 2>/dev/null; NODE_PIDS=(); }
 trap 'stop_nodes; stop_postgres' EXIT
 cpu_ticks() { local t=0; for p in "${NODE_PIDS[@]}"; do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $t; }
+# PostgreSQL's CPU (the postmaster and its backends), 0 on SQLite. A backend that exits during a
+# run takes its ticks with it; the nodes' connections live through every run.
+store_ticks() {
+  local pm t=0; pm=$(head -1 "$OUT/pg/data/postmaster.pid" 2>/dev/null) || { echo 0; return; }
+  for p in "$pm" $(pgrep -P "$pm"); do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat 2>/dev/null || echo 0))); done
+  echo $t
+}
 rss_kb() { awk '/^VmRSS/{print $2}' /proc/$1/status; }
 
 # load NAME [tsunagu-load flags…]: runs it with the session token, keeps the report, prints a line.
 load() {
   local name=$1; shift
-  local c0; c0=$(cpu_ticks)
+  local c0 s0; c0=$(cpu_ticks); s0=$(store_ticks)
   timeout 300 "$B/tsunagu-load" --token="$TOKEN" --json --quiet --plot "$OUT/$name.html" "$@" \
     >"$OUT/$name.json" 2>"$OUT/$name.log"
-  local c1; c1=$(cpu_ticks)
-  python3 - "$OUT/$name.json" "$name" $((c1 - c0)) <<'EOF' | tee -a "$OUT/hub.jsonl"
+  local c1 s1; c1=$(cpu_ticks); s1=$(store_ticks)
+  python3 - "$OUT/$name.json" "$name" $((c1 - c0)) $((s1 - s0)) <<'EOF' | tee -a "$OUT/hub.jsonl"
 import json, sys
-path, name, ticks = sys.argv[1], sys.argv[2], int(sys.argv[3])
+path, name, ticks, store_ticks = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 try:
     r = json.load(open(path))
 except Exception as e:
@@ -98,7 +105,8 @@ print(json.dumps(dict(
     deliver_p50_ms=ms(lat["publish_to_deliver"], "p50"), deliver_p99_ms=ms(lat["publish_to_deliver"], "p99"),
     deliver_max_ms=ms(lat["publish_to_deliver"], "max"),
     server_cpu_s=ticks / 100,
-    server_cpu_us_per_delivery=round(ticks / 100 / r["deliveries"] * 1e6, 2) if r["deliveries"] else None)))
+    server_cpu_us_per_delivery=round(ticks / 100 / r["deliveries"] * 1e6, 2) if r["deliveries"] else None,
+    store_cpu_s=store_ticks / 100)))
 EOF
 }
 

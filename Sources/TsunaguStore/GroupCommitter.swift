@@ -154,7 +154,7 @@ final class GroupCommitter: Sendable {
             state.counts.operations += count
             return batch
         }
-        let outcomes = commit(batch, runTransaction)
+        let outcomes = commit(batch, runTransaction, grouped: true)
         for (job, outcome) in zip(batch, outcomes) {
             job.continuation.resume(with: outcome)
         }
@@ -170,13 +170,23 @@ final class GroupCommitter: Sendable {
 
     /// Runs the batch in one write transaction (IMMEDIATE on SQLite), each job in its own
     /// savepoint. Returns one outcome per job, in order.
-    private func commit(_ batch: [Job], _ runTransaction: TransactionRunner) -> [Result<any Sendable, any Error>] {
+    ///
+    /// On PostgreSQL, with `grouped`, writes of a kind run together (`runGroups`). A batch that is
+    /// one such group alone (the usual batch of posts) runs without a savepoint, which would only
+    /// cost two round trips: if it gives up (`GroupedWriteFallback`), the transaction rolls back
+    /// and the batch runs again with every write on its own.
+    private func commit(_ batch: [Job], _ runTransaction: TransactionRunner,
+                        grouped: Bool) -> [Result<any Sendable, any Error>] {
         var outcomes: [Result<any Sendable, any Error>?] = []
         do {
             try runTransaction { db in
                 outcomes = Array(repeating: nil, count: batch.count)
                 try db.dialect.lockTimelines(db, Set(batch.compactMap(\.timeline)).sorted())
-                if db.dialect == .postgres { try runGroups(batch, db, into: &outcomes) }
+                if grouped && db.dialect == .postgres, let alone = Self.oneGroup(batch) {
+                    outcomes = try Self.runTogether(alone[0], alone, db, alone: true).map { $0 }
+                    return
+                }
+                if grouped && db.dialect == .postgres { try runGroups(batch, db, into: &outcomes) }
                 for (index, job) in batch.enumerated() where outcomes[index] == nil {
                     do {
                         var value: (any Sendable)?
@@ -193,10 +203,21 @@ final class GroupCommitter: Sendable {
                     }
                 }
             }
+        } catch is GroupedWriteFallback {
+            state.withLock { $0.counts.fallbacks += 1 }
+            return commit(batch, runTransaction, grouped: false)
         } catch {
             return Array(repeating: .failure(error), count: batch.count)
         }
         return outcomes.map { $0! }
+    }
+
+    /// The batch's writes when all are groupable writes of one kind, else nil.
+    private static func oneGroup(_ batch: [Job]) -> [any GroupableWrite]? {
+        let writes = batch.compactMap(\.groupable)
+        guard writes.count == batch.count, let first = writes.first else { return nil }
+        let kind = ObjectIdentifier(type(of: first))
+        return writes.allSatisfy { ObjectIdentifier(type(of: $0)) == kind } ? writes : nil
     }
 
     /// Runs the batch's groupable writes kind by kind, each kind as one group in a savepoint. A
@@ -215,7 +236,7 @@ final class GroupCommitter: Sendable {
             let writes = indices.map { batch[$0].groupable! }
             var results: [Result<any Sendable, any Error>] = []
             do {
-                try db.inSavepoint { results = try Self.runTogether(writes[0], writes, db) }
+                try db.inSavepoint { results = try Self.runTogether(writes[0], writes, db, alone: false) }
             } catch is GroupedWriteFallback {
                 state.withLock { $0.counts.fallbacks += 1 }
                 continue  // rolled back: these run one by one
@@ -226,9 +247,9 @@ final class GroupCommitter: Sendable {
     }
 
     /// Opens the existential: every write of `writes` has the type of `first`.
-    private static func runTogether<Write: GroupableWrite>(_ first: Write, _ writes: [any GroupableWrite],
-                                                           _ db: Database) throws -> [Result<any Sendable, any Error>] {
-        try Write.runTogether(writes.map { $0 as! Write }, in: db)
+    private static func runTogether<Write: GroupableWrite>(_ first: Write, _ writes: [any GroupableWrite], _ db: Database,
+                                                           alone: Bool) throws -> [Result<any Sendable, any Error>] {
+        try Write.runTogether(writes.map { $0 as! Write }, in: db, alone: alone)
     }
 }
 
@@ -238,8 +259,9 @@ protocol GroupableWrite: Sendable {
     /// Runs `writes` in the batch's transaction: one result per write, in order, each what the
     /// write's own operation would have given. A failure of one write is its result; a thrown error
     /// ends the group: `GroupedWriteFallback` makes the committer run the writes one by one, any
-    /// other error fails the batch.
-    static func runTogether(_ writes: [Self], in db: Database) throws -> [Result<any Sendable, any Error>]
+    /// other error fails the batch. `alone`: these writes are the whole batch (no savepoint around
+    /// them, and nothing else appends in the transaction).
+    static func runTogether(_ writes: [Self], in db: Database, alone: Bool) throws -> [Result<any Sendable, any Error>]
 }
 
 /// Thrown by `runTogether` when something it cannot settle in bulk happened (another node's

@@ -135,22 +135,17 @@ final class PostgresBackend: Sendable {
                                        _ body: (PostgresExecutor) throws -> T) throws -> T {
         let executor = PostgresExecutor(connection: connection, logger: logger)
         // Statements whose answer nobody needs at once are sent without waiting for it (the
-        // connection runs them in order; an error surfaces at the next awaited statement): a
-        // read's BEGIN and COMMIT, a write's NOTIFY. Each saves a trip through this thread.
-        if kind == .read {
-            executor.pipeline("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        } else {
-            do {
-                try executor.simple("BEGIN")
-            } catch where connection.isClosed || StoreError.isUnavailable(error) {
-                throw NotBegun(error: error)
-            }
-        }
+        // connection runs them in order; an error surfaces at the next awaited statement): BEGIN,
+        // a read's COMMIT, a write's NOTIFY. Each saves a trip through this thread, which on this
+        // kind of machine costs more than PostgreSQL's own work for the statement.
+        executor.pipeline(kind == .read ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN")
         executor.isInsideTransaction = true
+        var committing = false
         do {
             let result = try body(executor)
             if kind == .write {
                 notifyAppended(executor)
+                committing = true
                 try executor.simple("COMMIT")
             } else {
                 // A read-only transaction has nothing to make durable: its COMMIT only ends it.
@@ -160,8 +155,11 @@ final class PostgresBackend: Sendable {
             return result
         } catch {
             // A read that met a dead connection (PostgreSQL restarted) changed nothing: it may run
-            // again on a fresh one, as a write whose BEGIN failed may.
-            if kind == .read && executor.isBroken { throw NotBegun(error: error) }
+            // again on a fresh one. So may a write that did before any statement of it answered
+            // (its BEGIN included) and before its COMMIT was sent: nothing of it can have committed.
+            if executor.isBroken && (kind == .read || (executor.answered == 0 && !committing)) {
+                throw NotBegun(error: error)
+            }
             if !connection.isClosed && !executor.isBroken { try? executor.simple("ROLLBACK") }
             throw error
         }

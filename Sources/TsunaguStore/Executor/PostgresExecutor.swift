@@ -22,9 +22,15 @@ final class PostgresExecutor: StoreExecutor {
     private var savepointDepth = 0
     /// (timeline, seq) of events this transaction appended, for the commit's NOTIFY.
     private(set) var appended: [(timeline: String, seq: Int64)] = []
-    /// Savepoint statements sent without waiting for their answer: the connection runs queries in
-    /// order, so they are done when the next awaited query answers; each is checked then.
+    /// Statements sent without waiting for their answer (BEGIN, savepoints, row locks): the
+    /// connection runs queries in order, so they are done when the next awaited query answers;
+    /// each is checked then. (postgres-nio sends each only after the one before has answered, so
+    /// this saves the calling thread's wake-ups, not the round trips themselves.)
     private var pipelined: [EventLoopFuture<PostgresQueryResult>] = []
+    /// Statements whose answer this transaction has waited for and received. While it is 0,
+    /// nothing of the transaction has been seen to run: a broken connection then means it may run
+    /// again on another (`PostgresBackend`).
+    private(set) var answered = 0
 
     init(connection: PostgresConnection, logger: Logger) {
         self.connection = connection
@@ -79,6 +85,10 @@ final class PostgresExecutor: StoreExecutor {
         pipelined.append(connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger))
     }
 
+    func sendWithoutWaiting(sql: String, arguments: SQLArguments) throws {
+        pipelined.append(connection.query(try Self.query(sql, arguments), logger: logger))
+    }
+
     func noteAppended(timeline: String, seq: Int64) {
         appended.append((timeline, seq))
     }
@@ -89,6 +99,10 @@ final class PostgresExecutor: StoreExecutor {
     }
 
     private func run(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQueryResult {
+        try wait(for: connection.query(try Self.query(sql, arguments), logger: logger))
+    }
+
+    private static func query(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQuery {
         var binds = PostgresBindings(capacity: arguments.values.count)
         for value in arguments.values {
             switch value.storage {
@@ -99,10 +113,15 @@ final class PostgresExecutor: StoreExecutor {
             case .blob(let data): try binds.append(data)
             }
         }
-        let query = PostgresQuery(unsafeSQL: PlaceholderCache.shared.numbered(sql), binds: binds)
+        return PostgresQuery(unsafeSQL: PlaceholderCache.shared.numbered(sql), binds: binds)
+    }
+
+    /// Waits for one statement's answer and checks those sent before it without waiting.
+    private func wait(for future: EventLoopFuture<PostgresQueryResult>) throws -> PostgresQueryResult {
         do {
-            let result = try blockingWait(connection.query(query, logger: logger))
+            let result = try blockingWait(future)
             try checkPipelined()
+            answered += 1
             return result
         } catch {
             // Drain what was sent before (its answers are in); a pipelined statement that failed

@@ -39,9 +39,11 @@ public enum SQLDialect: Sendable {
     /// Locks the timeline's row until the end of the transaction (PostgreSQL), so that checks
     /// made on it (membership, the last owner, a call's state) hold until commit; writers of other
     /// timelines are not held up. Nothing on SQLite.
+    /// Sent without waiting (`StoreExecutor.sendWithoutWaiting`): PostgreSQL runs the
+    /// transaction's next statement once the lock is held, and a failure to take it surfaces there.
     func lockTimeline(_ db: Database, _ timeline: String) throws {
         guard self == .postgres else { return }
-        _ = try db.fetchOne(sql: "SELECT 1 FROM timelines WHERE id = ? FOR UPDATE", arguments: [timeline], cached: true)
+        try db.sendWithoutWaiting(sql: "SELECT 1 FROM timelines WHERE id = ? FOR UPDATE", arguments: [timeline])
     }
 
     /// Locks several timelines' rows in the given order (callers sort by id): a group commit's
@@ -49,8 +51,8 @@ public enum SQLDialect: Sendable {
     func lockTimelines(_ db: Database, _ timelines: [String]) throws {
         guard self == .postgres, !timelines.isEmpty else { return }
         let marks = Array(repeating: "?", count: timelines.count).joined(separator: ", ")
-        _ = try db.fetchAll(sql: "SELECT 1 FROM timelines WHERE id IN (\(marks)) ORDER BY id FOR UPDATE",
-                            arguments: SQLArguments(timelines), cached: false)
+        try db.sendWithoutWaiting(sql: "SELECT 1 FROM timelines WHERE id IN (\(marks)) ORDER BY id FOR UPDATE",
+                                  arguments: SQLArguments(timelines))
     }
 
     /// Appended to a SELECT whose rows the transaction then updates (PostgreSQL row locks).

@@ -32,6 +32,11 @@ final class SQLiteExecutor: StoreExecutor {
         return try Row.fetchOne(db, sql: sql, arguments: arguments.statementArguments)
     }
 
+    /// SQLite runs in this process: there is no answer to wait for apart from the work itself.
+    func sendWithoutWaiting(sql: String, arguments: SQLArguments) throws {
+        _ = try fetchAll(sql: sql, arguments: arguments, cached: false)
+    }
+
     var changesCount: Int { db.changesCount }
     var isInsideTransaction: Bool { db.isInsideTransaction }
 

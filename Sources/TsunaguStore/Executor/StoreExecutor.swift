@@ -18,6 +18,10 @@ public protocol StoreExecutor: AnyObject {
     func execute(sql: String, arguments: SQLArguments, cached: Bool) throws
     func fetchAll(sql: String, arguments: SQLArguments, cached: Bool) throws -> [Row]
     func fetchOne(sql: String, arguments: SQLArguments, cached: Bool) throws -> Row?
+    /// Runs a statement whose answer nobody reads (a row lock): on PostgreSQL the calling thread
+    /// does not wait for it, and a failure surfaces at the next statement that is waited for (the
+    /// connection runs statements in order); SQLite runs it at once.
+    func sendWithoutWaiting(sql: String, arguments: SQLArguments) throws
     /// Rows changed by the last `execute`.
     var changesCount: Int { get }
     var isInsideTransaction: Bool { get }

@@ -77,6 +77,9 @@ private final class PostgresDDLExecutor: StoreExecutor {
     func fetchOne(sql: String, arguments: SQLArguments, cached: Bool) throws -> Row? {
         try base.fetchOne(sql: sql, arguments: arguments, cached: cached)
     }
+    func sendWithoutWaiting(sql: String, arguments: SQLArguments) throws {
+        try base.sendWithoutWaiting(sql: sql, arguments: arguments)
+    }
     var changesCount: Int { base.changesCount }
     var isInsideTransaction: Bool { base.isInsideTransaction }
     func inSavepoint(_ body: () throws -> Void) throws { try base.inSavepoint(body) }
