@@ -14,7 +14,7 @@ import TsunaguTestSupport
     static let password = "correct horse battery staple"
 
     /// On either store: the nodes share one SQLite file, or one PostgreSQL database (docs/storage.md).
-    @Test(.timeLimit(.minutes(3)), arguments: ["sqlite", "postgres"])
+    @Test(.timeLimit(.minutes(6)), arguments: ["sqlite", "postgres"])
     func threeNodesBehindTheBalancerSurviveKillDrainAndGrowth(_ backend: String) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tsunagu-cluster-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -117,7 +117,7 @@ import Testing
         return cases
     }
 
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(8)))
     func everySubcommandAnswersOddPathsAndValuesInOneLineWithoutCrashing() async throws {
         let scratch = try CommandRun.scratchDirectory("fuzz")
         defer { try? FileManager.default.removeItem(atPath: scratch) }

@@ -14,7 +14,7 @@ import TsunaguClient
     static let title = "Patient Yamamoto Taro"
     static let body = "BP 150/95 after lunch; call family"
 
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(5)))
     func jsonLogLinesParseAndCarryNoPersonalDataOrTokens() async throws {
         let scratch = try CommandRun.scratchDirectory("logs")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -80,7 +80,7 @@ import TsunaguClient
 
     /// `--log-format text` is for a person: one line per event, milliseconds, the zone given —
     /// the balancer too honours --time-zone.
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(5)))
     func textFormatOnRequestAndTheBalancerHonoursTheZone() async throws {
         let scratch = try CommandRun.scratchDirectory("logs-text")
         defer { try? FileManager.default.removeItem(atPath: scratch) }

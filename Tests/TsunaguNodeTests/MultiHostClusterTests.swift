@@ -21,7 +21,7 @@ import TsunaguTestSupport
     static let password = "correct horse battery staple"
     static let nodePort = 7000, adminPort = 7100, balancerPort = 8080
 
-    @Test(.timeLimit(.minutes(3)), arguments: ["sqlite", "postgres"])
+    @Test(.timeLimit(.minutes(6)), arguments: ["sqlite", "postgres"])
     func nodesOnSeparateHostsSurviveKillDrainGrowthAndAPartition(_ storeKind: String) async throws {
         let began = ContinuousClock.now
         let topology = try await HostTopology.make(hosts: [("store", 10), ("n_1", 11), ("n_2", 12), ("n_3", 13),

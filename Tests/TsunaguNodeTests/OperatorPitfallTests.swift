@@ -10,7 +10,7 @@ import TsunaguClient
 @Suite(.processHeavy) struct OperatorPitfallTests {
     static let password = "long enough password"
 
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(5)))
     func pathsResolveTheSameWayBareRelativeAndHome() async throws {
         let scratch = try CommandRun.scratchDirectory("paths")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -68,7 +68,7 @@ import TsunaguClient
 
     /// `nodes add` beside a store named bare writes its log beside the store (it wrote to /logs/
     /// at the filesystem root) and starts the node with the settings `up` recorded.
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(5)))
     func nodesAddLogsBesideTheStoreAndUsesTheClusterSettings() async throws {
         let scratch = try CommandRun.scratchDirectory("nodes-add")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -102,7 +102,7 @@ import TsunaguClient
 
     /// A taken port is reported before a key, a store or a process is made; a second `up` on the
     /// same store says how to get in; mail links follow `--port`.
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.timeLimit(.minutes(6)))
     func upChecksItsPortsFirstFollowsItsPortInLinksAndGreetsASecondStart() async throws {
         let scratch = try CommandRun.scratchDirectory("up-pitfalls")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -130,7 +130,7 @@ import TsunaguClient
     }
 
     /// An operator sets a new password; the old sessions end and the new password logs in.
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(5)))
     func resetPasswordEndsEverySessionOfTheAccount() async throws {
         let scratch = try CommandRun.scratchDirectory("reset")
         defer { try? FileManager.default.removeItem(atPath: scratch) }

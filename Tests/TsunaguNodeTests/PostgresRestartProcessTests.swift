@@ -11,7 +11,7 @@ import TsunaguTestSupport
 @Suite(.serialized, .processHeavy) struct PostgresRestartProcessTests {
     static let password = "correct horse battery staple"
 
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.timeLimit(.minutes(6)))
     func nodesOnARestartingPostgresAreNotReadyRefusePostsAndLoseNothing() async throws {
         let server = try PostgresTestServer()
         defer { server.stop() }

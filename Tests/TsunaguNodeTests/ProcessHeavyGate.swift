@@ -5,6 +5,11 @@ import Testing
 /// run together (`.processHeavy`), but the browser test — two Chromium instances beside three
 /// `tsunagu` processes — runs alone among them (`.processHeavy(exclusive: true)`): with it in the
 /// mix, the load-tool and cluster tests missed their deadlines on a busy machine.
+///
+/// A test's `.timeLimit` counts the wait for this gate too (Swift Testing applies scoping traits
+/// inside the time limit): the browser test waits for every shared holder, most of a full run
+/// (215 s of its 4 minutes in one CI-like run), so the limits of gated tests are generous and only
+/// catch hangs.
 actor ProcessHeavyGate {
     static let shared = ProcessHeavyGate()
 

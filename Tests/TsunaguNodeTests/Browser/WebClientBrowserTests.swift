@@ -29,7 +29,7 @@ struct WebClientBrowserTests {
         return url.appendingPathComponent("docs/web-client").path
     }()
 
-    @Test(.timeLimit(.minutes(4)))
+    @Test(.timeLimit(.minutes(10)))
     func careTeamWorkflowInTwoBrowsersAcrossANodeFailure() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tsunagu-web-\(UUID().uuidString)").path
         defer {
