@@ -35,10 +35,11 @@ enum PeerMessage: Equatable {
     /// body of control characters into a frame, then the frame into a peer message, can pass it.
     static let largestFramedEvent = 48 * 1024
 
-    /// The event message for `timeline`/`seq`, with its frame when it fits.
-    static func framedEvent(_ timeline: TimelineID, seq: Int64, frame: EventFrame) -> PeerMessage {
-        let message = PeerMessage.event(timeline, seq: seq, frame: Optional(frame))
-        return message.text.utf8.count <= largestFramedEvent ? message : .event(timeline, seq: seq, frame: nil)
+    /// The text of the event message for `timeline`/`seq`, with its frame when it fits (serialized
+    /// once: this is on every commit's path).
+    static func framedEventText(_ timeline: TimelineID, seq: Int64, frame: EventFrame) -> String {
+        let text = PeerMessage.event(timeline, seq: seq, frame: frame).text
+        return text.utf8.count <= largestFramedEvent ? text : PeerMessage.event(timeline, seq: seq, frame: nil).text
     }
 
     struct Hello: Equatable {

@@ -116,7 +116,7 @@ final class NodeContext: Sendable {
         guard followedHere || peers != nil else { return }
         let frame = FeedFrame(event: event, time: time)
         if followedHere { hub.publish(event.timeline, seq: event.seq, frame: frame) }
-        peers?.announce(PeerMessage.framedEvent(event.timeline, seq: event.seq, frame: frame.peerFrame).text)
+        peers?.announce(PeerMessage.framedEventText(event.timeline, seq: event.seq, frame: frame.peerFrame))
     }
 
     func receiptMoved(timeline: TimelineID, user: UserID, profession: Profession, seq: Int64) {
