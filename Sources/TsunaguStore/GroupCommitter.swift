@@ -182,10 +182,6 @@ final class GroupCommitter: Sendable {
             try runTransaction { db in
                 outcomes = Array(repeating: nil, count: batch.count)
                 try db.dialect.lockTimelines(db, Set(batch.compactMap(\.timeline)).sorted())
-                if grouped && db.dialect == .postgres, let alone = Self.oneGroup(batch) {
-                    outcomes = try Self.runTogether(alone[0], alone, db, alone: true).map { $0 }
-                    return
-                }
                 if grouped && db.dialect == .postgres { try runGroups(batch, db, into: &outcomes) }
                 for (index, job) in batch.enumerated() where outcomes[index] == nil {
                     do {
@@ -212,16 +208,10 @@ final class GroupCommitter: Sendable {
         return outcomes.map { $0! }
     }
 
-    /// The batch's writes when all are groupable writes of one kind, else nil.
-    private static func oneGroup(_ batch: [Job]) -> [any GroupableWrite]? {
-        let writes = batch.compactMap(\.groupable)
-        guard writes.count == batch.count, let first = writes.first else { return nil }
-        let kind = ObjectIdentifier(type(of: first))
-        return writes.allSatisfy { ObjectIdentifier(type(of: $0)) == kind } ? writes : nil
-    }
-
     /// Runs the batch's groupable writes kind by kind, each kind as one group in a savepoint. A
     /// group that gives up (`GroupedWriteFallback`) is rolled back and its writes run one by one.
+    /// A group that is the whole batch runs without a savepoint, and its giving up is thrown on
+    /// (`commit` then runs the batch again with every write on its own).
     private func runGroups(_ batch: [Job], _ db: Database, into outcomes: inout [Result<any Sendable, any Error>?]) throws {
         var kinds: [ObjectIdentifier: [Int]] = [:]
         var order: [ObjectIdentifier] = []
@@ -230,6 +220,11 @@ final class GroupCommitter: Sendable {
             let kind = ObjectIdentifier(type(of: write))
             if kinds[kind] == nil { order.append(kind) }
             kinds[kind, default: []].append(index)
+        }
+        if order.count == 1, kinds[order[0]]!.count == batch.count {
+            let writes = batch.map { $0.groupable! }
+            outcomes = try Self.runTogether(writes[0], writes, db, alone: true).map { $0 }
+            return
         }
         for kind in order {
             let indices = kinds[kind]!

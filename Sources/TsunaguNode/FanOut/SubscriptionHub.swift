@@ -109,13 +109,8 @@ final class SubscriptionHub: Sendable {
     /// Whether anybody on this node follows `timeline` (else its events need no frame here).
     func follows(_ timeline: TimelineID) -> Bool { feeds.withLock { $0[timeline] != nil } }
 
-    /// An event committed through this node.
-    func publish(_ event: TimelineEvent) {
-        guard follows(event.timeline) else { return }  // nobody here follows it
-        publish(event.timeline, seq: event.seq, frame: FeedFrame(event: event, time: time))
-    }
-
-    /// A committed event with its frame: made here, or received from the node that committed it.
+    /// A committed event with its frame: made here (`NodeContext.committed`, once for this node
+    /// and its peers), or received from the node that committed it.
     func publish(_ timeline: TimelineID, seq: Int64, frame: FeedFrame) {
         update(timeline) { $0.committed(seq: seq, frame: frame) }
     }

@@ -144,7 +144,7 @@ final class PostgresBackend: Sendable {
         do {
             let result = try body(executor)
             if kind == .write {
-                notifyAppended(executor)
+                try notifyAppended(executor)
                 committing = true
                 try executor.simple("COMMIT")
             } else {
@@ -169,10 +169,10 @@ final class PostgresBackend: Sendable {
     /// timelines and seq ranges it appended, never content. Sent inside the transaction, so
     /// PostgreSQL delivers it on commit and never for a rolled-back batch. Payloads are split
     /// below PostgreSQL's 8000-byte limit.
-    private static func notifyAppended(_ executor: PostgresExecutor) {
+    private static func notifyAppended(_ executor: PostgresExecutor) throws {
         guard !executor.appended.isEmpty else { return }
         for payload in CommitNotice.payloads(executor.appended) {
-            executor.pipeline("SELECT pg_notify($1, $2)", [notifyChannel, payload])
+            try executor.sendWithoutWaiting(sql: "SELECT pg_notify(?, ?)", arguments: [notifyChannel, payload])
         }
     }
 }

@@ -78,11 +78,9 @@ final class PostgresExecutor: StoreExecutor {
     }
 
     /// Sends a statement without waiting for its answer: it is checked at the next awaited one
-    /// (`checkPipelined`), or never, for a read-only transaction's COMMIT. `$n` placeholders.
-    func pipeline(_ sql: String, _ arguments: [String] = []) {
-        var binds = PostgresBindings(capacity: arguments.count)
-        for argument in arguments { binds.append(argument) }
-        pipelined.append(connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger))
+    /// (`checkPipelined`), or never, for a read-only transaction's COMMIT.
+    func pipeline(_ sql: String) {
+        pipelined.append(connection.query(PostgresQuery(unsafeSQL: sql), logger: logger))
     }
 
     func sendWithoutWaiting(sql: String, arguments: SQLArguments) throws {
@@ -98,26 +96,9 @@ final class PostgresExecutor: StoreExecutor {
         _ = try run(sql, [])
     }
 
+    /// Runs one statement and waits for its answer, checking those sent before it without waiting.
     private func run(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQueryResult {
-        try wait(for: connection.query(try Self.query(sql, arguments), logger: logger))
-    }
-
-    private static func query(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQuery {
-        var binds = PostgresBindings(capacity: arguments.values.count)
-        for value in arguments.values {
-            switch value.storage {
-            case .null: binds.appendNull()
-            case .int64(let integer): binds.append(integer)
-            case .double(let double): binds.append(double)
-            case .string(let string): binds.append(string)
-            case .blob(let data): try binds.append(data)
-            }
-        }
-        return PostgresQuery(unsafeSQL: PlaceholderCache.shared.numbered(sql), binds: binds)
-    }
-
-    /// Waits for one statement's answer and checks those sent before it without waiting.
-    private func wait(for future: EventLoopFuture<PostgresQueryResult>) throws -> PostgresQueryResult {
+        let future = connection.query(try Self.query(sql, arguments), logger: logger)
         do {
             let result = try blockingWait(future)
             try checkPipelined()
@@ -133,6 +114,21 @@ final class PostgresExecutor: StoreExecutor {
             noteFailure(error)
             throw error
         }
+    }
+
+    /// `?` placeholders become `$n`; GRDB values become PostgreSQL binds.
+    private static func query(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQuery {
+        var binds = PostgresBindings(capacity: arguments.values.count)
+        for value in arguments.values {
+            switch value.storage {
+            case .null: binds.appendNull()
+            case .int64(let integer): binds.append(integer)
+            case .double(let double): binds.append(double)
+            case .string(let string): binds.append(string)
+            case .blob(let data): try binds.append(data)
+            }
+        }
+        return PostgresQuery(unsafeSQL: PlaceholderCache.shared.numbered(sql), binds: binds)
     }
 
     private func noteFailure(_ error: any Error) {
