@@ -130,7 +130,7 @@ import TsunaguStore
     }
 
     private func waitForPeers(_ live: LiveNode, each count: Int) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         while live.nodes.contains(where: { $0.peerLinkCount < count }) {
             guard ContinuousClock.now < deadline else { throw TestFailure("peer links did not come up") }
             try await Task.sleep(for: .milliseconds(50))

@@ -88,7 +88,9 @@ final class LiveNode: Sendable {
     /// Connects and authenticates.
     func session(_ token: String, compression: Bool = false, node index: Int = 0) async throws -> TsunaguConnection {
         let connection = try await connect(compression: compression, node: index)
-        let reply = try await connection.request(["type": "auth", "token": .string(token)])
+        // 20 s: with the process tests' nodes and PostgreSQL servers on the same two cores, an
+        // auth took longer than the default 5 s (ClusterTests.receiptsAndLogoutCrossNodes).
+        let reply = try await connection.request(["type": "auth", "token": .string(token)], timeout: .seconds(20))
         guard reply["type"]?.stringValue == "ok" else { throw TestFailure("auth failed: \(reply)") }
         return connection
     }
