@@ -55,7 +55,8 @@ final class GroupCommitter: Sendable {
         let operation: @Sendable (Database) throws -> any Sendable
         /// The same write as a value a group can run with others of its kind (PostgreSQL).
         let groupable: (any GroupableWrite)?
-        let continuation: CheckedContinuation<any Sendable, any Error>
+        /// Hands the outcome to the caller (`QueuedWrite.complete`), after the commit.
+        let complete: @Sendable (Result<any Sendable, any Error>) -> Void
     }
 
     private struct State: ~Copyable {
@@ -99,19 +100,26 @@ final class GroupCommitter: Sendable {
     func enqueue<T: Sendable>(timeline: String? = nil, groupable: (any GroupableWrite)? = nil,
                               _ operation: @escaping @Sendable (Database) throws -> T) async throws -> T
     {
-        let value = try await withCheckedThrowingContinuation { continuation in
-            let job = Job(timeline: timeline, operation: { try operation($0) }, groupable: groupable,
-                          continuation: continuation)
-            let startDrain = state.withLock { state -> Bool in
-                state.queue.append(job)
-                if state.draining { return false }
-                state.draining = true
-                return true
-            }
-            if startDrain { scheduleDrain() }
+        try await submit(timeline: timeline, groupable: groupable, operation).value
+    }
+
+    /// Queues `operation` like `enqueue`, before returning, and leaves the wait to the caller.
+    /// Writes submitted one after another run in that order (in one batch or in consecutive ones).
+    func submit<T: Sendable>(timeline: String? = nil, groupable: (any GroupableWrite)? = nil,
+                             _ operation: @escaping @Sendable (Database) throws -> T) -> QueuedWrite<T>
+    {
+        let queued = QueuedWrite<T>()
+        // The job boxed the operation's own result, so the cast cannot fail.
+        let job = Job(timeline: timeline, operation: { try operation($0) }, groupable: groupable,
+                      complete: { queued.complete($0.map { $0 as! T }) })
+        let startDrain = state.withLock { state -> Bool in
+            state.queue.append(job)
+            if state.draining { return false }
+            state.draining = true
+            return true
         }
-        // The job boxed the operation's own result, so this cast cannot fail.
-        return value as! T
+        if startDrain { scheduleDrain() }
+        return queued
     }
 
     /// One batch per access to the writer, so that the store's other writes (queued on the same
@@ -156,7 +164,7 @@ final class GroupCommitter: Sendable {
         }
         let outcomes = commit(batch, runTransaction, grouped: true)
         for (job, outcome) in zip(batch, outcomes) {
-            job.continuation.resume(with: outcome)
+            job.complete(outcome)
         }
         let more = state.withLock { state -> Bool in
             if state.queue.isEmpty {

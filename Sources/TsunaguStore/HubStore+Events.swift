@@ -48,13 +48,21 @@ extension HubStore {
     public func post(timeline: TimelineID, author: UserRecord, body: String, clientMsgID: String) async throws
         -> (event: TimelineEvent, created: Bool)
     {
+        try await queuePost(timeline: timeline, author: author, body: body, clientMsgID: clientMsgID).value
+    }
+
+    /// `post`, queued for the next group commit before it returns: posts queued one after another
+    /// get their seqs in that order. The caller awaits the outcome (`QueuedWrite.value`).
+    public func queuePost(timeline: TimelineID, author: UserRecord, body: String, clientMsgID: String)
+        -> QueuedWrite<(event: TimelineEvent, created: Bool)>
+    {
         let now = Self.nowMillis()
         let write = PostWrite(store: self, timeline: timeline, author: author, body: body, clientMsgID: clientMsgID,
                               at: now)
         // The committer has locked the timeline for the batch (`writeGrouped(timeline:)`): the
         // membership check holds until commit on PostgreSQL too. There, a batch's posts run
         // together (`PostWrite`); this is the one-by-one path (SQLite, and PostgreSQL's fallback).
-        return try await writeGrouped(timeline: timeline, groupable: write) { [self] db in
+        return queueGrouped(timeline: timeline, groupable: write) { [self] db in
             try Self.authorize(db, user: author.id, timeline: timeline, .post)
             func existing(_ event: TimelineEvent) throws -> (TimelineEvent, Bool) {
                 try PostWrite.repeated(event, on: timeline)

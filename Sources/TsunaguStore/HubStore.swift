@@ -301,6 +301,13 @@ public final class HubStore: Sendable {
         try await groupCommit.enqueue(timeline: timeline?.rawValue, groupable: groupable, body)
     }
 
+    /// `writeGrouped`, queued before it returns; the caller awaits the result (`QueuedWrite`).
+    func queueGrouped<T: Sendable>(timeline: TimelineID? = nil, groupable: (any GroupableWrite)? = nil,
+                                   _ body: @escaping @Sendable (Database) throws -> T) -> QueuedWrite<T>
+    {
+        groupCommit.submit(timeline: timeline?.rawValue, groupable: groupable, body)
+    }
+
     func writeImmediateSync<T>(_ body: (Database) throws -> T) throws -> T {
         let pending = AuditScope.unwritten
         let now = Self.nowMillis()

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TsunaguClient
 import TsunaguCore
+@testable import TsunaguStore
 
 /// docs/protocol.md §2–3 end to end: real node, real sockets, real WebSocket client.
 @Suite struct RealtimeProtocolTests {
@@ -55,6 +56,49 @@ import TsunaguCore
             #expect(answers[0].code == "unauthenticated")
             #expect(answers[6].code == "conflict")
             #expect(answers[7].code == "bad_request")
+        }
+    }
+
+    /// Posts sent back to back are queued for the store together (`ClientSession.runPosts`) and
+    /// still answered in the order sent, with seqs in that order: a refused post, a repeated
+    /// `client_msg_id` and a request of another kind in the run change none of that.
+    @Test func postsSentBackToBackAreAnsweredInOrderWithSeqsInOrder() async throws {
+        try await withLiveNode { live in
+            let connection = try await live.connect()
+            try await connection.sendText(#"{"type":"auth","id":1,"token":"\#(live.ownerToken)"}"#)
+            let timeline = live.timeline.rawValue
+            func post(_ id: Int, to timeline: String, msg: String) -> String {
+                #"{"type":"post","id":\#(id),"timeline":"\#(timeline)","body":"n\#(id)","client_msg_id":"\#(msg)"}"#
+            }
+            let msg = (0...41).map { _ in UUID().uuidString.lowercased() }
+            var sent: [String] = []
+            for id in 2...41 {
+                switch id {
+                case 9: sent.append(post(id, to: TimelineID.random().rawValue, msg: msg[id]))  // no such timeline
+                case 20: sent.append(#"{"type":"ping","id":20}"#)
+                case 30: sent.append(post(id, to: timeline, msg: msg[3]))  // a repeat of id 3
+                default: sent.append(post(id, to: timeline, msg: msg[id]))
+                }
+            }
+            let before = live.store.groupCommit.counts
+            for text in sent { try await connection.sendText(text) }
+            var answers: [Int: (type: String?, seq: Int?)] = [:]
+            var order: [Int] = []
+            while order.count < 41 {
+                let push = try await connection.nextPush()
+                guard let re = push["re"]?.intValue else { continue }
+                order.append(re)
+                answers[re] = (push["type"]?.stringValue, push["seq"]?.intValue)
+            }
+            #expect(order == Array(1...41))
+            #expect(answers[9]?.type == "error" && answers[20]?.type == "ok" && answers[20]?.seq == nil)
+            #expect(answers[30]?.seq == answers[3]?.seq)
+            let fresh = (2...41).filter { ![9, 20, 30].contains($0) }
+            #expect(fresh.compactMap { answers[$0]?.seq } == Array(LiveNode.setupHead + 1...LiveNode.setupHead + fresh.count))
+            // 39 posts in a few commits: one by one, each would have waited for its own.
+            let after = live.store.groupCommit.counts
+            #expect(after.operations - before.operations == 39)
+            #expect(after.transactions - before.transactions < 20)
         }
     }
 

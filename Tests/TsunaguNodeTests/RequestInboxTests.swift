@@ -31,6 +31,32 @@ import TsunaguCore
         #expect(outcomes == [.startDraining])
     }
 
+    static func post(_ id: Int64) -> ClientRequest {
+        ClientRequest(id: id, command: .post(timeline: TimelineID.random(), body: "b", clientMsgID: "m\(id)"))
+    }
+
+    /// Consecutive posts are taken as one run (queued for the store together), up to the limit
+    /// and never past a request of another kind; a run counts in full against the inbox's limit.
+    @Test func consecutivePostsAreTakenAsOneRun() {
+        var inbox = RequestInbox()
+        for request in [Self.post(1), Self.post(2), Self.post(3), Self.post(4), Self.ping(5), Self.post(6)] {
+            _ = inbox.enqueue(request, limit: 8)
+        }
+        var run = inbox.nextRun(limit: 3) { $0.command.isPost }
+        #expect(run.map(\.id) == [1, 2, 3])
+        // Three taken and three waiting: two more fit, not three.
+        #expect(inbox.enqueue(Self.ping(7), limit: 8) == .queued)
+        #expect(inbox.enqueue(Self.ping(8), limit: 8) == .queued)
+        #expect(inbox.enqueue(Self.ping(9), limit: 8) == .full)
+        run = inbox.nextRun(limit: 3) { $0.command.isPost }
+        #expect(run.map(\.id) == [4])  // the ping after it runs alone
+        run = inbox.nextRun(limit: 3) { $0.command.isPost }
+        #expect(run.map(\.id) == [5])
+        run = inbox.nextRun(limit: 3) { $0.command.isPost }
+        #expect(run.map(\.id) == [6])
+        #expect(inbox.next()?.id == 7)
+    }
+
     @Test func requestsBeyondTheLimitAreRefusedNotQueued() {
         var inbox = RequestInbox()
         for id in 1...3 { _ = inbox.enqueue(Self.ping(Int64(id)), limit: 3) }

@@ -175,6 +175,45 @@ import TsunaguCrypto
         #expect(storedB.compactMap(\.payload.messageBody) == ["b1", "b2"])
     }
 
+    /// A connection's run of posts (`HubStore.queuePost`): queued one after another without
+    /// waiting, they get their seqs in that order, a refused one fails alone, and while the
+    /// committer is busy they all wait for one transaction (not one commit per post).
+    @Test(arguments: StoreBackendKind.allCases)
+    func postsQueuedOneAfterAnotherGetSeqsInThatOrderAndShareACommit(_ backend: StoreBackendKind) async throws {
+        let f = try await StoreFixture.make(backend)
+        defer { f.remove() }
+        let (timeline, _) = try await f.store.createTimeline(title: "T", kind: .group, creator: f.owner)
+        func queue(_ count: Int, from first: Int, refusing refused: Int?) -> [QueuedWrite<(event: TimelineEvent, created: Bool)>] {
+            (first..<first + count).map { n in
+                f.store.queuePost(timeline: timeline.id, author: n == refused ? f.outsider : f.owner, body: "n\(n)",
+                                  clientMsgID: UUID().uuidString.lowercased())
+            }
+        }
+        var seqs: [Int64] = []
+        func answers(_ queued: [QueuedWrite<(event: TimelineEvent, created: Bool)>], from first: Int) async throws {
+            for (offset, write) in queued.enumerated() {
+                let n = first + offset
+                if n == 7 {
+                    await #expect(throws: StoreError.forbidden("not a member of this timeline")) { try await write.value }
+                    continue
+                }
+                let (event, created) = try await write.value
+                #expect(created && event.payload.messageBody == "n\(n)")
+                seqs.append(event.seq)
+            }
+        }
+        // The committer idle: the first post starts a batch at once, the others follow it.
+        try await answers(queue(30, from: 0, refusing: 7), from: 0)
+        // With the committer held: all thirty wait for the same transaction.
+        let before = f.store.groupCommit.counts
+        try await answers(try await withWriterHeld(f.store, expectQueued: 30) { _ in queue(30, from: 30, refusing: nil) },
+                          from: 30)
+        // seq 1 is the owner's join at creation; 59 posts follow in the order queued, no gap.
+        #expect(seqs == Array(2...60))
+        #expect(f.store.groupCommit.counts.transactions == before.transactions + 1)
+        #expect(f.store.groupCommit.counts.operations == before.operations + 30)
+    }
+
     /// Two nodes on one PostgreSQL database post the same `client_msg_id`s at once, one node to
     /// timeline A and the other to B, in batches. Batches on different timelines do not wait for
     /// each other's row locks, so one node's insert can find an id taken after its lookup (the

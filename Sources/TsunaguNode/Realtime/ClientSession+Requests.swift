@@ -24,19 +24,8 @@ extension ClientSession {
                 subscription.eventLoop.execute { subscription.end() }
             }
             reply(ServerMessage.ok(re: request.id))
-        case .post(let timeline, let body, let clientMsgID):
-            guard context.postLimiter.allow(user: user.id.rawValue, nowMillis: context.clock.nowMillis) else {
-                throw HubError(code: .rateLimited, message: "too many posts; at most \(context.postLimiter.burst) per \(context.postLimiter.windowMillis / 1000) s")
-            }
-            let started = NIODeadline.now()
-            let (event, created) = try await store.post(timeline: timeline, author: user, body: body,
-                                                        clientMsgID: clientMsgID)
-            context.metrics.commitSeconds.record(Self.seconds(since: started))
-            if created {
-                context.committed(event)
-                context.monitor.posted(by: user, timeline: timeline)
-            }
-            replyCommitted(request.id, event)
+        case .post:
+            try await finishPost(try queuePost(request, as: user))
         case .react(let timeline, let targetSeq, let reaction, let op):
             let started = NIODeadline.now()
             let event = try await store.react(timeline: timeline, author: user, targetSeq: targetSeq,
@@ -56,6 +45,41 @@ extension ClientSession {
             }
             reply(ServerMessage.ok(re: request.id))
         }
+    }
+
+    /// A post queued for the next group commit (`queuePost`), answered by `finishPost`.
+    struct QueuedPost {
+        let request: ClientRequest
+        let timeline: TimelineID
+        let user: UserRecord
+        let write: QueuedWrite<(event: TimelineEvent, created: Bool)>
+        let started: NIODeadline
+    }
+
+    /// Checks the post rate and queues the post for the store's next group commit (the store
+    /// authorizes it there, in the transaction). Posts queued one after another get their seqs in
+    /// that order.
+    func queuePost(_ request: ClientRequest, as user: UserRecord) throws -> QueuedPost {
+        guard case .post(let timeline, let body, let clientMsgID) = request.command else {
+            preconditionFailure("queuePost takes posts")
+        }
+        guard context.postLimiter.allow(user: user.id.rawValue, nowMillis: context.clock.nowMillis) else {
+            throw HubError(code: .rateLimited, message: "too many posts; at most \(context.postLimiter.burst) per \(context.postLimiter.windowMillis / 1000) s")
+        }
+        let started = NIODeadline.now()
+        let write = context.store.queuePost(timeline: timeline, author: user, body: body, clientMsgID: clientMsgID)
+        return QueuedPost(request: request, timeline: timeline, user: user, write: write, started: started)
+    }
+
+    /// Waits for the post's commit, announces it and answers.
+    func finishPost(_ post: QueuedPost) async throws {
+        let (event, created) = try await post.write.value
+        context.metrics.commitSeconds.record(Self.seconds(since: post.started))
+        if created {
+            context.committed(event)
+            context.monitor.posted(by: post.user, timeline: post.timeline)
+        }
+        replyCommitted(post.request.id, event)
     }
 
     static func seconds(since start: NIODeadline) -> Double {

@@ -37,6 +37,10 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
     /// Requests waiting for the task at most; more get `rate_limited` without being run.
     static let maxQueuedRequests = 256
 
+    /// Consecutive posts queued for the store at once, at most (`runPosts`). Bounds how much of
+    /// one group commit a single connection takes.
+    static let postsQueuedTogether = 32
+
     /// The peer's address, for audit entries (the socket's: behind the balancer, the balancer's).
     let source: String?
     /// Ties this connection's log lines together (LogContext); random, never the session's.
@@ -166,15 +170,42 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
 
     // MARK: requests (on the connection's drain task)
 
-    /// Runs queued requests one at a time until the inbox is empty, then ends; the inbox turns
+    /// Runs queued requests in order until the inbox is empty (one at a time, but a run of
+    /// consecutive posts together: `runPosts`), then ends; the inbox turns
     /// idle on the event loop, behind this task's last reply (`RequestInbox.next`).
     private func drainInbox() async {
-        while let request = state.withLock({ $0.inbox.next() }) {
-            await run(request)
+        while true {
+            let run = state.withLock { $0.inbox.nextRun(limit: Self.postsQueuedTogether, together: \.command.isPost) }
+            guard let first = run.first else { break }
+            if first.command.isPost {
+                await runPosts(run)
+            } else {
+                await self.run(first)
+            }
         }
         connection.eventLoop.execute { [self] in
             if state.withLock({ $0.inbox.finishDraining() }) {
                 Task { [self] in await LogContext.$connection.withValue(connectionID) { await drainInbox() } }
+            }
+        }
+    }
+
+    /// Runs consecutive posts of this connection together: each is queued for the group commit
+    /// at once, in the order sent, then each is answered in that order once committed. One by one,
+    /// every post waited for the commit of the one before, so a client with many posts in flight
+    /// (an outbox sent on reconnect, the load client) got one post per commit, and a node's
+    /// commits carried at most one post per connection (docs/architecture.md, "Posts in flight").
+    private func runPosts(_ requests: [ClientRequest]) async {
+        var queued: [Result<QueuedPost, any Error>] = []
+        for request in requests {
+            queued.append(Result { try queuePost(request, as: try admittedUser()) })
+        }
+        for (request, post) in zip(requests, queued) {
+            do {
+                try await finishPost(post.get())
+                context.metrics.request(request.command.operationName, outcome: "ok")
+            } catch {
+                replyFailure(error, to: request)
             }
         }
     }
@@ -338,5 +369,9 @@ extension ClientRequest.Command {
         case .call: "call"
         case .ping: "ping"
         }
+    }
+
+    var isPost: Bool {
+        if case .post = self { true } else { false }
     }
 }

@@ -9,8 +9,8 @@ struct RequestInbox {
     private var waiting: [ClientRequest] = []
     /// A drain task is running (it may be between two requests).
     private var draining = false
-    /// The drain task took a request and has not asked for the next one yet.
-    private var running = false
+    /// Requests the drain task took and has not asked past yet (several: a run of posts).
+    private var running = 0
 
     enum Enqueued: Equatable {
         /// A task is already draining; it will reach this request.
@@ -25,7 +25,7 @@ struct RequestInbox {
     var isIdle: Bool { !draining }
 
     /// Requests waiting or running, the one in progress included.
-    private var inFlight: Int { waiting.count + (running ? 1 : 0) }
+    private var inFlight: Int { waiting.count + running }
 
     mutating func enqueue(_ request: ClientRequest, limit: Int) -> Enqueued {
         guard inFlight < limit else { return .full }
@@ -41,14 +41,26 @@ struct RequestInbox {
     /// reply travels to the loop as a queued task, and a request answered on the loop (inline)
     /// before that reply is written would overtake it.
     mutating func next() -> ClientRequest? {
-        guard !waiting.isEmpty else {
+        nextRun(limit: 1) { _ in false }.first
+    }
+
+    /// The next request and those right behind it that run together with it (`together` holds
+    /// for the first and each of them), at most `limit` in all; empty (and the task ends) when
+    /// none waits.
+    mutating func nextRun(limit: Int, together: (ClientRequest) -> Bool) -> [ClientRequest] {
+        guard let first = waiting.first else {
             waiting = []
-            running = false
-            return nil
+            running = 0
+            return []
         }
-        let request = waiting.removeFirst()
-        running = true
-        return request
+        var count = 1
+        if together(first) {
+            while count < min(limit, waiting.count) && together(waiting[count]) { count += 1 }
+        }
+        let run = Array(waiting.prefix(count))
+        waiting.removeFirst(count)
+        running = count
+        return run
     }
 
     /// On the event loop, after the drain task ended: idle again, unless requests arrived
