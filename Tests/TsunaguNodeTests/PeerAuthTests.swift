@@ -118,5 +118,12 @@ import TsunaguCrypto
         #expect(PeerMessage(parsing: #"{"type":"later","x":1}"#) == .unknown, "a newer peer's message is ignored")
         #expect(PeerMessage(parsing: #"{"type":"event","timeline":"tl_abc"}"#) == nil, "no seq: not a peer message")
         #expect(PeerMessage(parsing: "not json") == nil)
+        // An event's timeline is read off the start of its text (a node that follows nothing of
+        // it drops it unparsed); anything else has none.
+        #expect(PeerMessage.eventTimeline(peeking: framed) == TimelineID("tl_abc"))
+        #expect(PeerMessage.eventTimeline(peeking: hint.text) == TimelineID("tl_abc"))
+        #expect(PeerMessage.eventTimeline(peeking: receipt.text) == nil)
+        #expect(PeerMessage.eventTimeline(peeking: #"{"type":"event","timeline":"not an id","seq":1}"#) == nil)
+        #expect(PeerMessage.eventTimeline(peeking: #"{"type":"event","timeline":"tl_abc"#) == nil)
     }
 }

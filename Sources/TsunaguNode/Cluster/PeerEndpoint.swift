@@ -31,13 +31,12 @@ final class PeerEndpoint: WebSocketMessageDelegate, @unchecked Sendable {
 
     func webSocket(_ connection: WebSocketConnection, didReceiveText text: String) {
         guard var opener else { return handshake(connection, text) }
-        guard let opened = opener.open(text), let message = PeerMessage(parsing: opened) else {
-            context.logger.warning("peer link closed: a message failed authentication",
-                                   metadata: ["tsunagu.node": "\(context.nodeID)", "tsunagu.peer": "\(peer?.rawValue ?? "")"])
-            self.opener = nil  // with `peer` set, anything more is refused too
-            return connection.close(code: .policyViolation, reason: "peer message authentication failed")
-        }
+        guard let opened = opener.open(text) else { return refuse(connection) }
         self.opener = opener
+        // Authentic and counted. An event for a timeline nobody here follows is dropped before
+        // its frame is parsed (most of a busy cluster's events, for each node).
+        if let timeline = PeerMessage.eventTimeline(peeking: opened), !context.hub.follows(timeline) { return }
+        guard let message = PeerMessage(parsing: opened) else { return refuse(connection) }
         switch message {
         case .event(let timeline, let seq, let frame?):
             context.hub.publish(timeline, seq: seq, frame: FeedFrame(peer: frame))
@@ -50,6 +49,14 @@ final class PeerEndpoint: WebSocketMessageDelegate, @unchecked Sendable {
         case .hello, .ack, .unknown:
             break  // newer peers may send more; ignoring keeps mixed versions working during upgrades
         }
+    }
+
+    /// A message that failed authentication, or is no peer message: the link closes.
+    private func refuse(_ connection: WebSocketConnection) {
+        context.logger.warning("peer link closed: a message failed authentication",
+                               metadata: ["tsunagu.node": "\(context.nodeID)", "tsunagu.peer": "\(peer?.rawValue ?? "")"])
+        opener = nil  // with `peer` set, anything more is refused too
+        connection.close(code: .policyViolation, reason: "peer message authentication failed")
     }
 
     private func handshake(_ connection: WebSocketConnection, _ text: String) {

@@ -191,24 +191,41 @@ final class PeerMesh: Sendable {
     }
 }
 
-/// One keyed peer link: seals each message with the next counter and queues it on the
-/// connection's event loop under one lock, so frames leave in counter order whichever threads
-/// announce at once.
+/// One keyed peer link: seals each message with the next counter under one lock and writes what
+/// was sealed in one task on the connection's event loop, so frames leave in counter order
+/// whichever threads announce at once. Messages sealed while that task waits go out with it, in one
+/// flush: under load a burst of commits costs one task and one write on each side of the link, not
+/// one per message (docs/cluster.md, "Peer links").
 final class PeerLinkSender: Sendable {
     let connection: WebSocketClient
-    private let sealer: Mutex<PeerFrameSealer>
+    private struct State {
+        var sealer: PeerFrameSealer
+        /// Sealed, waiting for the write task (which is queued whenever this is not empty).
+        var pending: [String] = []
+    }
+    private let state: Mutex<State>
 
     init(connection: WebSocketClient, key: PeerLinkKey) {
         self.connection = connection
-        self.sealer = Mutex(PeerFrameSealer(key: key))
+        self.state = Mutex(State(sealer: PeerFrameSealer(key: key)))
     }
 
     func send(_ message: String) {
-        let connection = self.connection
-        sealer.withLock { sealer in
-            let frame = sealer.seal(message)
-            // `execute` only enqueues: tasks run in the order queued, never inline under the lock.
-            connection.eventLoop.execute { connection.send(frame) }
+        let startsBurst = state.withLock { state -> Bool in
+            state.pending.append(state.sealer.seal(message))
+            return state.pending.count == 1
         }
+        // Tasks on one loop run in the order queued: a burst's task always runs after the one
+        // before it took its frames, so counter order holds on the wire.
+        if startsBurst { connection.eventLoop.execute { [self] in writePending() } }
+    }
+
+    private func writePending() {
+        let frames = state.withLock { state -> [String] in
+            defer { state.pending = [] }
+            return state.pending
+        }
+        for frame in frames { connection.send(ByteBuffer(string: frame), flush: false) }
+        connection.flush()
     }
 }

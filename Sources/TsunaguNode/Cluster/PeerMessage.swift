@@ -42,6 +42,20 @@ enum PeerMessage: Equatable {
         return text.utf8.count <= largestFramedEvent ? text : PeerMessage.event(timeline, seq: seq, frame: nil).text
     }
 
+    /// The timeline of an event message, read off the start of its text without parsing the
+    /// rest (its frame is most of it, escaped); nil for any other text. A receiver that follows
+    /// nothing of that timeline drops the message with this alone: on a cluster most events are
+    /// for timelines another node's clients follow. Relies on `text` writing `type`, then
+    /// `timeline`, first; a timeline id needs no escaping.
+    static func eventTimeline(peeking text: String) -> TimelineID? {
+        let prefix = #"{"type":"event","timeline":""#.utf8
+        let utf8 = text.utf8
+        guard utf8.starts(with: prefix) else { return nil }
+        let start = utf8.index(utf8.startIndex, offsetBy: prefix.count)
+        guard let end = utf8[start...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+        return TimelineID(String(text[start..<end]))
+    }
+
     struct Hello: Equatable {
         /// The connecting node.
         var node: String
