@@ -109,19 +109,22 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+// The waits below are liveness bounds, not latency checks: 20 s, since at the start of a full
+// test run, with every suite starting on two cores, a reply took over 5 s
+// (RealtimeProtocolTests.aRetriedPostKeepsItsSeqAndCreatesOneEvent; a ping took 53 s in all).
 extension TsunaguConnection {
-    func subscribe(_ timeline: TimelineID, since: Int? = nil, timeout: Duration = .seconds(5)) async throws -> JSONObject {
+    func subscribe(_ timeline: TimelineID, since: Int? = nil, timeout: Duration = .seconds(20)) async throws -> JSONObject {
         try await request(["type": "subscribe", "timeline": .string(timeline.rawValue),
                            "since": since.map { .int($0) } ?? .null], timeout: timeout)
     }
 
     func post(_ timeline: TimelineID, _ body: String, clientMsgID: String = UUID().uuidString) async throws -> JSONObject {
         try await request(["type": "post", "timeline": .string(timeline.rawValue), "body": .string(body),
-                           "client_msg_id": .string(clientMsgID)])
+                           "client_msg_id": .string(clientMsgID)], timeout: .seconds(20))
     }
 
     /// The next `event` push, skipping receipts.
-    func nextEvent(timeout: Duration = .seconds(5)) async throws -> JSONObject {
+    func nextEvent(timeout: Duration = .seconds(20)) async throws -> JSONObject {
         while true {
             let push = try await nextPush(timeout: timeout)
             if push["type"]?.stringValue == "event" { return push }

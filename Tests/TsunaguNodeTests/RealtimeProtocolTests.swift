@@ -95,10 +95,12 @@ import TsunaguCore
             #expect(answers[30]?.seq == answers[3]?.seq)
             let fresh = (2...41).filter { ![9, 20, 30].contains($0) }
             #expect(fresh.compactMap { answers[$0]?.seq } == Array(LiveNode.setupHead + 1...LiveNode.setupHead + fresh.count))
-            // 39 posts in a few commits: one by one, each would have waited for its own.
+            // One by one, each of the 39 posts waited for its own commit: 39 transactions, always.
+            // Together they share commits; how many depends on how the frames arrive (a few when
+            // they come in one read, 27 once at the busy start of a full test run).
             let after = live.store.groupCommit.counts
             #expect(after.operations - before.operations == 39)
-            #expect(after.transactions - before.transactions < 20)
+            #expect(after.transactions - before.transactions < 39)
         }
     }
 
