@@ -175,12 +175,12 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
     /// idle on the event loop, behind this task's last reply (`RequestInbox.next`).
     private func drainInbox() async {
         while true {
-            let run = state.withLock { $0.inbox.nextRun(limit: Self.postsQueuedTogether, together: \.command.isPost) }
-            guard let first = run.first else { break }
+            let taken = state.withLock { $0.inbox.nextRun(limit: Self.postsQueuedTogether, together: \.command.isPost) }
+            guard let first = taken.first else { break }
             if first.command.isPost {
-                await runPosts(run)
+                await runPosts(taken)
             } else {
-                await self.run(first)
+                await run(first)
             }
         }
         connection.eventLoop.execute { [self] in
@@ -195,6 +195,8 @@ final class ClientSession: WebSocketMessageDelegate, @unchecked Sendable {
     /// every post waited for the commit of the one before, so a client with many posts in flight
     /// (an outbox sent on reconnect, the load client) got one post per commit, and a node's
     /// commits carried at most one post per connection (docs/architecture.md, "Posts in flight").
+    /// The session is checked as each post is queued: one revoked meanwhile refuses the posts
+    /// still in the inbox, while those already queued commit, as a post in flight did before.
     private func runPosts(_ requests: [ClientRequest]) async {
         var queued: [Result<QueuedPost, any Error>] = []
         for request in requests {
