@@ -98,9 +98,9 @@ extension HubStore {
             arguments += [Int64(index).databaseValue, post.timeline.rawValue.databaseValue,
                           post.author.id.rawValue.databaseValue, post.clientMsgID.databaseValue]
         }
-        let rows = try Row.fetchAll(db, sql: """
+        let rows = try Self.fetch(db, prepared: posts.count <= Self.preparedBatches, sql: """
             SELECT v.post_index, t.head AS timeline_head, m.role AS member_role, e.*
-            FROM (VALUES \(Self.tuples(posts.count, width: 4))) AS v(post_index, timeline_id, user_id, msg_key)
+            FROM (VALUES \(Self.tuples(posts.count, types: ["bigint", "text", "text", "text"]))) AS v(post_index, timeline_id, user_id, msg_key)
             LEFT JOIN timelines t ON t.id = v.timeline_id
             LEFT JOIN memberships m ON m.timeline_id = v.timeline_id AND m.user_id = v.user_id
             LEFT JOIN events e ON e.client_msg_id = v.msg_key AND e.author_id = v.user_id
@@ -165,16 +165,17 @@ extension HubStore {
         let payloads = notify ? CommitNotice.payloads(appended) : []
         for payload in payloads { arguments += [PostgresBackend.notifyChannel.databaseValue, payload.databaseValue] }
         let notified = payloads.isEmpty ? "" : """
-            , notified AS (\(Array(repeating: "SELECT pg_notify(?, ?)", count: payloads.count).joined(separator: " UNION ALL ")))
+            , notified AS (\(Array(repeating: "SELECT pg_notify(?::text, ?::text)", count: payloads.count).joined(separator: " UNION ALL ")))
             """
-        let rows = try Row.fetchAll(db, sql: """
+        let rows = try Self.fetch(db, prepared: posts.count <= Self.preparedBatches, sql: """
             WITH moved AS (
                 UPDATE timelines AS t SET head = t.head + v.n
-                FROM (VALUES \(Self.tuples(order.count, width: 2))) AS v(id, n)
+                FROM (VALUES \(Self.tuples(order.count, types: ["text", "bigint"]))) AS v(id, n)
                 WHERE t.id = v.id RETURNING t.id, t.head),
             written AS (
                 INSERT INTO events (timeline_id, seq, kind, author_id, at_ms, client_msg_id, payload)
-                VALUES \(Self.tuples(appended.count, width: 7)) ON CONFLICT DO NOTHING RETURNING seq)\(notified)
+                VALUES \(Self.tuples(appended.count, types: ["text", "bigint", "text", "text", "bigint", "text", "bytea"]))
+                ON CONFLICT DO NOTHING RETURNING seq)\(notified)
             SELECT id AS moved_id, head AS moved_head, NULL AS written_seq FROM moved
             UNION ALL SELECT NULL, NULL, seq FROM written
             """ + (payloads.isEmpty ? "" : "\nUNION ALL SELECT NULL, NULL, NULL FROM notified"), arguments: SQLArguments(values: arguments))
@@ -191,9 +192,19 @@ extension HubStore {
         return results
     }
 
-    /// `(?, ?), (?, ?)`: `count` row values of `width` placeholders.
-    private static func tuples(_ count: Int, width: Int) -> String {
-        let tuple = "(" + Array(repeating: "?", count: width).joined(separator: ", ") + ")"
+    /// `(?::bigint, ?::text), (?::bigint, ?::text)`: `count` row values of typed placeholders
+    /// (a prepared statement's parameter types are fixed when it is prepared).
+    private static func tuples(_ count: Int, types: [String]) -> String {
+        let tuple = "(" + types.map { "?::\($0)" }.joined(separator: ", ") + ")"
         return Array(repeating: tuple, count: count).joined(separator: ", ")
+    }
+
+    /// Batches of up to this many posts run their statements prepared: their texts are few, and
+    /// a lone post's statements are where parsing and planning showed (`PreparedStatements`).
+    /// Larger batches share that cost among their posts.
+    static let preparedBatches = 4
+
+    private static func fetch(_ db: Database, prepared: Bool, sql: String, arguments: SQLArguments) throws -> [Row] {
+        prepared ? try db.fetchAllPrepared(sql: sql, arguments: arguments) : try Row.fetchAll(db, sql: sql, arguments: arguments)
     }
 }

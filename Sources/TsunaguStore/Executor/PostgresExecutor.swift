@@ -26,7 +26,7 @@ final class PostgresExecutor: StoreExecutor {
     /// connection runs queries in order, so they are done when the next awaited query answers;
     /// each is checked then. (postgres-nio sends each only after the one before has answered, so
     /// this saves the calling thread's wake-ups, not the round trips themselves.)
-    private var pipelined: [EventLoopFuture<PostgresQueryResult>] = []
+    private var pipelined: [EventLoopFuture<Void>] = []
     /// Statements whose answer this transaction has waited for and received. While it is 0,
     /// nothing of the transaction has been seen to run: a broken connection then means it may run
     /// again on another (`PostgresBackend`).
@@ -80,11 +80,35 @@ final class PostgresExecutor: StoreExecutor {
     /// Sends a statement without waiting for its answer: it is checked at the next awaited one
     /// (`checkPipelined`), or never, for a read-only transaction's COMMIT.
     func pipeline(_ sql: String) {
-        pipelined.append(connection.query(PostgresQuery(unsafeSQL: sql), logger: logger))
+        pipelined.append(connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).map { _ in })
     }
 
     func sendWithoutWaiting(sql: String, arguments: SQLArguments) throws {
-        pipelined.append(connection.query(try Self.query(sql, arguments), logger: logger))
+        pipelined.append(connection.query(try Self.query(sql, arguments), logger: logger).map { _ in })
+    }
+
+    func fetchAllPrepared(sql: String, arguments: SQLArguments) throws -> [Row] {
+        guard let execution = executePrepared(sql, arguments) else {
+            return try fetchAll(sql: sql, arguments: arguments, cached: false)
+        }
+        return try wait(execution).map(Self.preparedRow)
+    }
+
+    func sendPreparedWithoutWaiting(sql: String, arguments: SQLArguments) throws {
+        guard let execution = executePrepared(sql, arguments) else {
+            return try sendWithoutWaiting(sql: sql, arguments: arguments)
+        }
+        pipelined.append(execution.map { _ in })
+    }
+
+    /// The statement run as this connection's prepared statement; nil when the connection has
+    /// prepared as many as it keeps (the caller runs it unprepared).
+    private func executePrepared(_ sql: String, _ arguments: SQLArguments) -> EventLoopFuture<[PostgresRow]>? {
+        guard let prepared = PreparedStatements.shared.statement(PlaceholderCache.shared.numbered(sql), on: connection) else {
+            return nil
+        }
+        let binds = arguments.values.map(Self.data)
+        return prepared.flatMap { $0.execute(binds) }
     }
 
     func noteAppended(timeline: String, seq: Int64) {
@@ -98,7 +122,11 @@ final class PostgresExecutor: StoreExecutor {
 
     /// Runs one statement and waits for its answer, checking those sent before it without waiting.
     private func run(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQueryResult {
-        let future = connection.query(try Self.query(sql, arguments), logger: logger)
+        try wait(connection.query(try Self.query(sql, arguments), logger: logger))
+    }
+
+    /// Waits for a statement's answer, checking those sent before it without waiting.
+    private func wait<T: Sendable>(_ future: EventLoopFuture<T>) throws -> T {
         do {
             let result = try blockingWait(future)
             try checkPipelined()
@@ -113,6 +141,17 @@ final class PostgresExecutor: StoreExecutor {
             }
             noteFailure(error)
             throw error
+        }
+    }
+
+    /// A GRDB value as a bind of the older API that prepared statements take.
+    private static func data(_ value: DatabaseValue) -> PostgresData {
+        switch value.storage {
+        case .null: .null
+        case .int64(let integer): PostgresData(int64: integer)
+        case .double(let double): PostgresData(double: double)
+        case .string(let string): PostgresData(string: string)
+        case .blob(let data): PostgresData(bytes: data)
         }
     }
 
@@ -172,6 +211,32 @@ final class PostgresExecutor: StoreExecutor {
             return Double(text)?.databaseValue ?? .null
         default:
             return (try? cell.decode(String.self))?.databaseValue ?? .null
+        }
+    }
+}
+
+extension PostgresExecutor {
+    /// A prepared statement's row (`PreparedStatements`). postgres-nio 1.33 asks for its values in
+    /// binary but labels them with the formats the statement was described with (text), so the
+    /// label is not trusted: each value is read as binary. The store's prepared statements answer
+    /// integers, text and bytea only.
+    static func preparedRow(_ row: PostgresRow) -> Row {
+        var columns: [String: (any DatabaseValueConvertible)?] = [:]
+        for cell in row {
+            columns[cell.columnName] = binaryValue(cell)
+        }
+        return Row(columns)
+    }
+
+    private static func binaryValue(_ cell: PostgresCell) -> DatabaseValue {
+        guard var bytes = cell.bytes else { return .null }
+        switch cell.dataType {
+        case .int8: return bytes.readInteger(as: Int64.self)?.databaseValue ?? .null
+        case .int4: return bytes.readInteger(as: Int32.self).map { Int64($0).databaseValue } ?? .null
+        case .int2: return bytes.readInteger(as: Int16.self).map { Int64($0).databaseValue } ?? .null
+        case .bool: return bytes.readInteger(as: UInt8.self).map { ($0 != 0 ? 1 : 0).databaseValue } ?? .null
+        case .bytea: return Data(bytes.readableBytesView).databaseValue
+        default: return String(buffer: bytes).databaseValue
         }
     }
 }

@@ -50,9 +50,14 @@ public enum SQLDialect: Sendable {
     /// batch takes all of its timelines at once, so batches of different nodes never deadlock.
     func lockTimelines(_ db: Database, _ timelines: [String]) throws {
         guard self == .postgres, !timelines.isEmpty else { return }
-        let marks = Array(repeating: "?", count: timelines.count).joined(separator: ", ")
-        try db.sendWithoutWaiting(sql: "SELECT 1 FROM timelines WHERE id IN (\(marks)) ORDER BY id FOR UPDATE",
-                                  arguments: SQLArguments(timelines))
+        let marks = Array(repeating: "?::text", count: timelines.count).joined(separator: ", ")
+        let sql = "SELECT 1 FROM timelines WHERE id IN (\(marks)) ORDER BY id FOR UPDATE"
+        // Prepared for the few timelines of a lone post's batch (`PreparedStatements`).
+        if timelines.count <= 4 {
+            try db.sendPreparedWithoutWaiting(sql: sql, arguments: SQLArguments(timelines))
+        } else {
+            try db.sendWithoutWaiting(sql: sql, arguments: SQLArguments(timelines))
+        }
     }
 
     /// Appended to a SELECT whose rows the transaction then updates (PostgreSQL row locks).

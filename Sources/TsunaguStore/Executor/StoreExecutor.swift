@@ -22,6 +22,12 @@ public protocol StoreExecutor: AnyObject {
     /// does not wait for it, and a failure surfaces at the next statement that is waited for (the
     /// connection runs statements in order); SQLite runs it at once.
     func sendWithoutWaiting(sql: String, arguments: SQLArguments) throws
+    /// `fetchAll` and `sendWithoutWaiting` of a statement that runs often with the same text (a
+    /// lone post's): PostgreSQL prepares it once per connection (`PreparedStatements`), SQLite
+    /// keeps it compiled. Every placeholder carries its type, integers as `?::bigint` (the binds
+    /// are 64-bit): a prepared statement's parameter types are fixed when it is prepared.
+    func fetchAllPrepared(sql: String, arguments: SQLArguments) throws -> [Row]
+    func sendPreparedWithoutWaiting(sql: String, arguments: SQLArguments) throws
     /// Rows changed by the last `execute`.
     var changesCount: Int { get }
     var isInsideTransaction: Bool { get }
@@ -40,6 +46,14 @@ typealias Database = any StoreExecutor
 extension StoreExecutor {
     func execute(sql: String, arguments: SQLArguments = []) throws {
         try execute(sql: sql, arguments: arguments, cached: false)
+    }
+
+    func fetchAllPrepared(sql: String, arguments: SQLArguments) throws -> [Row] {
+        try fetchAll(sql: sql, arguments: arguments, cached: true)
+    }
+
+    func sendPreparedWithoutWaiting(sql: String, arguments: SQLArguments) throws {
+        try sendWithoutWaiting(sql: sql, arguments: arguments)
     }
 }
 
