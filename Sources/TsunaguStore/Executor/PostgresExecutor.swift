@@ -49,11 +49,11 @@ final class PostgresExecutor: StoreExecutor {
     }
 
     func fetchAll(sql: String, arguments: SQLArguments, cached: Bool) throws -> [Row] {
-        try run(sql, arguments).rows.map(Self.row)
+        try run(sql, arguments).rows.map { Self.row($0) }
     }
 
     func fetchOne(sql: String, arguments: SQLArguments, cached: Bool) throws -> Row? {
-        try run(sql, arguments).rows.first.map(Self.row)
+        try run(sql, arguments).rows.first.map { Self.row($0) }
     }
 
     func inSavepoint(_ body: () throws -> Void) throws {
@@ -186,7 +186,8 @@ final class PostgresExecutor: StoreExecutor {
 
     /// A PostgreSQL row as a GRDB row: integers of every width as INTEGER, booleans as 0/1 (as
     /// SQLite stores them), bytea as BLOB, text as TEXT.
-    static func row(_ row: PostgresRow) -> Row {
+    /// `value` reads one cell (`binaryValue` for a prepared statement's row).
+    static func row(_ row: PostgresRow, _ value: (PostgresCell) -> DatabaseValue = value) -> Row {
         var columns: [String: (any DatabaseValueConvertible)?] = [:]
         for cell in row {
             columns[cell.columnName] = value(cell)
@@ -221,11 +222,7 @@ extension PostgresExecutor {
     /// label is not trusted: each value is read as binary. The store's prepared statements answer
     /// integers, text and bytea only.
     static func preparedRow(_ row: PostgresRow) -> Row {
-        var columns: [String: (any DatabaseValueConvertible)?] = [:]
-        for cell in row {
-            columns[cell.columnName] = binaryValue(cell)
-        }
-        return Row(columns)
+        Self.row(row, binaryValue)
     }
 
     private static func binaryValue(_ cell: PostgresCell) -> DatabaseValue {

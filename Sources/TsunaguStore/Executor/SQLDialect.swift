@@ -53,7 +53,7 @@ public enum SQLDialect: Sendable {
         let marks = Array(repeating: "?::text", count: timelines.count).joined(separator: ", ")
         let sql = "SELECT 1 FROM timelines WHERE id IN (\(marks)) ORDER BY id FOR UPDATE"
         // Prepared for the few timelines of a lone post's batch (`PreparedStatements`).
-        if timelines.count <= 4 {
+        if timelines.count <= HubStore.preparedBatches {
             try db.sendPreparedWithoutWaiting(sql: sql, arguments: SQLArguments(timelines))
         } else {
             try db.sendWithoutWaiting(sql: sql, arguments: SQLArguments(timelines))
